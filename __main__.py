@@ -1,0 +1,103 @@
+"""cilium-bgp: announce every PodCIDR and LoadBalancer IP of a native-routing Cilium cluster over BGP.
+
+Reads the stack config, builds the router, the nodes, the Cilium release and the BGP method, checks
+on the router that everything is routed, and exports what was announced.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from cilium_bgp.artifacts import sha256
+from cilium_bgp.errors import ConfigError
+from cilium_bgp.renderers.expectations import expected_state
+from cilium_bgp.renderers.manifests import render_manifests
+from cilium_bgp.validate import check_cluster_pod_cidrs
+from components.bgp_method import BgpMethod, DemoService
+from components.cilium_release import CiliumRelease
+from components.kubernetes_node import KubernetesNode
+from components.router import Router
+from components.stack_config import read_stack_config, secret_values, ssh_private_key
+from components.verification import BgpVerification, unverified_peers
+
+try:
+    cfg = read_stack_config()
+    secrets = secret_values(cfg)
+    private_key = ssh_private_key(cfg)
+except ConfigError as error:
+    raise pulumi.RunError(str(error)) from None
+
+provider = None
+if cfg.kubernetes.kubeconfig or cfg.kubernetes.context:
+    provider = k8s.Provider("kubernetes", kubeconfig=cfg.kubernetes.kubeconfig, context=cfg.kubernetes.context)
+
+release = CiliumRelease("cilium", cfg=cfg, provider=provider) if cfg.kubernetes.enabled else None
+
+
+def _checked(cidrs: dict[str, list[str]]) -> dict[str, list[str]]:
+    from ipaddress import IPv4Network
+
+    try:
+        check_cluster_pod_cidrs(cfg, {n: [IPv4Network(c) for c in cs] for n, cs in cidrs.items()})
+    except ConfigError as error:
+        raise pulumi.RunError(str(error)) from None
+    return cidrs
+
+
+if cfg.pod_cidr_source == "static" or release is None:
+    pod_cidrs = pulumi.Output.from_input({n.name: [str(c) for c in n.pod_cidrs] for n in cfg.nodes})
+else:
+    pod_cidrs = pulumi.Output.all(**release.read_pod_cidrs([n.name for n in cfg.nodes])).apply(_checked)
+
+router = Router("router", cfg=cfg, secrets=secrets, private_key=private_key)
+nodes = [
+    KubernetesNode(
+        node.name,
+        cfg=cfg,
+        node=node,
+        pod_cidrs=pod_cidrs.apply(lambda cidrs, name=node.name: cidrs[name]),
+        secrets=secrets,
+        private_key=private_key,
+    )
+    for node in cfg.nodes
+]
+method = BgpMethod("bgp", cfg=cfg, after=release.release, provider=provider, secrets=secrets) if release else None
+demo = DemoService("demo", cfg=cfg, after=release.release, provider=provider) if release and cfg.demo else None
+
+lb_ips = pulumi.Output.from_input({cfg.demo.name: demo.load_balancer_ip} if demo and cfg.demo else {})
+expect = pulumi.Output.all(pod_cidrs, lb_ips).apply(
+    lambda v: expected_state(cfg, v[0], [ip for ip in v[1].values() if ip])
+)
+node_configs = {n.name: n.config_text for n in nodes if n.config_text is not None}
+
+if cfg.verify.enabled:
+    verification = BgpVerification(
+        "verify",
+        cfg=cfg,
+        connection=router.connection,
+        expect=expect,
+        triggers=[
+            sha256(router.config_text),
+            *(text.apply(sha256) for text in node_configs.values()),
+            sha256(json.dumps(render_manifests(cfg), sort_keys=True)),
+        ],
+        depends_on=[
+            router.daemon_config,
+            *(n.bird_config for n in nodes if n.bird_config),
+            *(r for r in (method, demo) if r),
+        ],
+    )
+    bgp_peers = verification.peers
+else:
+    bgp_peers = expect.apply(unverified_peers)
+
+pulumi.export("bgpMethod", cfg.method)
+pulumi.export("ciliumVersion", cfg.cilium.version)
+pulumi.export("podCidrs", pod_cidrs)
+pulumi.export("loadBalancerIps", lb_ips)
+pulumi.export("bgpPeers", bgp_peers)
+pulumi.export("routerConfig", router.config_text)
+pulumi.export("nodeConfigs", node_configs)

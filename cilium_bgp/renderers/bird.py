@@ -1,0 +1,91 @@
+"""BIRD 2: each node's ``bird.conf`` (seed variant A) and the router's, when it runs BIRD."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from ipaddress import IPv4Network
+
+from cilium_bgp.config import NodeSettings, StackConfig
+from cilium_bgp.renderers.common import accepted_prefixes, bird_symbol, effective_timers
+from cilium_bgp.secrets import secret_ref
+
+
+def _session_options(cfg: StackConfig) -> list[str]:
+    timers = effective_timers(cfg)
+    lines = []
+    if cfg.uses_password:
+        lines.append(f'password "{secret_ref("bgpPassword")}";')
+    if timers.hold is not None:
+        lines.append(f"hold time {timers.hold};")
+    if timers.keepalive is not None:
+        lines.append(f"keepalive time {timers.keepalive};")
+    if timers.connect_retry is not None:
+        lines.append(f"connect retry time {timers.connect_retry};")
+    return lines
+
+
+def render_node_bird_conf(cfg: StackConfig, node: NodeSettings, pod_cidrs: Sequence[IPv4Network]) -> str:
+    """Announce exactly the node's PodCIDRs, via ``cilium_host``; import nothing.
+
+    The export filter accepts everything because nothing else reaches BIRD's table: ``direct`` is
+    disabled and the kernel protocol imports none, so only the static PodCIDR routes are exported.
+    """
+    peer = cfg.router_address_for(node)
+    routes = " ".join(f'route {cidr} via "cilium_host";' for cidr in pod_cidrs)
+    lines = [
+        f"router id {node.effective_router_id};",
+        "protocol device { scan time 10; }",
+        "protocol direct { disabled; }",
+        "protocol kernel { ipv4 { import none; export none; }; }",
+        f"protocol static {{ ipv4; {routes} }}",
+        "protocol bgp uplink0 {",
+        '  description "BGP uplink 0";',
+        f"  local {node.ip} as {cfg.node_asn(node)};",
+        f"  neighbor {peer} as {cfg.router.asn};",
+    ]
+    if peer not in node.address.network:
+        # The router's peering address is not on the node's subnet: one routed hop away.
+        lines.append("  multihop 2;")
+    lines += [f"  {line}" for line in _session_options(cfg)]
+    lines += [
+        "  ipv4 { import filter { reject; }; export filter { accept; }; };",
+        "}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def render_router_bird_conf(cfg: StackConfig) -> str:
+    """The router as BIRD: one eBGP session per node, BGP routes exported to the kernel, nothing to nodes."""
+    router = cfg.router
+    lines = [
+        f"# {router.hostname}: BGP router for the cluster's PodCIDRs and LoadBalancer IPs",
+        f"router id {router.router_id};",
+        "protocol device { scan time 10; }",
+        "protocol direct { disabled; }",
+        "protocol kernel {",
+        "  ipv4 { import none; export where source = RTS_BGP; };",
+    ]
+    if cfg.shared_asn:
+        # Nodes share an ASN and announce the same LB IPs: install them as one multipath route.
+        lines.append(f"  merge paths yes limit {cfg.maximum_paths};")
+    lines.append("}")
+    import_rule = "all"
+    if router.prefix_filter:
+        terms = []
+        for prefix in accepted_prefixes(cfg):
+            low = prefix.ge if prefix.ge is not None else prefix.network.prefixlen
+            high = prefix.le if prefix.le is not None else prefix.network.prefixlen
+            terms.append(f"{prefix.network}{{{low},{high}}}")
+        lines.append(f"filter cilium_bgp_in {{ if net ~ [ {', '.join(terms)} ] then accept; reject; }}")
+        import_rule = "filter cilium_bgp_in"
+    for node in cfg.nodes:
+        lines += [
+            f"protocol bgp {bird_symbol(node.name)} {{",
+            f'  description "{node.name}";',
+            f"  local {cfg.router_address_for(node)} as {router.asn};",
+            f"  neighbor {node.ip} as {cfg.node_asn(node)};",
+            *(f"  {line}" for line in _session_options(cfg)),
+            f"  ipv4 {{ import {import_rule}; export none; }};",
+            "}",
+        ]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,62 @@
+"""Facts several renderers share: timers, source addresses, the router's accepted prefixes."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv4Network
+
+from cilium_bgp.config import NodeSettings, StackConfig
+
+PREFIX_FILTER_NAME = "CILIUM-BGP-IN"
+
+
+@dataclass(frozen=True)
+class Timers:
+    keepalive: int | None
+    hold: int | None
+    connect_retry: int | None
+
+
+def effective_timers(cfg: StackConfig) -> Timers:
+    """Hold and keepalive go together (FRR's ``timers bgp`` takes both); unset means daemon default."""
+    hold, keepalive = cfg.bgp.hold_time_seconds, cfg.bgp.keep_alive_time_seconds
+    if hold is not None and keepalive is None:
+        keepalive = max(1, hold // 3)
+    elif keepalive is not None and hold is None:
+        hold = keepalive * 3
+    return Timers(keepalive, hold, cfg.bgp.connect_retry_time_seconds)
+
+
+def update_source(cfg: StackConfig, node: NodeSettings) -> IPv4Address | None:
+    """The router's source address towards ``node`` when it is not the address on the node's subnet."""
+    peer = cfg.router_address_for(node)
+    subnet = cfg.node_subnet(node)
+    if subnet is not None and peer != subnet.address.ip:
+        return peer
+    return None
+
+
+@dataclass(frozen=True)
+class PrefixRange:
+    network: IPv4Network
+    ge: int | None
+    le: int | None
+
+
+def accepted_prefixes(cfg: StackConfig) -> list[PrefixRange]:
+    """What the router accepts with ``router.prefixFilter``: PodCIDRs of the pool, LB IPs of the LB pool."""
+    mask = cfg.cilium.cluster_pool_ipv4_mask_size
+    ranges = [
+        PrefixRange(pool, mask, mask) if mask > pool.prefixlen else PrefixRange(pool, None, None)
+        for pool in cfg.cilium.cluster_pool_ipv4_pod_cidr_list
+    ]
+    ranges += [
+        PrefixRange(cidr, None, 32) if cidr.prefixlen < 32 else PrefixRange(cidr, None, None) for cidr in cfg.lb_cidrs
+    ]
+    return ranges
+
+
+def bird_symbol(name: str) -> str:
+    """A BIRD protocol name for a node (symbols take letters, digits and underscores)."""
+    return "peer_" + re.sub(r"[^A-Za-z0-9_]", "_", name)

@@ -1,0 +1,405 @@
+"""Kubernetes objects for each BGP method, the LB IP pool, the BGP password and the demo Service.
+
+Each object is a plain dict (what ``kubectl apply`` would take). Cilium's own kinds are registered
+by cilium-operator at run time, so the components order them after the Helm release.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from ipaddress import IPv4Address
+from typing import Any
+
+import yaml
+
+from cilium_bgp.config import NodeSettings, StackConfig
+from cilium_bgp.renderers.common import effective_timers
+from cilium_bgp.secrets import secret_ref
+from cilium_bgp.versions import (
+    LB_IPAM_IPS_ANNOTATION_NEW,
+    LB_POOL_BLOCKS,
+    PEERING_POLICY_AUTH_SECRET,
+    PEERING_POLICY_NEIGHBOR_TIMERS,
+    bgp_crd_api_version,
+)
+
+MANAGED_BY = {"app.kubernetes.io/managed-by": "cilium-bgp"}
+# Services carrying this label are not announced; every other LoadBalancer Service is.
+NO_ADVERTISE_LABEL = "cilium-bgp.io/no-advertise"
+ALL_SERVICES = {"matchExpressions": [{"key": NO_ADVERTISE_LABEL, "operator": "NotIn", "values": ["true"]}]}
+AUTH_SECRET_NAME = "cilium-bgp-auth"
+# Cilium reads BGP auth Secrets from bgpControlPlane.secretsNamespace, kube-system by default.
+AUTH_SECRET_NAMESPACE = "kube-system"
+ADVERTISE_LABEL = {"cilium-bgp.io/advertise": "cilium-bgp"}
+HOSTNAME_LABEL = "kubernetes.io/hostname"
+
+
+@dataclass(frozen=True)
+class PeerGroup:
+    """Nodes that peer with the same router address."""
+
+    address: IPv4Address
+    nodes: tuple[NodeSettings, ...]
+
+    @property
+    def suffix(self) -> str:
+        return str(self.address).replace(".", "-")
+
+
+def peer_groups(cfg: StackConfig) -> list[PeerGroup]:
+    groups: dict[IPv4Address, list[NodeSettings]] = {}
+    for node in cfg.nodes:
+        groups.setdefault(cfg.router_address_for(node), []).append(node)
+    return [PeerGroup(address, tuple(nodes)) for address, nodes in groups.items()]
+
+
+def _meta(name: str, namespace: str | None = None, **extra: Any) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name}
+    if namespace is not None:
+        meta["namespace"] = namespace
+    meta["labels"] = dict(MANAGED_BY)
+    meta.update(extra)
+    return meta
+
+
+def _hostname_selector(nodes: tuple[NodeSettings, ...]) -> dict[str, Any]:
+    return {"matchExpressions": [{"key": HOSTNAME_LABEL, "operator": "In", "values": [n.name for n in nodes]}]}
+
+
+class _IndentedDumper(yaml.SafeDumper):
+    """Indent list items under their key, as the seed writes bgp-config."""
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        super().increase_indent(flow, False)
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def dump_yaml(data: Any) -> str:
+    return yaml.dump(data, Dumper=_IndentedDumper, sort_keys=False, default_flow_style=False)
+
+
+def _metallb_config(cfg: StackConfig) -> str:
+    timers = effective_timers(cfg)
+    groups = peer_groups(cfg)
+    peers = []
+    for group in groups:
+        peer: dict[str, Any] = {
+            "peer-address": str(group.address),
+            "peer-asn": cfg.router.asn,
+            "my-asn": cfg.bgp.node_asn,
+        }
+        if timers.hold is not None:
+            peer["hold-time"] = f"{timers.hold}s"
+        if cfg.uses_password:
+            peer["password"] = secret_ref("bgpPassword")
+        if len(groups) > 1:
+            peer["node-selectors"] = [
+                {
+                    "match-expressions": [
+                        {"key": HOSTNAME_LABEL, "operator": "In", "values": [n.name for n in group.nodes]}
+                    ]
+                }
+            ]
+        peers.append(peer)
+    pools = []
+    if cfg.load_balancer is not None:
+        pools.append(
+            {
+                "name": cfg.load_balancer.pool_name,
+                "protocol": "bgp",
+                "addresses": [str(c) for c in cfg.load_balancer.cidrs],
+            }
+        )
+    return dump_yaml({"peers": peers, "address-pools": pools})
+
+
+def _metallb_objects(cfg: StackConfig) -> list[dict[str, Any]]:
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": _meta("bgp-config", cfg.cilium.namespace),
+            "data": {"config.yaml": _metallb_config(cfg)},
+        }
+    ]
+
+
+def _peering_policy_objects(cfg: StackConfig) -> list[dict[str, Any]]:
+    timers = effective_timers(cfg)
+    objects = []
+    for group in peer_groups(cfg):
+        neighbor: dict[str, Any] = {"peerAddress": f"{group.address}/32", "peerASN": cfg.router.asn}
+        if PEERING_POLICY_NEIGHBOR_TIMERS.exists_in(cfg.version):
+            if timers.hold is not None:
+                neighbor["holdTimeSeconds"] = timers.hold
+                neighbor["keepAliveTimeSeconds"] = timers.keepalive
+            if timers.connect_retry is not None:
+                neighbor["connectRetryTimeSeconds"] = timers.connect_retry
+        if cfg.uses_password and PEERING_POLICY_AUTH_SECRET.exists_in(cfg.version):
+            neighbor["authSecretRef"] = AUTH_SECRET_NAME
+        router: dict[str, Any] = {"localASN": cfg.bgp.node_asn, "exportPodCIDR": True}
+        if cfg.load_balancer is not None:
+            router["serviceSelector"] = ALL_SERVICES
+        router["neighbors"] = [neighbor]
+        objects.append(
+            {
+                "apiVersion": "cilium.io/v2alpha1",
+                "kind": "CiliumBGPPeeringPolicy",
+                "metadata": _meta(f"cilium-bgp-{group.suffix}"),
+                "spec": {"nodeSelector": _hostname_selector(group.nodes), "virtualRouters": [router]},
+            }
+        )
+    return objects
+
+
+def _v2_objects(cfg: StackConfig) -> list[dict[str, Any]]:
+    api = bgp_crd_api_version(cfg.version)
+    timers = effective_timers(cfg)
+    objects: list[dict[str, Any]] = []
+    peer_spec: dict[str, Any] = {}
+    timer_spec: dict[str, int] = {}
+    if timers.hold is not None and timers.keepalive is not None:
+        timer_spec.update(holdTimeSeconds=timers.hold, keepAliveTimeSeconds=timers.keepalive)
+    if timers.connect_retry is not None:
+        timer_spec["connectRetryTimeSeconds"] = timers.connect_retry
+    if timer_spec:
+        peer_spec["timers"] = timer_spec
+    if cfg.uses_password:
+        peer_spec["authSecretRef"] = AUTH_SECRET_NAME
+    peer_spec["families"] = [{"afi": "ipv4", "safi": "unicast", "advertisements": {"matchLabels": ADVERTISE_LABEL}}]
+    objects.append(
+        {"apiVersion": api, "kind": "CiliumBGPPeerConfig", "metadata": _meta("cilium-bgp-router"), "spec": peer_spec}
+    )
+    advertisements: list[dict[str, Any]] = [{"advertisementType": "PodCIDR"}]
+    if cfg.load_balancer is not None:
+        advertisements.append(
+            {"advertisementType": "Service", "service": {"addresses": ["LoadBalancerIP"]}, "selector": ALL_SERVICES}
+        )
+    objects.append(
+        {
+            "apiVersion": api,
+            "kind": "CiliumBGPAdvertisement",
+            "metadata": _meta("cilium-bgp-routes", labels={**MANAGED_BY, **ADVERTISE_LABEL}),
+            "spec": {"advertisements": advertisements},
+        }
+    )
+    for group in peer_groups(cfg):
+        objects.append(
+            {
+                "apiVersion": api,
+                "kind": "CiliumBGPClusterConfig",
+                "metadata": _meta(f"cilium-bgp-{group.suffix}"),
+                "spec": {
+                    "nodeSelector": _hostname_selector(group.nodes),
+                    "bgpInstances": [
+                        {
+                            "name": f"asn-{cfg.bgp.node_asn}",
+                            "localASN": cfg.bgp.node_asn,
+                            "peers": [
+                                {
+                                    "name": cfg.router.hostname,
+                                    "peerAddress": str(group.address),
+                                    "peerASN": cfg.router.asn,
+                                    "peerConfigRef": {"name": "cilium-bgp-router"},
+                                }
+                            ],
+                        }
+                    ],
+                },
+            }
+        )
+    for node in cfg.nodes:
+        if node.router_id is not None:
+            objects.append(
+                {
+                    "apiVersion": api,
+                    "kind": "CiliumBGPNodeConfigOverride",
+                    "metadata": _meta(node.name),
+                    "spec": {"bgpInstances": [{"name": f"asn-{cfg.bgp.node_asn}", "routerID": str(node.router_id)}]},
+                }
+            )
+    return objects
+
+
+def _kube_router_objects(cfg: StackConfig) -> list[dict[str, Any]]:
+    ns = cfg.cilium.namespace
+    peer_ips = sorted({str(cfg.router_address_for(n)) for n in cfg.nodes})
+    timers = effective_timers(cfg)
+    args = [
+        "--run-router=true",
+        "--run-firewall=false",
+        "--run-service-proxy=false",
+        "--enable-cni=false",
+        "--enable-pod-egress=false",
+        # Nodes sit on different L2s: only the router needs their routes, not a node mesh.
+        "--enable-ibgp=false",
+        "--enable-overlay=false",
+        f"--cluster-asn={cfg.bgp.node_asn}",
+        f"--peer-router-ips={','.join(peer_ips)}",
+        f"--peer-router-asns={','.join(str(cfg.router.asn) for _ in peer_ips)}",
+    ]
+    if cfg.load_balancer is not None:
+        args.append("--advertise-loadbalancer-ip=true")
+    if timers.hold is not None:
+        args.append(f"--bgp-holdtime={timers.hold}s")
+    args += cfg.kube_router.extra_args
+    labels = {"k8s-app": "kube-router"}
+    return [
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _meta("kube-router", ns)},
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": _meta("kube-router"),
+            "rules": [
+                {
+                    "apiGroups": [""],
+                    "resources": ["namespaces", "pods", "services", "nodes", "endpoints"],
+                    "verbs": ["list", "get", "watch"],
+                },
+                {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["list", "get", "watch"]},
+                {"apiGroups": [""], "resources": ["nodes"], "verbs": ["patch"]},
+            ],
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": _meta("kube-router"),
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "kube-router"},
+            "subjects": [{"kind": "ServiceAccount", "name": "kube-router", "namespace": ns}],
+        },
+        {
+            "apiVersion": "apps/v1",
+            "kind": "DaemonSet",
+            "metadata": _meta("kube-router", ns),
+            "spec": {
+                "selector": {"matchLabels": labels},
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": {
+                        "serviceAccountName": "kube-router",
+                        "hostNetwork": True,
+                        "priorityClassName": "system-node-critical",
+                        "tolerations": [{"operator": "Exists"}],
+                        "nodeSelector": {"kubernetes.io/os": "linux"},
+                        "containers": [
+                            {
+                                "name": "kube-router",
+                                "image": cfg.kube_router.image,
+                                "args": args,
+                                "env": [
+                                    {"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}
+                                ],
+                                "securityContext": {"privileged": True},
+                                "volumeMounts": [
+                                    {"name": "lib-modules", "mountPath": "/lib/modules", "readOnly": True}
+                                ],
+                            }
+                        ],
+                        "volumes": [{"name": "lib-modules", "hostPath": {"path": "/lib/modules"}}],
+                    },
+                },
+            },
+        },
+    ]
+
+
+def _lb_pool(cfg: StackConfig) -> dict[str, Any]:
+    assert cfg.load_balancer is not None
+    cidrs = [{"cidr": str(c)} for c in cfg.load_balancer.cidrs]
+    if LB_POOL_BLOCKS.exists_in(cfg.version):
+        # Cilium 1.15+ skips a pool's first and last address unless told; the seed's service got 192.0.2.0.
+        spec: dict[str, Any] = {"blocks": cidrs, "allowFirstLastIPs": "Yes"}
+    else:
+        spec = {"cidrs": cidrs}
+    return {
+        "apiVersion": bgp_crd_api_version(cfg.version),
+        "kind": "CiliumLoadBalancerIPPool",
+        "metadata": _meta(cfg.load_balancer.pool_name),
+        "spec": spec,
+    }
+
+
+def _auth_secret() -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": _meta(AUTH_SECRET_NAME, AUTH_SECRET_NAMESPACE),
+        "type": "Opaque",
+        "stringData": {"password": secret_ref("bgpPassword")},
+    }
+
+
+def _demo_objects(cfg: StackConfig) -> list[dict[str, Any]]:
+    demo = cfg.demo
+    assert demo is not None
+    labels = {"app": "whoami"}
+    service_meta = _meta(demo.name, demo.namespace)
+    service_spec: dict[str, Any] = {
+        "type": "LoadBalancer",
+        "selector": labels,
+        "ports": [{"name": "http", "port": 80, "targetPort": 80, "protocol": "TCP"}],
+    }
+    if demo.load_balancer_ip is not None:
+        if cfg.method == "cilium-metallb":
+            # The MetalLB-based speaker honours the (deprecated) Service field, not LB IPAM annotations.
+            service_spec["loadBalancerIP"] = str(demo.load_balancer_ip)
+        else:
+            key = (
+                "lbipam.cilium.io/ips" if LB_IPAM_IPS_ANNOTATION_NEW.exists_in(cfg.version) else "io.cilium/lb-ipam-ips"
+            )
+            service_meta["annotations"] = {key: str(demo.load_balancer_ip)}
+    return [
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": _meta("whoami", demo.namespace),
+            "spec": {
+                "replicas": 2,
+                "selector": {"matchLabels": labels},
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": {
+                        "containers": [
+                            {"name": "whoami", "image": demo.image, "ports": [{"name": "http", "containerPort": 80}]}
+                        ]
+                    },
+                },
+            },
+        },
+        {"apiVersion": "v1", "kind": "Service", "metadata": service_meta, "spec": service_spec},
+    ]
+
+
+def method_manifests(cfg: StackConfig) -> list[dict[str, Any]]:
+    """The BGP method's objects, the LB IP pool and the BGP password Secret, in apply order."""
+    if not cfg.kubernetes.enabled:
+        return []
+    objects: list[dict[str, Any]] = []
+    if cfg.load_balancer is not None and cfg.method != "cilium-metallb":
+        objects.append(_lb_pool(cfg))
+    if cfg.uses_password and cfg.method in ("cilium-bgp-v1", "cilium-bgp-v2"):
+        objects.append(_auth_secret())
+    if cfg.method == "cilium-metallb":
+        objects += _metallb_objects(cfg)
+    elif cfg.method == "cilium-bgp-v1":
+        objects += _peering_policy_objects(cfg)
+    elif cfg.method == "cilium-bgp-v2":
+        objects += _v2_objects(cfg)
+    elif cfg.method == "kube-router":
+        objects += _kube_router_objects(cfg)
+    return objects
+
+
+def demo_manifests(cfg: StackConfig) -> list[dict[str, Any]]:
+    return _demo_objects(cfg) if cfg.demo is not None else []
+
+
+def render_manifests(cfg: StackConfig) -> list[dict[str, Any]]:
+    """Every Kubernetes object the stack creates besides the Helm release, in apply order."""
+    return method_manifests(cfg) + demo_manifests(cfg)
+
+
+def manifest_filename(index: int, obj: dict[str, Any]) -> str:
+    return f"{index:02d}-{obj['kind'].lower()}-{obj['metadata']['name']}.yaml"

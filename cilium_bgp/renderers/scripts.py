@@ -1,0 +1,213 @@
+"""Shell run on the router and nodes over SSH: install, safe activation, removal and the BGP check.
+
+Safe activation: the new file arrives on stdin, lands in a temporary file beside its destination,
+is checked by the daemon's own checker (``vtysh -C -f``, ``bird -p -c``) and only then renamed into
+place and reloaded (``frr-reload`` via the service's reload, ``birdc configure``). A file that fails
+its check is deleted and the running config is untouched; the command fails with the checker's
+output. Scripts are POSIX sh and work with and without systemd (the lab's hosts have none).
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any, Literal
+
+Daemon = Literal["frr", "bird"]
+
+# Checker output can quote the offending line; never let a password through.
+_REDACT = "sed -E 's/(password)[[:space:]]+[^[:space:];]+/\\1 <redacted>/g'"
+
+_SERVICE_HELPERS = """\
+if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then has_systemd=yes; else has_systemd=no; fi
+"""
+
+_INSTALL = {
+    "frr": {
+        "apt": "frr frr-pythontools",
+        "el": "frr frr-pythontools",
+        "check": "command -v vtysh >/dev/null 2>&1 && [ -x /usr/lib/frr/frr-reload.py ]",
+    },
+    "bird": {
+        "apt": "bird2",
+        "el": "bird",
+        "check": "command -v bird >/dev/null 2>&1 && command -v birdc >/dev/null 2>&1",
+    },
+}
+
+
+def install_script(daemon: Daemon) -> str:
+    """Detect the OS, install the daemon's packages if missing; print what was found."""
+    spec = _INSTALL[daemon]
+    el_repo = ""
+    if daemon == "frr":
+        # EL ships no (or an old) FRR: use the FRR project's stable RPM repository.
+        el_repo = (
+            "    rpm -q frr-stable-repo >/dev/null 2>&1 || $pm install -y "
+            '"https://rpm.frrouting.org/repo/frr-stable-repo-1-0.el${VERSION_ID%%.*}.noarch.rpm"\n'
+        )
+    else:
+        el_repo = "    rpm -q epel-release >/dev/null 2>&1 || $pm install -y epel-release\n"
+    return f"""\
+set -eu
+# cilium-bgp: install {daemon}
+. /etc/os-release
+case " ${{ID:-}} ${{ID_LIKE:-}} " in
+  *" debian "*|*" ubuntu "*) family=apt ;;
+  *" rhel "*|*" fedora "*|*" centos "*|*" rocky "*|*" almalinux "*) family=el ;;
+  *) echo "cilium-bgp: unsupported OS '${{ID:-unknown}}' (Debian/Ubuntu or EL only)" >&2; exit 1 ;;
+esac
+if {spec["check"]}; then
+  echo "os=${{ID}} ${{VERSION_ID:-}} {daemon}=present"
+  exit 0
+fi
+if [ "$family" = apt ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q {spec["apt"]}
+else
+  if command -v dnf >/dev/null 2>&1; then pm=dnf; else pm=yum; fi
+{el_repo}  $pm install -y {spec["el"]}
+fi
+{spec["check"]} || {{ echo "cilium-bgp: {daemon} is still missing after the install" >&2; exit 1; }}
+echo "os=${{ID}} ${{VERSION_ID:-}} {daemon}=installed"
+"""
+
+
+@dataclass(frozen=True)
+class FileTarget:
+    """Where a config file goes, how it is checked and how its daemon takes it."""
+
+    kind: str
+    locate: str  # shell that sets $conf
+    check: str  # shell checking "$tmp"; empty: no checker
+    owner: str
+    mode: str
+    activate: str  # shell run after the rename
+
+
+_FRR_ACTIVATE = (
+    _SERVICE_HELPERS
+    + """\
+frr() { if [ "$has_systemd" = yes ]; then systemctl "$1" frr; else /usr/lib/frr/frrinit.sh "$1"; fi; }
+restart=no
+# reload cannot start a daemon FRR is not running: bgpd must be on before the first start.
+if ! grep -qx 'bgpd=yes' /etc/frr/daemons; then
+  sed -i -E 's/^#?[[:space:]]*bgpd=.*/bgpd=yes/' /etc/frr/daemons
+  grep -qx 'bgpd=yes' /etc/frr/daemons || echo 'bgpd=yes' >>/etc/frr/daemons
+  restart=yes
+fi
+[ "$has_systemd" = yes ] && systemctl enable frr >/dev/null 2>&1 || true
+if [ "$restart" = yes ] || ! vtysh -c 'show version' >/dev/null 2>&1; then
+  frr restart
+else
+  frr reload
+fi
+"""
+)
+
+_BIRD_ACTIVATE = (
+    _SERVICE_HELPERS
+    + """\
+if birdc show status >/dev/null 2>&1; then
+  out=$(birdc configure 2>&1) || true
+  case "$out" in
+    *Reconfigured*|*"Reconfiguration in progress"*) echo "$out" ;;
+    *) printf 'cilium-bgp: birdc configure failed:\\n%s\\n' "$out" | """
+    + _REDACT
+    + """ >&2; exit 1 ;;
+  esac
+elif [ "$has_systemd" = yes ]; then
+  systemctl enable bird >/dev/null 2>&1 || true
+  systemctl restart bird
+else
+  bird -c "$conf"
+fi
+"""
+)
+
+TARGETS: dict[str, FileTarget] = {
+    "frr": FileTarget(
+        kind="frr",
+        locate="conf=/etc/frr/frr.conf",
+        check='vtysh -C -f "$tmp"',
+        owner="frr:frr",
+        mode="0640",
+        activate=_FRR_ACTIVATE,
+    ),
+    "bird": FileTarget(
+        kind="bird",
+        # Debian's bird2 reads /etc/bird/bird.conf; EL's reads /etc/bird.conf (the seed's path).
+        locate="if [ -d /etc/bird ]; then conf=/etc/bird/bird.conf; else conf=/etc/bird.conf; fi",
+        check='bird -p -c "$tmp"',
+        owner="bird:bird",
+        mode="0640",
+        activate=_BIRD_ACTIVATE,
+    ),
+    "sysctl": FileTarget(
+        kind="sysctl",
+        locate="conf=/etc/sysctl.d/90-cilium-bgp.conf",
+        check="",
+        owner="root:root",
+        mode="0644",
+        activate='sysctl -q -p "$conf"\n',
+    ),
+}
+
+
+def activate_script(kind: str, content_sha256: str) -> str:
+    """Install the file read from stdin as ``kind``'s config, safely (see module docstring)."""
+    target = TARGETS[kind]
+    check = ""
+    if target.check:
+        check = f"""\
+if ! out=$({target.check} 2>&1); then
+  printf 'cilium-bgp: new %s rejected by `{target.check.replace(' "$tmp"', '')}`; the running config is unchanged:\\n%s\\n' \\
+    "$conf" "$out" | {_REDACT} >&2
+  exit 1
+fi
+"""
+    return f"""\
+set -eu
+# cilium-bgp: activate {kind} config, content sha256 {content_sha256}
+{target.locate}
+tmp=$(mktemp "$(dirname "$conf")/.cilium-bgp.XXXXXX")
+trap 'rm -f "$tmp"' EXIT
+cat >"$tmp"
+{check}chown {target.owner} "$tmp" 2>/dev/null || true
+chmod {target.mode} "$tmp"
+mv -f "$tmp" "$conf"
+trap - EXIT
+{target.activate}"""
+
+
+_REMOVE = {
+    "frr": _SERVICE_HELPERS
+    + """\
+if [ "$has_systemd" = yes ]; then systemctl disable --now frr || true; else /usr/lib/frr/frrinit.sh stop || true; fi
+rm -f /etc/frr/frr.conf
+""",
+    "bird": _SERVICE_HELPERS
+    + """\
+if [ "$has_systemd" = yes ]; then systemctl disable --now bird || true; else birdc down >/dev/null 2>&1 || true; fi
+rm -f /etc/bird/bird.conf /etc/bird.conf
+""",
+    "sysctl": "rm -f /etc/sysctl.d/90-cilium-bgp.conf\n",
+}
+
+
+def remove_script(kind: str) -> str:
+    """What ``pulumi destroy`` runs: stop the daemon and remove the file this program wrote."""
+    return f"set -u\n# cilium-bgp: remove {kind} config\n{_REMOVE[kind]}"
+
+
+def status_script_source() -> str:
+    return resources.files("cilium_bgp.hostscripts").joinpath("bgp_status.py").read_text()
+
+
+def verify_command(daemon: Daemon, expect: dict[str, Any], timeout_seconds: int) -> str:
+    """Command whose stdin is :func:`status_script_source`; fails when the deadline passes."""
+    expect_json = json.dumps(expect, sort_keys=True, separators=(",", ":"))
+    return f"python3 - --daemon {daemon} --timeout {timeout_seconds} --expect {shlex.quote(expect_json)}"

@@ -1,0 +1,367 @@
+"""Cross-key checks of a parsed stack config: the designs that cannot route, or cannot install."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from ipaddress import IPv4Network
+from typing import Any
+
+from cilium_bgp.config import StackConfig
+from cilium_bgp.errors import ConfigError, Problem
+from cilium_bgp.versions import (
+    K8S_SERVICE_HOST_AUTO,
+    KPR_BOOLEAN,
+    KPR_WORDS,
+    KUBE_PROXY_REPLACEMENT_WORDS,
+    METHODS,
+    PEERING_POLICY_AUTH_SECRET,
+    SHARED_ASN_METHODS,
+    helm_key_lifetime,
+)
+
+
+def check_stack(cfg: StackConfig) -> list[Problem]:
+    problems: list[Problem] = []
+    for check in (
+        _check_method,
+        _check_pool,
+        _check_nodes,
+        _check_pod_cidrs,
+        _check_asns,
+        _check_router_ids,
+        _check_load_balancer,
+        _check_helm_overrides,
+        _check_misc,
+    ):
+        problems.extend(check(cfg))
+    return problems
+
+
+def _check_method(cfg: StackConfig) -> Iterator[Problem]:
+    lifetime = METHODS[cfg.method]
+    if not lifetime.exists_in(cfg.version):
+        supported = sorted(m for m, life in METHODS.items() if life.exists_in(cfg.version))
+        yield Problem(
+            "method",
+            f"{cfg.method!r}, which exists in {lifetime.describe()}, with cilium.version {cfg.cilium.version}",
+            f"for Cilium {cfg.cilium.version}: {', '.join(supported)}",
+        )
+    if cfg.method != "bird" and not cfg.kubernetes.enabled:
+        yield Problem(
+            "kubernetes.enabled",
+            f"false with method {cfg.method!r}",
+            "true: this method is configured through Kubernetes objects (only `bird` runs on hosts alone)",
+        )
+
+
+def _check_pool(cfg: StackConfig) -> Iterator[Problem]:
+    pools = cfg.cilium.cluster_pool_ipv4_pod_cidr_list
+    mask = cfg.cilium.cluster_pool_ipv4_mask_size
+    for i, pool in enumerate(pools):
+        if mask < pool.prefixlen:
+            yield Problem(
+                "cilium.clusterPoolIPv4MaskSize",
+                f"{mask}, shorter than the pool {pool}",
+                f"a prefix length from {pool.prefixlen} to 30",
+            )
+        for j in range(i):
+            if pool.overlaps(pools[j]):
+                yield Problem(
+                    f"cilium.clusterPoolIPv4PodCIDRList[{i}]",
+                    f"{pool}, overlapping {pools[j]}",
+                    "CIDRs that do not overlap",
+                )
+    native = cfg.cilium.native_routing_cidr
+    if native is None:
+        yield Problem(
+            "cilium.ipv4NativeRoutingCIDR",
+            "nothing, and the pool has several CIDRs",
+            "a CIDR containing every pool CIDR (native routing needs it)",
+        )
+    elif cfg.pod_cidr_source == "cluster":
+        for i, pool in enumerate(pools):
+            if not pool.subnet_of(native):
+                yield Problem(
+                    f"cilium.clusterPoolIPv4PodCIDRList[{i}]",
+                    f"{pool}, outside ipv4NativeRoutingCIDR {native}",
+                    f"CIDRs inside {native}",
+                )
+    if cfg.cilium.auto_direct_node_routes and len({cfg.node_subnet(n) for n in cfg.nodes}) > 1:
+        yield Problem(
+            "cilium.autoDirectNodeRoutes",
+            "true with nodes on several subnets",
+            "false: direct routes only work on one shared L2; BGP carries the PodCIDRs here",
+        )
+
+
+def _check_nodes(cfg: StackConfig) -> Iterator[Problem]:
+    seen_names: dict[str, int] = {}
+    seen_addresses: dict[str, int] = {}
+    router_ips = {iface.address.ip for iface in cfg.router.interfaces}
+    subnets = ", ".join(str(iface.address.network) for iface in cfg.router.interfaces)
+    for i, node in enumerate(cfg.nodes):
+        if node.name in seen_names:
+            yield Problem(
+                f"nodes[{i}].name",
+                f"{node.name!r}, already used by nodes[{seen_names[node.name]}]",
+                "unique node names",
+            )
+        seen_names.setdefault(node.name, i)
+        ip = str(node.ip)
+        if ip in seen_addresses:
+            yield Problem(
+                f"nodes[{i}].address", f"{ip}, already used by nodes[{seen_addresses[ip]}]", "unique node addresses"
+            )
+        seen_addresses.setdefault(ip, i)
+        if cfg.node_subnet(node) is None:
+            yield Problem(f"nodes[{i}].address", f"{node.address}, on no router subnet", f"an address in {subnets}")
+        elif node.ip in router_ips:
+            yield Problem(f"nodes[{i}].address", f"{ip}, the router's own address", "an address of the node")
+        elif node.address.network != cfg.node_subnet(node).address.network:  # type: ignore[union-attr]
+            yield Problem(
+                f"nodes[{i}].address",
+                f"{node.address}, whose prefix differs from the router's {cfg.node_subnet(node).address}",  # type: ignore[union-attr]
+                "the same prefix length as the router's address on that subnet",
+            )
+
+
+def _check_pod_cidrs(cfg: StackConfig) -> Iterator[Problem]:
+    if cfg.pod_cidr_source == "cluster":
+        for i, node in enumerate(cfg.nodes):
+            if node.pod_cidrs:
+                yield Problem(
+                    f"nodes[{i}].podCIDRs",
+                    f"{[str(c) for c in node.pod_cidrs]} with podCidrSource cluster",
+                    "nothing: the PodCIDRs are read from the node's CiliumNode (or set podCidrSource: static)",
+                )
+        if not cfg.kubernetes.enabled:
+            yield Problem(
+                "podCidrSource", "cluster with kubernetes.enabled false", "static (there is no cluster to read)"
+            )
+        return
+    for i, node in enumerate(cfg.nodes):
+        if not node.pod_cidrs:
+            yield Problem(
+                f"nodes[{i}].podCIDRs",
+                "nothing with podCidrSource static",
+                "the node's PodCIDRs (`cilium node list`), or podCidrSource: cluster",
+            )
+    yield from check_pod_cidr_assignment(
+        cfg, {node.name: list(node.pod_cidrs) for node in cfg.nodes}, lambda i, j: f"nodes[{i}].podCIDRs[{j}]"
+    )
+
+
+def check_cluster_pod_cidrs(cfg: StackConfig, cidrs_by_node: dict[str, list[IPv4Network]]) -> None:
+    """Raise :class:`ConfigError` when PodCIDRs read from the cluster (or given by hand) are unusable."""
+    problems = [
+        Problem(f"nodes[{i}] ({node.name})", "no PodCIDR in its CiliumNode", "at least one spec.ipam.podCIDRs entry")
+        for i, node in enumerate(cfg.nodes)
+        if not cidrs_by_node.get(node.name)
+    ]
+    problems += check_pod_cidr_assignment(
+        cfg,
+        cidrs_by_node,
+        lambda i, j: f"nodes[{i}] (CiliumNode {cfg.nodes[i].name} spec.ipam.podCIDRs[{j}])",
+    )
+    if problems:
+        raise ConfigError(problems)
+
+
+def check_pod_cidr_assignment(
+    cfg: StackConfig, cidrs_by_node: dict[str, list[IPv4Network]], key_of: Callable[[int, int], str]
+) -> Iterator[Problem]:
+    """PodCIDRs must sit in the pool with its mask, inside the native routing CIDR, and not overlap.
+
+    Used for static CIDRs from config and for those read from CiliumNodes (``key_of`` names where
+    each came from).
+    """
+    pools = cfg.cilium.cluster_pool_ipv4_pod_cidr_list
+    mask = cfg.cilium.cluster_pool_ipv4_mask_size
+    native = cfg.cilium.native_routing_cidr
+    owners: list[tuple[IPv4Network, str]] = []
+    pool_text = ", ".join(str(p) for p in pools)
+    for i, node in enumerate(cfg.nodes):
+        for j, cidr in enumerate(cidrs_by_node.get(node.name, [])):
+            key = key_of(i, j)
+            if not any(cidr.subnet_of(pool) for pool in pools):
+                yield Problem(
+                    key, f"{cidr}, outside the pool", f"a /{mask} inside clusterPoolIPv4PodCIDRList ({pool_text})"
+                )
+            elif cidr.prefixlen != mask:
+                yield Problem(key, f"{cidr}, a /{cidr.prefixlen}", f"a /{mask} (cilium.clusterPoolIPv4MaskSize)")
+            if native is not None and not cidr.subnet_of(native):
+                yield Problem(key, f"{cidr}, outside ipv4NativeRoutingCIDR {native}", f"a CIDR inside {native}")
+            for other, owner in owners:
+                if cidr.overlaps(other):
+                    yield Problem(key, f"{cidr}, overlapping {other} of {owner}", "PodCIDRs that do not overlap")
+            owners.append((cidr, f"nodes[{i}] ({node.name})"))
+
+
+def _check_asns(cfg: StackConfig) -> Iterator[Problem]:
+    router_asn = cfg.router.asn
+    if cfg.method in SHARED_ASN_METHODS:
+        if cfg.bgp.node_asn is None:
+            yield Problem(
+                "bgp.nodeASN", f"nothing with method {cfg.method!r}", "the ASN all nodes share (seed variant B: 65000)"
+            )
+        elif cfg.bgp.node_asn == router_asn:
+            yield Problem(
+                "bgp.nodeASN", f"{cfg.bgp.node_asn}, the router's ASN", "an ASN other than router.asn (eBGP sessions)"
+            )
+        for i, node in enumerate(cfg.nodes):
+            if node.asn is not None and node.asn != cfg.bgp.node_asn:
+                yield Problem(
+                    f"nodes[{i}].asn",
+                    f"{node.asn} with method {cfg.method!r}",
+                    f"unset or {cfg.bgp.node_asn} (bgp.nodeASN): this method speaks from one shared ASN",
+                )
+        return
+    if cfg.bgp.node_asn is not None:
+        yield Problem("bgp.nodeASN", f"{cfg.bgp.node_asn} with method 'bird'", "unset: BIRD nodes set nodes[].asn each")
+    seen: dict[int, int] = {}
+    for i, node in enumerate(cfg.nodes):
+        key = f"nodes[{i}].asn"
+        if node.asn is None:
+            yield Problem(key, "nothing with method 'bird'", "a distinct ASN per node (seed: 65010, 65020)")
+        elif node.asn == router_asn:
+            yield Problem(
+                key,
+                f"{node.asn}, the router's ASN",
+                "an ASN other than router.asn: BIRD peers with the router over eBGP",
+            )
+        elif node.asn in seen:
+            yield Problem(key, f"{node.asn}, already used by nodes[{seen[node.asn]}]", "a distinct ASN per BIRD node")
+        if node.asn is not None:
+            seen.setdefault(node.asn, i)
+
+
+def _check_router_ids(cfg: StackConfig) -> Iterator[Problem]:
+    seen = {str(cfg.router.router_id): "router.routerId"}
+    for i, node in enumerate(cfg.nodes):
+        rid = str(node.effective_router_id)
+        key = f"nodes[{i}].routerId"
+        if rid in seen:
+            origin = "" if node.router_id else f" (defaulted from nodes[{i}].address)"
+            yield Problem(key, f"{rid}{origin}, already used by {seen[rid]}", "a router-id unique in the BGP domain")
+        else:
+            seen[rid] = key
+
+
+def _node_networks(cfg: StackConfig) -> list[tuple[IPv4Network, str]]:
+    nets = [(iface.address.network, f"router.interfaces[{i}]") for i, iface in enumerate(cfg.router.interfaces)]
+    return nets
+
+
+def _check_load_balancer(cfg: StackConfig) -> Iterator[Problem]:
+    lb = cfg.load_balancer
+    if lb is None:
+        if cfg.demo is not None and cfg.method != "bird":
+            yield Problem("loadBalancer", "nothing with demoService enabled", "an LB pool: {cidrs: [...]}")
+        return
+    if cfg.method == "bird":
+        yield Problem(
+            "loadBalancer",
+            "an LB pool with method 'bird'",
+            "no LB pool: BIRD on the nodes announces PodCIDRs only (use a Cilium speaker or kube-router)",
+        )
+        return
+    taken: list[tuple[IPv4Network, str]] = [
+        (pool, f"cilium.clusterPoolIPv4PodCIDRList[{i}]")
+        for i, pool in enumerate(cfg.cilium.cluster_pool_ipv4_pod_cidr_list)
+    ]
+    native = cfg.cilium.native_routing_cidr
+    if native is not None:
+        taken.append((native, "cilium.ipv4NativeRoutingCIDR"))
+    taken += _node_networks(cfg)
+    for i, cidr in enumerate(lb.cidrs):
+        for other, owner in taken:
+            if cidr.overlaps(other):
+                yield Problem(
+                    f"loadBalancer.cidrs[{i}]",
+                    f"{cidr}, overlapping {owner} ({other})",
+                    "a pool apart from pod and node networks",
+                )
+    demo = cfg.demo
+    requested = demo.load_balancer_ip if demo is not None else None
+    if requested is not None and not any(requested in cidr for cidr in lb.cidrs):
+        yield Problem(
+            "demoService.loadBalancerIP",
+            f"{requested}, outside the LB pool",
+            "an address in " + ", ".join(str(c) for c in lb.cidrs),
+        )
+
+
+def _leaf_paths(values: Any, prefix: str = "") -> Iterator[str]:
+    if isinstance(values, dict) and values:
+        for key, sub in values.items():
+            path = f"{prefix}.{key}" if prefix else str(key)
+            yield path
+            yield from _leaf_paths(sub, path)
+
+
+def _check_helm_overrides(cfg: StackConfig) -> Iterator[Problem]:
+    version = cfg.version
+    reported: set[str] = set()
+    for path in _leaf_paths(cfg.cilium.values):
+        row = helm_key_lifetime(path)
+        if row is None or row.lifetime.exists_in(version) or row.path in reported:
+            continue
+        reported.add(row.path)
+        yield Problem(
+            f"cilium.values.{path}",
+            f"a key that Cilium {version} does not have ({row.note})",
+            f"keys of {row.lifetime.describe()} only",
+        )
+    kpr = cfg.cilium.values.get("kubeProxyReplacement")
+    if isinstance(kpr, str) and kpr in KUBE_PROXY_REPLACEMENT_WORDS and not KPR_WORDS.exists_in(version):
+        yield Problem(
+            "cilium.values.kubeProxyReplacement",
+            f"{kpr!r} with Cilium {version}",
+            "true or false (the words were removed in 1.16)",
+        )
+    if isinstance(kpr, bool) and not KPR_BOOLEAN.exists_in(version):
+        yield Problem(
+            "cilium.values.kubeProxyReplacement",
+            f"{kpr} with Cilium {version}",
+            "strict, partial or disabled before 1.14",
+        )
+    host = cfg.cilium.k8s_service_host
+    if host == "auto" and not K8S_SERVICE_HOST_AUTO.exists_in(version):
+        yield Problem("cilium.k8sServiceHost", f"'auto' with Cilium {version}", "an address ('auto' needs 1.16+)")
+
+
+def _check_misc(cfg: StackConfig) -> Iterator[Problem]:
+    if cfg.uses_password:
+        if cfg.method == "kube-router":
+            yield Problem(
+                "bgpPassword",
+                "a password with method 'kube-router'",
+                "no password (set it per node with kube-router annotations)",
+            )
+        if cfg.method == "cilium-bgp-v1" and not PEERING_POLICY_AUTH_SECRET.exists_in(cfg.version):
+            yield Problem(
+                "bgpPassword",
+                f"a password with cilium-bgp-v1 on Cilium {cfg.version}",
+                "Cilium 1.15+ (CiliumBGPPeeringPolicy authSecretRef) or no password",
+            )
+    if cfg.method == "kube-router" and cfg.router.peering_address is None:
+        subnets = {cfg.node_subnet(n) for n in cfg.nodes}
+        if len(subnets) > 1:
+            yield Problem(
+                "router.peeringAddress",
+                "nothing with method 'kube-router' and nodes on several subnets",
+                "one address every node can reach: kube-router takes one global --peer-router-ips list",
+            )
+    peer = cfg.router.peering_address
+    if peer is not None and peer not in {iface.address.ip for iface in cfg.router.interfaces}:
+        yield Problem(
+            "router.peeringAddress", f"{peer}, not an address of the router", "one of router.interfaces[].address"
+        )
+    timers = cfg.bgp
+    keepalive, hold = timers.keep_alive_time_seconds, timers.hold_time_seconds
+    if keepalive and hold and keepalive * 3 > hold:
+        yield Problem(
+            "bgp.keepAliveTimeSeconds",
+            f"{timers.keep_alive_time_seconds} with holdTimeSeconds {timers.hold_time_seconds}",
+            "at most a third of the hold time",
+        )

@@ -1,0 +1,78 @@
+"""The stack's BGP method as Kubernetes objects, ordered after the Cilium release."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from cilium_bgp.config import StackConfig
+from cilium_bgp.renderers.manifests import demo_manifests, method_manifests
+from components.kubernetes_objects import KubernetesObject, resource_name
+
+
+class BgpMethod(pulumi.ComponentResource):
+    """bgp-config, CiliumBGPPeeringPolicy, the v2 family or kube-router; the LB pool; the password."""
+
+    objects: list[KubernetesObject]
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        cfg: StackConfig,
+        after: pulumi.Resource,
+        provider: k8s.Provider | None,
+        secrets: Mapping[str, pulumi.Output[str]],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        manifests = method_manifests(cfg)
+        props = {
+            "method": cfg.method,
+            "ciliumVersion": cfg.cilium.version,
+            "objects": [f"{m['apiVersion']}/{m['kind']}/{m['metadata']['name']}" for m in manifests],
+        }
+        super().__init__("cilium-bgp:index:BgpMethod", name, props, opts)
+        # Cilium's kinds exist only once cilium-operator has registered them: after the release.
+        self.objects = [
+            KubernetesObject(
+                resource_name(obj), obj, secrets=secrets, provider=provider, parent=self, depends_on=[after]
+            )
+            for obj in manifests
+        ]
+        self.register_outputs({"objects": props["objects"]})
+
+
+class DemoService(pulumi.ComponentResource):
+    """The seed's whoami Deployment and `whoami-lb` LoadBalancer Service."""
+
+    service: KubernetesObject
+    load_balancer_ip: pulumi.Output[str | None]
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        cfg: StackConfig,
+        after: pulumi.Resource,
+        provider: k8s.Provider | None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        demo = cfg.demo
+        assert demo is not None
+        props = {"name": demo.name, "namespace": demo.namespace, "loadBalancerIP": str(demo.load_balancer_ip or "")}
+        super().__init__("cilium-bgp:index:DemoService", name, props, opts)
+        for obj in demo_manifests(cfg):
+            created = KubernetesObject(
+                resource_name(obj), obj, secrets={}, provider=provider, parent=self, depends_on=[after]
+            )
+            if obj["kind"] == "Service":
+                self.service = created
+        self.load_balancer_ip = self.service.status.apply(_ingress_ip)
+        self.register_outputs({"loadBalancerIp": self.load_balancer_ip})
+
+
+def _ingress_ip(status: dict | None) -> str | None:
+    ingress = ((status or {}).get("loadBalancer") or {}).get("ingress") or []
+    return ingress[0].get("ip") if ingress else None

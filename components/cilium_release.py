@@ -1,0 +1,81 @@
+"""The Cilium Helm release, and the PodCIDRs its operator hands each node."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from cilium_bgp.config import StackConfig
+from cilium_bgp.renderers.helm_values import render_helm_values
+
+
+class CiliumNodeRead(pulumi.CustomResource):
+    """Read-only view of a CiliumNode (``spec.ipam.podCIDRs`` is what `cilium node list` prints).
+
+    pulumi-kubernetes' ``CustomResource.get`` registers no output properties, so its ``spec``
+    cannot be read; naming the properties here makes the engine return them.
+    """
+
+    spec: pulumi.Output[Any]
+
+    def __init__(self, name: str, node_name: str, opts: pulumi.ResourceOptions) -> None:
+        props = {"apiVersion": "cilium.io/v2", "kind": "CiliumNode", "metadata": None, "spec": None}
+        super().__init__(
+            "kubernetes:cilium.io/v2:CiliumNode",
+            name,
+            props,
+            pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(id=node_name)),
+        )
+
+
+class CiliumRelease(pulumi.ComponentResource):
+    """``helm.v3.Release`` named explicitly, in the configured namespace, values per Cilium version."""
+
+    release: k8s.helm.v3.Release
+    values: dict[str, Any]
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        cfg: StackConfig,
+        provider: k8s.Provider | None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        values = render_helm_values(cfg)
+        cilium = cfg.cilium
+        # Props become attributes of the component (as Outputs): set ours after registering.
+        props = {"version": cilium.version, "method": cfg.method, "values": values}
+        super().__init__("cilium-bgp:index:CiliumRelease", name, props, opts)
+        self.values = values
+        self._provider = provider
+        self.release = k8s.helm.v3.Release(
+            name,
+            k8s.helm.v3.ReleaseArgs(
+                name=cilium.release_name,
+                chart="cilium",
+                version=cilium.chart_version or cilium.version,
+                namespace=cilium.namespace,
+                repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=cilium.chart_repo),
+                values=values,
+                # cilium-operator registers the BGP kinds once it runs: wait for it.
+                timeout=900,
+            ),
+            opts=pulumi.ResourceOptions(parent=self, provider=provider),
+        )
+        self.register_outputs({"status": self.release.status})
+
+    def read_pod_cidrs(self, node_names: Sequence[str]) -> dict[str, pulumi.Output[list[str]]]:
+        """Each node's ``spec.ipam.podCIDRs``, read after the release is up."""
+        result = {}
+        for node in node_names:
+            read = CiliumNodeRead(
+                f"{node}-ciliumnode",
+                node,
+                pulumi.ResourceOptions(parent=self, provider=self._provider, depends_on=[self.release]),
+            )
+            result[node] = read.spec.apply(lambda spec: list(((spec or {}).get("ipam") or {}).get("podCIDRs") or []))
+        return result

@@ -1,0 +1,75 @@
+"""SSH plumbing shared by the host components: connections and safely activated config files."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import pulumi
+from pulumi_command import remote
+
+from cilium_bgp.artifacts import sha256
+from cilium_bgp.config import Ssh, StackConfig
+from cilium_bgp.renderers.scripts import activate_script, remove_script
+from cilium_bgp.secrets import reveal
+
+
+def ssh_connection(
+    cfg: StackConfig, ssh: Ssh, default_host: str, private_key: pulumi.Output[str] | None
+) -> remote.ConnectionArgs:
+    return remote.ConnectionArgs(
+        host=ssh.host or default_host,
+        user=ssh.user or cfg.ssh.user,
+        port=ssh.port or cfg.ssh.port,
+        host_key=ssh.host_key,
+        private_key=private_key,
+        dial_error_limit=cfg.ssh.dial_error_limit,
+    )
+
+
+def config_file(
+    name: str,
+    *,
+    kind: str,
+    text: pulumi.Input[str],
+    connection: remote.ConnectionArgs,
+    secrets: Mapping[str, pulumi.Output[str]],
+    parent: pulumi.Resource,
+    depends_on: Sequence[pulumi.Resource] = (),
+) -> remote.Command:
+    """A config file pushed through safe activation (see ``cilium_bgp.renderers.scripts``).
+
+    ``text`` is the rendered, secret-free text. When ``secrets`` is non-empty the text references
+    them: they are filled in here, inside ``Output.secret``, and the command logs nothing. The
+    script embeds the hash of the secret-free text, so an unchanged file means unchanged inputs
+    and no command on the next ``up``.
+    """
+    rendered = pulumi.Output.from_input(text)
+    if secrets:
+        stdin: pulumi.Input[str] = pulumi.Output.secret(
+            pulumi.Output.all(rendered, pulumi.Output.all(**dict(secrets))).apply(lambda v: reveal(v[0], v[1]))
+        )
+    else:
+        stdin = rendered
+    return remote.Command(
+        name,
+        connection=connection,
+        create=rendered.apply(lambda t: activate_script(kind, sha256(t))),
+        delete=remove_script(kind),
+        stdin=stdin,
+        logging=remote.Logging.NONE if secrets else remote.Logging.STDOUT_AND_STDERR,
+        opts=pulumi.ResourceOptions(
+            parent=parent,
+            depends_on=list(depends_on),
+            # A replacement (new connection) must not run the old resource's delete after the
+            # new create: that would stop the daemon and remove the file just written.
+            delete_before_replace=True,
+            additional_secret_outputs=["stdin", "stdout", "stderr"] if secrets else None,
+        ),
+    )
+
+
+def install_command(
+    name: str, *, script: str, connection: remote.ConnectionArgs, parent: pulumi.Resource
+) -> remote.Command:
+    """Install a daemon's packages once; removing packages on destroy is left to the operator."""
+    return remote.Command(name, connection=connection, create=script, opts=pulumi.ResourceOptions(parent=parent))

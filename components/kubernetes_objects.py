@@ -1,0 +1,85 @@
+"""Kubernetes objects registered exactly as rendered: one resource per manifest dict.
+
+The rendered dict (camelCase, as ``kubectl`` takes it) goes to the provider unchanged, so what the
+render command writes and what ``pulumi up`` applies cannot drift. Type tokens follow
+pulumi-kubernetes: ``kubernetes:<group>/<version>:<Kind>`` (``core`` for the legacy group).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+from pulumi_kubernetes import _utilities as k8s_utilities
+
+from cilium_bgp.renderers.manifests import dump_yaml
+from cilium_bgp.secrets import referenced_secrets, reveal
+
+# Objects whose content is the whole point: a changed ConfigMap must be replaced, and names are
+# fixed, so the old one has to go first.
+_REPLACE_FIRST = {"ConfigMap", "Secret"}
+_STATUS_KINDS = {"Service"}
+
+
+def type_token(obj: Mapping[str, Any]) -> str:
+    api = str(obj["apiVersion"])
+    group_version = api if "/" in api else f"core/{api}"
+    return f"kubernetes:{group_version}:{obj['kind']}"
+
+
+class KubernetesObject(pulumi.CustomResource):
+    status: pulumi.Output[Any]
+
+    def __init__(
+        self,
+        name: str,
+        obj: Mapping[str, Any],
+        *,
+        secrets: Mapping[str, pulumi.Output[str]],
+        provider: k8s.Provider | None,
+        parent: pulumi.Resource,
+        depends_on: Sequence[pulumi.Resource] = (),
+    ) -> None:
+        props: dict[str, Any] = dict(obj)
+        refs = referenced_secrets(dump_yaml(obj))
+        if refs:
+            # Fill placeholders field by field; the whole object becomes secret.
+            values = pulumi.Output.all(**{k: secrets[k] for k in sorted(refs)})
+            props = {
+                key: pulumi.Output.secret(values.apply(lambda v, val=val: _reveal_tree(val, v)))
+                if key not in ("apiVersion", "kind", "metadata")
+                else val
+                for key, val in obj.items()
+            }
+        if obj["kind"] in _STATUS_KINDS:
+            props["status"] = None
+        super().__init__(
+            type_token(obj),
+            name,
+            props,
+            pulumi.ResourceOptions(
+                parent=parent,
+                provider=provider,
+                depends_on=list(depends_on),
+                version=k8s_utilities.get_version(),
+                delete_before_replace=obj["kind"] in _REPLACE_FIRST,
+            ),
+        )
+
+
+def _reveal_tree(value: Any, secrets: Mapping[str, str]) -> Any:
+    if isinstance(value, str):
+        return reveal(value, secrets)
+    if isinstance(value, dict):
+        return {k: _reveal_tree(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_reveal_tree(v, secrets) for v in value]
+    return value
+
+
+def resource_name(obj: Mapping[str, Any]) -> str:
+    meta = obj["metadata"]
+    namespace = f"{meta['namespace']}-" if meta.get("namespace") else ""
+    return f"{obj['kind'].lower()}-{namespace}{meta['name']}"

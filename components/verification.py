@@ -1,0 +1,73 @@
+"""After `up`: the router's own view of sessions and routes, checked against what the stack expects."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import pulumi
+from pulumi_command import remote
+
+from cilium_bgp.config import StackConfig
+from cilium_bgp.renderers.scripts import status_script_source, verify_command
+
+
+class BgpVerification(pulumi.ComponentResource):
+    """Runs ``show bgp summary json`` and reads the kernel table on the router until every expected
+    peer is Established and every expected prefix routed, or fails the update at the deadline."""
+
+    command: remote.Command
+    peers: pulumi.Output[dict[str, Any]]
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        cfg: StackConfig,
+        connection: remote.ConnectionArgs,
+        expect: pulumi.Output[dict[str, Any]],
+        triggers: Sequence[pulumi.Input[str]],
+        depends_on: Sequence[pulumi.Resource],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("cilium-bgp:index:BgpVerification", name, {"expect": expect}, opts)
+        self.command = remote.Command(
+            f"{name}-check",
+            connection=connection,
+            create=expect.apply(
+                lambda e: verify_command(cfg.router.daemon, _wire_expectation(e), cfg.verify.timeout_seconds)
+            ),
+            stdin=status_script_source(),
+            # Re-check whenever anything that changes routing was pushed again.
+            triggers=list(triggers),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(depends_on)),
+        )
+        self.peers = pulumi.Output.all(expect, self.command.stdout).apply(lambda v: observed_peers(v[0], v[1]))
+        self.register_outputs({"peers": self.peers})
+
+
+def _wire_expectation(expect: dict[str, Any]) -> dict[str, Any]:
+    return {"peers": {a: {"asn": p["asn"]} for a, p in expect["peers"].items()}, "routes": expect["routes"]}
+
+
+def observed_peers(expect: dict[str, Any], stdout: str) -> dict[str, Any]:
+    """``bgpPeers``: each expected peer with the state and prefix count the router reported."""
+    report = json.loads(stdout) if stdout else {}
+    seen = report.get("peers", {})
+    return {
+        address: {
+            "node": want["node"],
+            "asn": want["asn"],
+            "state": seen.get(address, {}).get("state", "missing"),
+            "prefixesReceived": seen.get(address, {}).get("prefixesReceived", 0),
+        }
+        for address, want in sorted(expect["peers"].items())
+    }
+
+
+def unverified_peers(expect: dict[str, Any]) -> dict[str, Any]:
+    return {
+        address: {"node": want["node"], "asn": want["asn"], "state": "unverified", "prefixesReceived": None}
+        for address, want in sorted(expect["peers"].items())
+    }

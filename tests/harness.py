@@ -1,0 +1,136 @@
+"""Run the Pulumi program under mocks and collect what it registered and exported.
+
+Each run installs fresh mocks and config, executes ``__main__.py`` from scratch and returns plain
+data: the exports (resolved) and every registration (inputs as the engine would receive them,
+secrets still wrapped). The mocks stand in for providers only where a provider computes
+something: a CiliumNode's PodCIDRs, a Service's LB IP, the router's answer to the BGP check.
+"""
+
+from __future__ import annotations
+
+import json
+import runpy
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import pulumi
+import yaml
+from pulumi.runtime import rpc
+
+ROOT = Path(__file__).resolve().parent.parent
+PROGRAM = ROOT / "__main__.py"
+STACKS = ROOT / "tests" / "stacks"
+
+
+class StackMocks(pulumi.runtime.Mocks):
+    def __init__(
+        self,
+        cluster_pod_cidrs: dict[str, list[str]] | None = None,
+        lb_ips: dict[str, str] | None = None,
+        peer_states: dict[str, str] | None = None,
+    ) -> None:
+        self.cluster_pod_cidrs = cluster_pod_cidrs or {}
+        self.lb_ips = lb_ips or {}
+        self.peer_states = peer_states or {}
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        state = dict(args.inputs)
+        if args.typ == "kubernetes:cilium.io/v2:CiliumNode":
+            node = args.resource_id
+            state = {
+                "apiVersion": "cilium.io/v2",
+                "kind": "CiliumNode",
+                "metadata": {"name": node},
+                "spec": {"ipam": {"podCIDRs": self.cluster_pod_cidrs.get(node, [])}},
+            }
+        elif args.typ == "kubernetes:core/v1:Service":
+            name = state["metadata"]["name"]
+            ip = self.lb_ips.get(name)
+            state["status"] = {"loadBalancer": {"ingress": [{"ip": ip}] if ip else []}}
+        elif args.typ == "command:remote:Command":
+            state["stdout"] = self._router_answer(rpc.unwrap_rpc_secret(state.get("create", "")))
+            state["stderr"] = ""
+        return f"{args.name}-id", state
+
+    def _router_answer(self, create: str) -> str:
+        """What the router-side check prints: peers in ``peer_states`` (default Established)."""
+        words = shlex.split(create) if create.startswith("python3 - ") else []
+        if "--expect" not in words:
+            return ""
+        expect = json.loads(words[words.index("--expect") + 1])
+        received: dict[str, int] = {}
+        for hops in expect["routes"].values():
+            for hop in hops or []:
+                received[hop] = received.get(hop, 0) + 1
+        peers = {
+            address: {
+                "state": self.peer_states.get(address, "Established"),
+                "asn": want["asn"],
+                "prefixesReceived": received.get(address, 0),
+            }
+            for address, want in expect["peers"].items()
+        }
+        return json.dumps({"ok": True, "peers": peers, "routes": expect["routes"], "problems": []})
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+        return {}
+
+
+@dataclass
+class ProgramRun:
+    exports: dict[str, Any]
+    registrations: list[pulumi.runtime.mocks.MockMonitor.ResourceRegistration] = field(default_factory=list)
+
+    def of_type(self, typ: str) -> list[Any]:
+        return [r for r in self.registrations if r.urn.split("::")[2].split("$")[-1] == typ]
+
+    def named(self, name: str) -> Any:
+        found = [r for r in self.registrations if r.urn.endswith(f"::{name}")]
+        assert len(found) == 1, f"expected one resource named {name}, found {[r.urn for r in found]}"
+        return found[0]
+
+    def types(self) -> set[str]:
+        return {r.urn.split("::")[2].split("$")[-1] for r in self.registrations}
+
+
+def stack_file_config(path: Path) -> dict[str, Any]:
+    """The ``config:`` mapping of a stack file (keys with their namespace)."""
+    return dict(yaml.safe_load(path.read_text())["config"])
+
+
+def run_program(
+    config: dict[str, Any],
+    *,
+    secrets: dict[str, str] | None = None,
+    mocks: StackMocks | None = None,
+    stack: str = "test",
+) -> ProgramRun:
+    """Run ``__main__.py`` with ``config`` (namespaced keys, plain values) plus ``secrets``."""
+    mocks = mocks or StackMocks()
+    monitor = pulumi.runtime.mocks.MockMonitor(mocks)
+    pulumi.runtime.set_mocks(mocks, project="cilium-bgp", stack=stack, preview=False, monitor=monitor)
+    all_config = {k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}
+    secret_keys = []
+    for key, value in (secrets or {}).items():
+        all_config[f"cilium-bgp:{key}"] = value
+        secret_keys.append(f"cilium-bgp:{key}")
+    pulumi.runtime.set_all_config(all_config, secret_keys)
+    exports: dict[str, Any] = {}
+    captured: dict[str, Any] = {}
+
+    @pulumi.runtime.test
+    def program() -> pulumi.Output[Any]:
+        with mock.patch.object(pulumi, "export", side_effect=lambda k, v: exports.__setitem__(k, v)):
+            runpy.run_path(str(PROGRAM), run_name="__main__")
+        return pulumi.Output.all(**exports).apply(captured.update)
+
+    program()
+    return ProgramRun(captured, list(monitor.get_registered_resources().values()))
+
+
+def run_stack_file(path: Path, **kwargs: Any) -> ProgramRun:
+    config = {k: v for k, v in stack_file_config(path).items() if not (isinstance(v, dict) and "secure" in v)}
+    return run_program(config, **kwargs)
