@@ -435,9 +435,10 @@ def _problems_from_validation(error: ValidationError) -> list[Problem]:
             )
             problems.append(Problem(_render_loc(loc), f"unknown key {loc[-1]!r}", allowed))
         elif kind == "missing":
-            problems.append(
-                Problem(_render_loc(loc), "nothing (the key is required)", "a value; see the config reference")
-            )
+            owner = _model_at(loc[:-1])
+            field = next((f for n, f in owner.model_fields.items() if loc[-1] in (n, f.alias)), None) if owner else None
+            meaning = field.description if field is not None and field.description else "a value"
+            problems.append(Problem(_render_loc(loc), "nothing (the key is required)", meaning))
         else:
             key = _render_loc(tuple(p for p in loc if not (isinstance(p, str) and p.startswith(("function-", "lax-")))))
             found = "a secret value" if key in SECRET_KEYS else _describe(item.get("input"))

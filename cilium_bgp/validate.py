@@ -147,7 +147,7 @@ def _check_pod_cidrs(cfg: StackConfig) -> Iterator[Problem]:
                 "the node's PodCIDRs (`cilium node list`), or podCidrSource: cluster",
             )
     yield from check_pod_cidr_assignment(
-        cfg, {node.name: list(node.pod_cidrs) for node in cfg.nodes}, lambda i, j: f"nodes[{i}].podCIDRs[{j}]"
+        cfg, [list(node.pod_cidrs) for node in cfg.nodes], lambda i, j: f"nodes[{i}].podCIDRs[{j}]"
     )
 
 
@@ -160,7 +160,7 @@ def check_cluster_pod_cidrs(cfg: StackConfig, cidrs_by_node: dict[str, list[IPv4
     ]
     problems += check_pod_cidr_assignment(
         cfg,
-        cidrs_by_node,
+        [cidrs_by_node.get(node.name, []) for node in cfg.nodes],
         lambda i, j: f"nodes[{i}] (CiliumNode {cfg.nodes[i].name} spec.ipam.podCIDRs[{j}])",
     )
     if problems:
@@ -168,7 +168,7 @@ def check_cluster_pod_cidrs(cfg: StackConfig, cidrs_by_node: dict[str, list[IPv4
 
 
 def check_pod_cidr_assignment(
-    cfg: StackConfig, cidrs_by_node: dict[str, list[IPv4Network]], key_of: Callable[[int, int], str]
+    cfg: StackConfig, cidrs_per_node: list[list[IPv4Network]], key_of: Callable[[int, int], str]
 ) -> Iterator[Problem]:
     """PodCIDRs must sit in the pool with its mask, inside the native routing CIDR, and not overlap.
 
@@ -180,8 +180,8 @@ def check_pod_cidr_assignment(
     native = cfg.cilium.native_routing_cidr
     owners: list[tuple[IPv4Network, str]] = []
     pool_text = ", ".join(str(p) for p in pools)
-    for i, node in enumerate(cfg.nodes):
-        for j, cidr in enumerate(cidrs_by_node.get(node.name, [])):
+    for i, (node, cidrs) in enumerate(zip(cfg.nodes, cidrs_per_node, strict=True)):
+        for j, cidr in enumerate(cidrs):
             key = key_of(i, j)
             if not any(cidr.subnet_of(pool) for pool in pools):
                 yield Problem(

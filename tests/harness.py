@@ -79,10 +79,32 @@ class StackMocks(pulumi.runtime.Mocks):
         return {}
 
 
+class RecordingMonitor(pulumi.runtime.mocks.MockMonitor):
+    """Also keeps what MockMonitor drops: each registration's explicit dependencies and inputs."""
+
+    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
+        super().__init__(mocks)
+        self.dependencies: dict[str, list[str]] = {}
+        self.inputs: dict[str, dict[str, Any]] = {}
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (the gRPC method's name)
+        response = super().RegisterResource(request)
+        self.dependencies[response.urn] = list(request.dependencies)
+        self.inputs[response.urn] = rpc.deserialize_properties(request.object)
+        return response
+
+    def ReadResource(self, request: Any) -> Any:  # noqa: N802 (the gRPC method's name)
+        response = super().ReadResource(request)
+        self.dependencies[response.urn] = list(request.dependencies)
+        return response
+
+
 @dataclass
 class ProgramRun:
     exports: dict[str, Any]
     registrations: list[pulumi.runtime.mocks.MockMonitor.ResourceRegistration] = field(default_factory=list)
+    dependencies: dict[str, list[str]] = field(default_factory=dict)
+    inputs: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def of_type(self, typ: str) -> list[Any]:
         return [r for r in self.registrations if r.urn.split("::")[2].split("$")[-1] == typ]
@@ -110,7 +132,7 @@ def run_program(
 ) -> ProgramRun:
     """Run ``__main__.py`` with ``config`` (namespaced keys, plain values) plus ``secrets``."""
     mocks = mocks or StackMocks()
-    monitor = pulumi.runtime.mocks.MockMonitor(mocks)
+    monitor = RecordingMonitor(mocks)
     pulumi.runtime.set_mocks(mocks, project="cilium-bgp", stack=stack, preview=False, monitor=monitor)
     all_config = {k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}
     secret_keys = []
@@ -127,8 +149,15 @@ def run_program(
             runpy.run_path(str(PROGRAM), run_name="__main__")
         return pulumi.Output.all(**exports).apply(captured.update)
 
-    program()
-    return ProgramRun(captured, list(monitor.get_registered_resources().values()))
+    try:
+        program()
+    except Exception as error:
+        # Let tests see what was registered before the failure (it should be nothing).
+        error.registrations = list(monitor.get_registered_resources().values())  # type: ignore[attr-defined]
+        raise
+    return ProgramRun(
+        captured, list(monitor.get_registered_resources().values()), monitor.dependencies, monitor.inputs
+    )
 
 
 def run_stack_file(path: Path, **kwargs: Any) -> ProgramRun:

@@ -76,6 +76,14 @@ class _IndentedDumper(yaml.SafeDumper):
         return True
 
 
+def _represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in data else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+
+_IndentedDumper.add_representer(str, _represent_str)
+
+
 def dump_yaml(data: Any) -> str:
     return yaml.dump(data, Dumper=_IndentedDumper, sort_keys=False, default_flow_style=False)
 

@@ -244,7 +244,12 @@ func (h *languageHost) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pul
 		return &pulumirpc.RunResponse{Error: err.Error()}, nil
 	}
 
-	configJSON, err := json.Marshal(req.GetConfig())
+	// The exec shim expects JSON objects/arrays, never `null`.
+	config := req.GetConfig()
+	if config == nil {
+		config = map[string]string{}
+	}
+	configJSON, err := json.Marshal(config)
 	if err != nil {
 		return nil, fmt.Errorf("serializing config: %w", err)
 	}

@@ -1,0 +1,267 @@
+"""The program under mocks: what each stack registers, in what order, and what it exports."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pytest
+import yaml
+from harness import ProgramRun, StackMocks, run_program, run_stack_file, stack_file_config
+from pulumi.runtime import rpc
+from stacks import ALL_STACKS, PASSWORD, ROOT, carved_pod_cidrs, stack_id
+
+from cilium_bgp.artifacts import node_config_path, render_artifacts, router_config
+from cilium_bgp.renderers.helm_values import render_helm_values
+from cilium_bgp.renderers.manifests import render_manifests
+from cilium_bgp.secrets import reveal
+from cilium_bgp.stackfile import load_stack_file
+from components.kubernetes_objects import type_token
+
+SSH_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\ntest-only-key-9c1e\n-----END OPENSSH PRIVATE KEY-----\n"
+SECRETS = {"sshPrivateKey": SSH_KEY}
+
+
+def secrets_for(stack: Path) -> dict[str, str]:
+    """The secrets an operator sets for ``stack``: the SSH key, and the password it requires."""
+    if load_stack_file(stack).bgp.require_password:
+        return {**SECRETS, "bgpPassword": PASSWORD}
+    return dict(SECRETS)
+
+
+def mocks_for(stack: Path) -> StackMocks:
+    cfg = load_stack_file(stack)
+    cluster = {n: [str(c) for c in cs] for n, cs in carved_pod_cidrs(cfg).items()}
+    lb = {cfg.demo.name: str(cfg.demo.load_balancer_ip or "192.0.2.77")} if cfg.demo else {}
+    return StackMocks(cluster_pod_cidrs=cluster, lb_ips=lb)
+
+
+_RUNS: dict[Path, ProgramRun] = {}
+
+
+def run_of(stack: Path) -> ProgramRun:
+    """One program run per stack, shared by the read-only tests below."""
+    if stack not in _RUNS:
+        _RUNS[stack] = run_stack_file(stack, secrets=secrets_for(stack), mocks=mocks_for(stack))
+    return _RUNS[stack]
+
+
+def unwrap(value: Any) -> Any:
+    return rpc.unwrap_rpc_secret(value) if rpc.is_rpc_secret(value) else value
+
+
+def commands(run: ProgramRun) -> dict[str, dict[str, Any]]:
+    return {r.urn.split("::")[-1]: run.inputs[r.urn] for r in run.of_type("command:remote:Command")}
+
+
+def expected_files(stack: Path) -> dict[str, str]:
+    cfg = load_stack_file(stack)
+    pod_cidrs = carved_pod_cidrs(cfg) if cfg.pod_cidr_source == "cluster" else None
+    return {k: reveal(v, {"bgpPassword": PASSWORD}) for k, v in render_artifacts(cfg, pod_cidrs).items()}
+
+
+@pytest.mark.parametrize("stack", ALL_STACKS, ids=stack_id)
+def test_pushes_exactly_the_rendered_files(stack: Path) -> None:
+    """Byte-identical: what the commands send over SSH is what `render` writes (secrets filled)."""
+    cfg = load_stack_file(stack)
+    files = expected_files(stack)
+    cmds = commands(run_of(stack))
+    assert unwrap(cmds["router-sysctl"]["stdin"]) == files["router/sysctl.conf"]
+    path, _ = router_config(cfg)
+    assert unwrap(cmds[f"router-{cfg.router.daemon}-config"]["stdin"]) == files[path]
+    for node in cfg.nodes:
+        if cfg.method == "bird":
+            assert unwrap(cmds[f"{node.name}-bird-config"]["stdin"]) == files[node_config_path(node)]
+        else:
+            assert f"{node.name}-bird-config" not in cmds, "only the bird method touches node hosts"
+
+
+@pytest.mark.parametrize("stack", ALL_STACKS, ids=stack_id)
+def test_applies_exactly_the_rendered_kubernetes_objects(stack: Path) -> None:
+    cfg = load_stack_file(stack)
+    run = run_of(stack)
+    release = run.of_type("kubernetes:helm.sh/v3:Release")
+    assert len(release) == 1
+    inputs = run.inputs[release[0].urn]
+    assert inputs["values"] == yaml.safe_load(expected_files(stack)["cilium/values.yaml"]) == render_helm_values(cfg)
+    assert inputs["name"] == cfg.cilium.release_name, "explicit release name (no random suffix)"
+    assert inputs["namespace"] == cfg.cilium.namespace
+    assert inputs["repositoryOpts"]["repo"] == cfg.cilium.chart_repo
+    assert inputs["version"] == cfg.cilium.version
+    files = expected_files(stack)
+    manifests = [yaml.safe_load(files[k]) for k in sorted(files) if k.startswith("manifests/")]
+    applied = []
+    for obj in manifests:
+        found = [
+            r
+            for r in run.of_type(type_token(obj))
+            if unwrap(run.inputs[r.urn]["metadata"])["name"] == obj["metadata"]["name"]
+        ]
+        assert len(found) == 1, f"{type_token(obj)} {obj['metadata']['name']} registered {len(found)} times"
+        sent = {k: unwrap(v) for k, v in run.inputs[found[0].urn].items()}
+        assert sent == obj
+        applied.append(found[0].urn)
+    total = sum(len(run.of_type(type_token(o))) for o in {type_token(m): m for m in manifests}.values())
+    assert total == len(manifests) == len(render_manifests(cfg))
+
+
+@pytest.mark.parametrize("stack", ALL_STACKS, ids=stack_id)
+def test_kubernetes_objects_come_after_the_release(stack: Path) -> None:
+    run = run_of(stack)
+    release_urn = run.of_type("kubernetes:helm.sh/v3:Release")[0].urn
+    k8s_objects = [
+        r
+        for r in run.registrations
+        if r.urn.split("::")[2].split("$")[-1].startswith("kubernetes:")
+        and r.urn != release_urn
+    ]
+    assert k8s_objects or load_stack_file(stack).method == "bird"
+    for r in k8s_objects:
+        assert release_urn in run.dependencies[r.urn], f"{r.urn} is not ordered after the Cilium release"
+
+
+@pytest.mark.parametrize("stack", ALL_STACKS, ids=stack_id)
+def test_exports(stack: Path) -> None:
+    cfg = load_stack_file(stack)
+    run = run_of(stack)
+    out = run.exports
+    assert set(out) == {
+        "bgpMethod", "ciliumVersion", "podCidrs", "loadBalancerIps", "bgpPeers", "routerConfig", "nodeConfigs"
+    }
+    assert out["bgpMethod"] == cfg.method
+    assert out["ciliumVersion"] == cfg.cilium.version
+    pod_cidrs = carved_pod_cidrs(cfg) if cfg.pod_cidr_source == "cluster" else {n.name: n.pod_cidrs for n in cfg.nodes}
+    assert out["podCidrs"] == {n: [str(c) for c in cs] for n, cs in pod_cidrs.items()}
+    assert out["routerConfig"] == router_config(cfg)[1], "the audit copy is the rendered, redacted text"
+    expected_nodes = expected_files(stack) if cfg.method == "bird" else {}
+    assert out["nodeConfigs"] == {
+        n.name: render_artifacts(cfg, pod_cidrs)[node_config_path(n)] for n in cfg.nodes if expected_nodes
+    }
+    assert set(out["bgpPeers"]) == {str(n.ip) for n in cfg.nodes}
+    for node in cfg.nodes:
+        peer = out["bgpPeers"][str(node.ip)]
+        lb = 1 if cfg.demo and cfg.shared_asn else 0
+        assert peer == {
+            "node": node.name,
+            "asn": cfg.node_asn(node),
+            "state": "Established",
+            "prefixesReceived": len(pod_cidrs[node.name]) + lb,
+        }
+    if cfg.demo:
+        assert out["loadBalancerIps"] == {cfg.demo.name: str(cfg.demo.load_balancer_ip or "192.0.2.77")}
+    else:
+        assert out["loadBalancerIps"] == {}
+
+
+def test_lb_ip_comes_from_the_service_status() -> None:
+    stack = ROOT / "tests" / "stacks" / "variants" / "metallb-1.16.yaml"
+    config = stack_file_config(stack)
+    config["cilium-bgp:demoService"] = {"name": "web"}
+    run = run_program(config, secrets=secrets_for(stack), mocks=StackMocks(lb_ips={"web": "192.0.2.33"}))
+    assert run.exports["loadBalancerIps"] == {"web": "192.0.2.33"}
+    check = commands(run)["verify-check"]["create"]
+    expect = json.loads(check.split("--expect ", 1)[1].strip("'"))
+    assert expect["routes"]["192.0.2.33/32"] == ["10.0.1.10", "10.0.2.10"], "ECMP over both nodes"
+
+
+def test_peer_state_is_what_the_router_reports() -> None:
+    stack = ROOT / "Pulumi.dev.yaml"
+    run = run_stack_file(stack, secrets=SECRETS, mocks=StackMocks(peer_states={"10.0.2.10": "Active"}))
+    assert run.exports["bgpPeers"]["10.0.2.10"]["state"] == "Active"
+    assert run.exports["bgpPeers"]["10.0.1.10"]["state"] == "Established"
+
+
+def test_verification_expects_every_peer_and_prefix() -> None:
+    run = run_of(ROOT / "Pulumi.dev.yaml")
+    check = commands(run)["verify-check"]
+    assert check["create"].startswith("python3 - --daemon frr --timeout 120 --expect ")
+    expect = json.loads(check["create"].split("--expect ", 1)[1].strip("'"))
+    assert expect == {
+        "peers": {"10.0.1.10": {"asn": 65010}, "10.0.2.10": {"asn": 65020}},
+        "routes": {"172.31.254.0/26": ["10.0.1.10"], "172.31.254.64/26": ["10.0.2.10"]},
+    }
+    assert check["stdin"].startswith("#!/usr/bin/env python3"), "the checker script travels on stdin"
+    verify_urn = run.named("verify-check").urn
+    for name in ("router-frr-config", "node1-bird-config", "node2-bird-config"):
+        assert run.named(name).urn in run.dependencies[verify_urn], f"the check runs after {name}"
+
+
+def test_verification_can_be_turned_off() -> None:
+    config = stack_file_config(ROOT / "Pulumi.dev.yaml")
+    config["cilium-bgp:verify"] = {"enabled": False}
+    run = run_program(config, secrets=SECRETS)
+    assert "verify-check" not in commands(run)
+    assert {p["state"] for p in run.exports["bgpPeers"].values()} == {"unverified"}
+
+
+def test_cluster_pod_cidrs_are_read_after_the_release() -> None:
+    stack = ROOT / "tests" / "stacks" / "variants" / "bird-cluster-1.18.yaml"
+    run = run_stack_file(
+        stack,
+        secrets=SECRETS,
+        mocks=StackMocks(cluster_pod_cidrs={"node1": ["172.31.255.0/26"], "node2": ["172.31.254.128/26"]}),
+    )
+    reads = run.of_type("kubernetes:cilium.io/v2:CiliumNode")
+    assert sorted(r.id for r in reads) == ["node1-ciliumnode-id", "node2-ciliumnode-id"]
+    release_urn = run.of_type("kubernetes:helm.sh/v3:Release")[0].urn
+    for read in reads:
+        assert release_urn in run.dependencies[read.urn], "CiliumNodes are read after the release"
+    assert run.exports["podCidrs"] == {"node1": ["172.31.255.0/26"], "node2": ["172.31.254.128/26"]}
+    node1 = unwrap(commands(run)["node1-bird-config"]["stdin"])
+    assert 'route 172.31.255.0/26 via "cilium_host";' in node1
+
+
+def test_unusable_cluster_pod_cidrs_fail_with_the_node_named() -> None:
+    stack = ROOT / "tests" / "stacks" / "variants" / "bird-cluster-1.18.yaml"
+    with pytest.raises(pulumi.RunError) as caught:
+        run_stack_file(
+            stack, secrets=SECRETS, mocks=StackMocks(cluster_pod_cidrs={"node1": ["10.9.0.0/26"], "node2": []})
+        )
+    message = str(caught.value)
+    assert "nodes[0] (CiliumNode node1 spec.ipam.podCIDRs[0]): found 10.9.0.0/26, outside the pool" in message
+    assert "nodes[1] (node2): found no PodCIDR in its CiliumNode" in message
+
+
+def test_kubernetes_can_be_left_out() -> None:
+    config = stack_file_config(ROOT / "Pulumi.dev.yaml")
+    config["cilium-bgp:kubernetes"] = {"enabled": False}
+    run = run_program(config, secrets=SECRETS)
+    assert not [t for t in run.types() if t.startswith("kubernetes:")]
+    assert "router-frr-config" in commands(run)
+
+
+def test_a_second_run_registers_identical_inputs() -> None:
+    """Nothing time- or order-dependent in inputs: an unchanged stack means no diff, so no command runs."""
+    stack = ROOT / "Pulumi.prod.yaml"
+    first = run_stack_file(stack, secrets=secrets_for(stack), mocks=mocks_for(stack))
+    second = run_stack_file(stack, secrets=secrets_for(stack), mocks=mocks_for(stack))
+    assert first.inputs.keys() == second.inputs.keys()
+    for urn, inputs in first.inputs.items():
+        assert inputs == second.inputs[urn], f"{urn} inputs differ between identical runs"
+
+
+def test_config_change_changes_only_that_command() -> None:
+    config = stack_file_config(ROOT / "Pulumi.dev.yaml")
+    before = commands(run_program(config, secrets=SECRETS))
+    config["cilium-bgp:nodes"][1]["asn"] = 65021
+    after = commands(run_program(config, secrets=SECRETS))
+    changed = sorted(name for name in before if before[name] != after[name])
+    assert changed == ["node2-bird-config", "router-frr-config", "verify-check"]
+
+
+def test_components_carry_resolved_specs() -> None:
+    run = run_of(ROOT / "Pulumi.prod.yaml")
+    router = run.inputs[run.named("router").urn]
+    assert router["method"] == "cilium-bgp-v2"
+    assert router["neighbors"] == [
+        {"node": "node1", "address": "10.0.1.10", "asn": 65000, "subnet": "10.0.1.0/24"},
+        {"node": "node2", "address": "10.0.2.10", "asn": 65000, "subnet": "10.0.2.0/24"},
+    ]
+    assert router["maximumPaths"] == 2
+    assert router["usesPassword"] is True
+    node = run.inputs[run.named("node2").urn]
+    assert node["speaker"] == "cilium-bgp-v2"
+    assert node["podCIDRs"] == ["172.31.254.64/26"]
+    assert node["peerAddress"] == "192.168.121.16"
