@@ -315,16 +315,22 @@ class StackConfig(Model):
         "static",
         description="`static`: `nodes[].podCIDRs` from config. `cluster`: each CiliumNode's `spec.ipam.podCIDRs`.",
     )
-    cilium: CiliumSettings
-    router: RouterSettings
+    cilium: CiliumSettings = Field(description="The Cilium release and its pod network (Cilium's own key names).")
+    router: RouterSettings = Field(description="The router every node peers with.")
     nodes: list[NodeSettings] = Field(min_length=1, description="Kubernetes nodes; each peers with the router.")
-    bgp: BgpSettings = Field(default_factory=BgpSettings)
+    bgp: BgpSettings = Field(default_factory=BgpSettings, description="Session settings shared by every node.")
     load_balancer: LoadBalancerSettings | None = Field(None, description="LB IP pool; not for the `bird` method.")
-    ssh: SshDefaults = Field(default_factory=SshDefaults)
-    kubernetes: KubernetesSettings = Field(default_factory=KubernetesSettings)
-    kube_router: KubeRouterSettings = Field(default_factory=KubeRouterSettings)
+    ssh: SshDefaults = Field(default_factory=SshDefaults, description="Stack-wide SSH settings for router and nodes.")
+    kubernetes: KubernetesSettings = Field(
+        default_factory=KubernetesSettings, description="The cluster the release and objects go to."
+    )
+    kube_router: KubeRouterSettings = Field(
+        default_factory=KubeRouterSettings, description="The kube-router DaemonSet (method `kube-router`)."
+    )
     demo_service: DemoServiceSettings | None = Field(None, description="Optional demo LoadBalancer Service.")
-    verify: VerifySettings = Field(default_factory=VerifySettings)
+    verify: VerifySettings = Field(
+        default_factory=VerifySettings, description="The router-side check of sessions and routes after `up`."
+    )
     bgp_password: SecretStr | None = Field(
         None, description="Secret. MD5 password on every session: `pulumi config set --secret bgpPassword`."
     )

@@ -87,13 +87,13 @@ class RecordingMonitor(pulumi.runtime.mocks.MockMonitor):
         self.dependencies: dict[str, list[str]] = {}
         self.inputs: dict[str, dict[str, Any]] = {}
 
-    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (the gRPC method's name)
+    def RegisterResource(self, request: Any) -> Any:
         response = super().RegisterResource(request)
         self.dependencies[response.urn] = list(request.dependencies)
         self.inputs[response.urn] = rpc.deserialize_properties(request.object)
         return response
 
-    def ReadResource(self, request: Any) -> Any:  # noqa: N802 (the gRPC method's name)
+    def ReadResource(self, request: Any) -> Any:
         response = super().ReadResource(request)
         self.dependencies[response.urn] = list(request.dependencies)
         return response
@@ -155,9 +155,7 @@ def run_program(
         # Let tests see what was registered before the failure (it should be nothing).
         error.registrations = list(monitor.get_registered_resources().values())  # type: ignore[attr-defined]
         raise
-    return ProgramRun(
-        captured, list(monitor.get_registered_resources().values()), monitor.dependencies, monitor.inputs
-    )
+    return ProgramRun(captured, list(monitor.get_registered_resources().values()), monitor.dependencies, monitor.inputs)
 
 
 def run_stack_file(path: Path, **kwargs: Any) -> ProgramRun:

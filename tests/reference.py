@@ -79,5 +79,8 @@ def values_schema(cilium_version: str) -> dict:
     return json.loads((release_dir(cilium_version, SCHEMA) / SCHEMA).read_text())
 
 
-def chart_values_text(cilium_version: str) -> str:
-    return (release_dir(cilium_version, VALUES) / VALUES).read_text()
+@cache
+def chart_values(cilium_version: str) -> tuple[str, dict]:
+    """The chart's ``values.yaml``: its text (commented-out keys document options) and its data."""
+    text = (release_dir(cilium_version, VALUES) / VALUES).read_text()
+    return text, yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))

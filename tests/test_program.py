@@ -114,8 +114,7 @@ def test_kubernetes_objects_come_after_the_release(stack: Path) -> None:
     k8s_objects = [
         r
         for r in run.registrations
-        if r.urn.split("::")[2].split("$")[-1].startswith("kubernetes:")
-        and r.urn != release_urn
+        if r.urn.split("::")[2].split("$")[-1].startswith("kubernetes:") and r.urn != release_urn
     ]
     assert k8s_objects or load_stack_file(stack).method == "bird"
     for r in k8s_objects:
@@ -128,7 +127,13 @@ def test_exports(stack: Path) -> None:
     run = run_of(stack)
     out = run.exports
     assert set(out) == {
-        "bgpMethod", "ciliumVersion", "podCidrs", "loadBalancerIps", "bgpPeers", "routerConfig", "nodeConfigs"
+        "bgpMethod",
+        "ciliumVersion",
+        "podCidrs",
+        "loadBalancerIps",
+        "bgpPeers",
+        "routerConfig",
+        "nodeConfigs",
     }
     assert out["bgpMethod"] == cfg.method
     assert out["ciliumVersion"] == cfg.cilium.version

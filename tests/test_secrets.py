@@ -98,7 +98,7 @@ def test_missing_key_file_names_the_key(tmp_path: Path) -> None:
 def test_required_password_must_be_set() -> None:
     import pulumi
 
-    with pytest.raises(pulumi.RunError, match="cilium-bgp:bgpPassword: found nothing, with bgp.requirePassword true"):
+    with pytest.raises(pulumi.RunError, match=r"cilium-bgp:bgpPassword: found nothing, with bgp\.requirePassword true"):
         run_stack_file(ROOT / "Pulumi.prod.yaml", secrets={"sshPrivateKey": SSH_KEY})
 
 

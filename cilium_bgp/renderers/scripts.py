@@ -162,9 +162,10 @@ def activate_script(kind: str, content_sha256: str) -> str:
     target = TARGETS[kind]
     check = ""
     if target.check:
+        checker = target.check.replace(' "$tmp"', "")
         check = f"""\
 if ! out=$({target.check} 2>&1); then
-  printf 'cilium-bgp: new %s rejected by `{target.check.replace(' "$tmp"', '')}`; the running config is unchanged:\\n%s\\n' \\
+  printf 'cilium-bgp: new %s rejected by `{checker}`; the running config is unchanged:\\n%s\\n' \\
     "$conf" "$out" | {_REDACT} >&2
   exit 1
 fi
