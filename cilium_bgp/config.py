@@ -9,7 +9,7 @@ every problem, each naming its key. Field descriptions here are the config refer
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cached_property
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from typing import Annotated, Any, Literal
@@ -42,37 +42,33 @@ def _check_asn(value: int) -> int:
     return value
 
 
-def _parse_network(value: Any) -> Any:
-    if isinstance(value, str):
+def _address_parser(kind: str, parse: Callable[[str], Any], allowed: str) -> Callable[[Any], Any]:
+    """A before-validator turning text into an ``ipaddress`` object, or an error saying what is allowed."""
+
+    def validate(value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
         try:
-            return IPv4Network(value, strict=True)
+            return parse(value)
         except ValueError:
-            raise PydanticCustomError(
-                "cidr", "an IPv4 network in CIDR form with no host bits set, e.g. 172.31.254.0/26"
-            ) from None
-    return value
+            raise PydanticCustomError(kind, allowed) from None
+
+    return validate
 
 
-def _parse_interface(value: Any) -> Any:
-    if isinstance(value, str):
-        if "/" not in value:
-            raise PydanticCustomError("interface", "an IPv4 address with its prefix length, e.g. 10.0.1.10/24")
-        try:
-            return IPv4Interface(value)
-        except ValueError:
-            raise PydanticCustomError(
-                "interface", "an IPv4 address with its prefix length, e.g. 10.0.1.10/24"
-            ) from None
-    return value
+def _interface(text: str) -> IPv4Interface:
+    if "/" not in text:
+        raise ValueError("no prefix length")
+    return IPv4Interface(text)
 
 
-def _parse_address(value: Any) -> Any:
-    if isinstance(value, str):
-        try:
-            return IPv4Address(value)
-        except ValueError:
-            raise PydanticCustomError("address", "a plain IPv4 address, e.g. 10.0.1.10") from None
-    return value
+_parse_network = _address_parser(
+    "cidr",
+    lambda text: IPv4Network(text, strict=True),
+    "an IPv4 network in CIDR form with no host bits set, e.g. 172.31.254.0/26",
+)
+_parse_interface = _address_parser("interface", _interface, "an IPv4 address with its prefix length, e.g. 10.0.1.10/24")
+_parse_address = _address_parser("address", IPv4Address, "a plain IPv4 address, e.g. 10.0.1.10")
 
 
 def _check_dns_label(value: str) -> str:
