@@ -41,7 +41,8 @@ class BgpMethod(pulumi.ComponentResource):
             )
             for obj in manifests
         ]
-        self.register_outputs({"objects": props["objects"]})
+        # Outputs repeat the props: stack policies read outputs, resource policies read inputs.
+        self.register_outputs(props)
 
 
 class DemoService(pulumi.ComponentResource):
@@ -70,7 +71,7 @@ class DemoService(pulumi.ComponentResource):
             if obj["kind"] == "Service":
                 self.service = created
         self.load_balancer_ip = self.service.status.apply(_ingress_ip)
-        self.register_outputs({"loadBalancerIp": self.load_balancer_ip})
+        self.register_outputs({**props, "loadBalancerIp": self.load_balancer_ip})
 
 
 def _ingress_ip(status: dict | None) -> str | None:

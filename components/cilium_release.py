@@ -66,7 +66,8 @@ class CiliumRelease(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self, provider=provider),
         )
-        self.register_outputs({"status": self.release.status})
+        # Outputs repeat the props: stack policies read outputs, resource policies read inputs.
+        self.register_outputs({**props, "status": self.release.status})
 
     def read_pod_cidrs(self, node_names: Sequence[str]) -> dict[str, pulumi.Output[list[str]]]:
         """Each node's ``spec.ipam.podCIDRs``, read after the release is up."""

@@ -54,4 +54,5 @@ class KubernetesNode(pulumi.ComponentResource):
                 parent=self,
                 depends_on=[install],
             )
-        self.register_outputs({"podCidrs": self.pod_cidrs, "configText": self.config_text})
+        # Outputs repeat the props: stack policies read outputs, resource policies read inputs.
+        self.register_outputs({**props, "configText": self.config_text})

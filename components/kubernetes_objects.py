@@ -43,16 +43,14 @@ class KubernetesObject(pulumi.CustomResource):
         depends_on: Sequence[pulumi.Resource] = (),
     ) -> None:
         props: dict[str, Any] = dict(obj)
-        refs = referenced_secrets(dump_yaml(obj))
-        if refs:
-            # Fill placeholders field by field; the whole object becomes secret.
-            values = pulumi.Output.all(**{k: secrets[k] for k in sorted(refs)})
-            props = {
-                key: pulumi.Output.secret(values.apply(lambda v, val=val: _reveal_tree(val, v)))
-                if key not in ("apiVersion", "kind", "metadata")
-                else val
-                for key, val in obj.items()
-            }
+        # As pulumi-kubernetes' own Secret does: its payload is secret in state whatever it holds.
+        secret_outputs = {"data", "stringData"} if obj["kind"] == "Secret" else set()
+        for key, value in obj.items():
+            refs = referenced_secrets(dump_yaml(value))
+            if refs and key not in ("apiVersion", "kind", "metadata"):
+                values = pulumi.Output.all(**{k: secrets[k] for k in sorted(refs)})
+                props[key] = pulumi.Output.secret(values.apply(lambda v, val=value: _reveal_tree(val, v)))
+                secret_outputs.add(key)
         if obj["kind"] in _STATUS_KINDS:
             props["status"] = None
         super().__init__(
@@ -65,6 +63,7 @@ class KubernetesObject(pulumi.CustomResource):
                 depends_on=list(depends_on),
                 version=k8s_utilities.get_version(),
                 delete_before_replace=obj["kind"] in _REPLACE_FIRST,
+                additional_secret_outputs=sorted(secret_outputs) or None,
             ),
         )
 

@@ -33,7 +33,8 @@ class Router(pulumi.ComponentResource):
         private_key: pulumi.Output[str] | None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        super().__init__("cilium-bgp:index:Router", name, router_spec(cfg), opts)
+        spec = router_spec(cfg)
+        super().__init__("cilium-bgp:index:Router", name, spec, opts)
         router = cfg.router
         self.connection = ssh_connection(cfg, router.ssh, str(router.router_id), private_key)
         self.install = install_command(
@@ -60,4 +61,5 @@ class Router(pulumi.ComponentResource):
             parent=self,
             depends_on=[self.install, self.sysctl],
         )
-        self.register_outputs({"configText": self.config_text})
+        # Outputs repeat the props: stack policies read outputs, resource policies read inputs.
+        self.register_outputs({**spec, "configText": self.config_text})

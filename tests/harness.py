@@ -86,11 +86,20 @@ class RecordingMonitor(pulumi.runtime.mocks.MockMonitor):
         super().__init__(mocks)
         self.dependencies: dict[str, list[str]] = {}
         self.inputs: dict[str, dict[str, Any]] = {}
+        self.options: dict[str, dict[str, Any]] = {}
 
     def RegisterResource(self, request: Any) -> Any:
         response = super().RegisterResource(request)
         self.dependencies[response.urn] = list(request.dependencies)
         self.inputs[response.urn] = rpc.deserialize_properties(request.object)
+        self.options[response.urn] = {
+            "parent": request.parent or None,
+            "protect": request.protect,
+            "deleteBeforeReplace": request.deleteBeforeReplace,
+            "additionalSecretOutputs": list(request.additionalSecretOutputs),
+            "ignoreChanges": list(request.ignoreChanges),
+            "custom": request.custom,
+        }
         return response
 
     def ReadResource(self, request: Any) -> Any:
@@ -105,6 +114,7 @@ class ProgramRun:
     registrations: list[pulumi.runtime.mocks.MockMonitor.ResourceRegistration] = field(default_factory=list)
     dependencies: dict[str, list[str]] = field(default_factory=dict)
     inputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    options: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def of_type(self, typ: str) -> list[Any]:
         return [r for r in self.registrations if r.urn.split("::")[2].split("$")[-1] == typ]
@@ -155,7 +165,13 @@ def run_program(
         # Let tests see what was registered before the failure (it should be nothing).
         error.registrations = list(monitor.get_registered_resources().values())  # type: ignore[attr-defined]
         raise
-    return ProgramRun(captured, list(monitor.get_registered_resources().values()), monitor.dependencies, monitor.inputs)
+    return ProgramRun(
+        captured,
+        list(monitor.get_registered_resources().values()),
+        monitor.dependencies,
+        monitor.inputs,
+        monitor.options,
+    )
 
 
 def run_stack_file(path: Path, **kwargs: Any) -> ProgramRun:

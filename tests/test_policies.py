@@ -1,0 +1,435 @@
+"""The policy pack: each rule on constructed arguments, then on what the program registers.
+
+Part 1 calls every rule with a passing and a failing ``ResourceValidationArgs`` /
+``StackValidationArgs`` and checks the message. Part 2 runs the program under mocks on the
+shipped stacks (no mandatory violation) and on one stack per mandatory rule under
+tests/stacks/policy (that rule fires). Three of those designs are already refused by the program
+itself (its config validation, its renderer); for them the test switches that safeguard off, as an
+older or hand-edited program would, because the pack must stand on its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import pytest
+from harness import run_stack_file
+from policy_harness import POLICIES, Violation, evaluate, mandatory
+from pulumi_policy import (
+    PolicyCustomTimeouts,
+    PolicyResource,
+    PolicyResourceOptions,
+    ResourceValidationArgs,
+    StackValidationArgs,
+)
+from stacks import ROOT, SHIPPED, stack_id
+from test_program import mocks_for, secrets_for
+
+BY_NAME = {p.name: p for p in POLICIES}
+URN = "urn:pulumi:{stack}::cilium-bgp::{type}::{name}"
+
+# -- part 1: rules on constructed arguments -------------------------------------------------------
+
+
+def opts(secret_outputs: list[str] | None = None, parent: str | None = None) -> PolicyResourceOptions:
+    return PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), secret_outputs or [], parent)
+
+
+def res(typ: str, name: str, props: dict[str, Any], stack: str = "dev", **kw: Any) -> PolicyResource:
+    return PolicyResource(
+        typ, props, URN.format(stack=stack, type=typ, name=name), name, opts(**kw), None, None, [], {}
+    )
+
+
+def run_resource_rule(rule: str, typ: str, props: dict[str, Any], config: dict | None = None, **kw: Any) -> list[str]:
+    messages: list[str] = []
+    policy = BY_NAME[rule]
+    args = ResourceValidationArgs(
+        typ, props, URN.format(stack=kw.pop("stack", "dev"), type=typ, name="x"), "x", opts(**kw), None, config or {}
+    )
+    policy.validate(args, lambda message, urn=None: messages.append(message))
+    return messages
+
+
+def run_stack_rule(rule: str, resources: list[PolicyResource], config: dict | None = None) -> list[str]:
+    messages: list[str] = []
+    BY_NAME[rule].validate(StackValidationArgs(resources, config or {}), lambda m, urn=None: messages.append(m))
+    return messages
+
+
+def node(name: str, address: str, cidrs: list[str], **extra: Any) -> PolicyResource:
+    props = {
+        "name": name,
+        "address": address,
+        "subnet": address.rsplit(".", 1)[0] + ".0/24",
+        "asn": 65010,
+        "peerASN": 65100,
+        "podCIDRs": cidrs,
+        "method": "bird",
+        "clusterPoolIPv4PodCIDRList": ["172.31.254.0/23"],
+        "clusterPoolIPv4MaskSize": 26,
+        "loadBalancerCidrs": [],
+        **extra,
+    }
+    return res("cilium-bgp:index:KubernetesNode", name, props)
+
+
+def release(values: dict[str, Any], version: str = "1.18.3") -> PolicyResource:
+    return res("kubernetes:helm.sh/v3:Release", "cilium", {"chart": "cilium", "version": version, "values": values})
+
+
+POOL_VALUES = {"ipam": {"operator": {"clusterPoolIPv4PodCIDRList": ["172.31.254.0/23"], "clusterPoolIPv4MaskSize": 26}}}
+
+
+def test_pod_cidrs_in_pool() -> None:
+    good = [node("node1", "10.0.1.10/24", ["172.31.254.0/26"]), release(POOL_VALUES)]
+    assert run_stack_rule("pod-cidrs-in-pool", good) == []
+    outside = [node("node1", "10.0.1.10/24", ["10.9.0.0/26"]), release(POOL_VALUES)]
+    assert run_stack_rule("pod-cidrs-in-pool", outside) == [
+        "Node node1: PodCIDR 10.9.0.0/26 is outside the pod pool 172.31.254.0/23 (the Cilium release's "
+        "ipam.operator). Give the node a /26 from the pool, or add its range to cilium.clusterPoolIPv4PodCIDRList."
+    ]
+    wrong_mask = [node("node1", "10.0.1.10/24", ["172.31.254.0/27"]), release(POOL_VALUES)]
+    assert run_stack_rule("pod-cidrs-in-pool", wrong_mask) == [
+        "Node node1: PodCIDR 172.31.254.0/27 is a /27, the pool hands out /26. Use the CIDR Cilium's operator "
+        "assigned (`cilium node list`)."
+    ]
+
+
+def test_pod_cidrs_no_overlap() -> None:
+    a = node("node1", "10.0.1.10/24", ["172.31.254.0/26"])
+    assert run_stack_rule("pod-cidrs-no-overlap", [a, node("node2", "10.0.2.10/24", ["172.31.254.64/26"])]) == []
+    assert run_stack_rule("pod-cidrs-no-overlap", [a, node("node2", "10.0.2.10/24", ["172.31.254.0/25"])]) == [
+        "Node node2: PodCIDR 172.31.254.0/25 overlaps 172.31.254.0/26 of node node1; the router would send one "
+        "node's pod traffic to the other. Give each node its own PodCIDR."
+    ]
+
+
+def test_pod_cidrs_in_native_routing_cidr() -> None:
+    a = node("node1", "10.0.1.10/24", ["172.31.254.64/26"])
+    assert (
+        run_stack_rule("pod-cidrs-in-native-routing-cidr", [a, release({"ipv4NativeRoutingCIDR": "172.31.254.0/23"})])
+        == []
+    )
+    assert run_stack_rule(
+        "pod-cidrs-in-native-routing-cidr", [a, release({"ipv4NativeRoutingCIDR": "172.31.254.0/26"})]
+    ) == [
+        "Node node1: PodCIDR 172.31.254.64/26 is outside ipv4NativeRoutingCIDR 172.31.254.0/26: Cilium would "
+        "masquerade its traffic. Widen cilium.ipv4NativeRoutingCIDR to cover the pool."
+    ]
+
+
+def lb_pool(cidr: str) -> PolicyResource:
+    return res("kubernetes:cilium.io/v2:CiliumLoadBalancerIPPool", "default", {"spec": {"blocks": [{"cidr": cidr}]}})
+
+
+def test_lb_pool_apart() -> None:
+    nodes = [node("node1", "10.0.1.10/24", ["172.31.254.0/26"]), release(POOL_VALUES)]
+    assert run_stack_rule("lb-pool-apart", [*nodes, lb_pool("192.0.2.0/24")]) == []
+    assert run_stack_rule("lb-pool-apart", [*nodes, lb_pool("172.31.255.0/24")]) == [
+        "LoadBalancer pool 172.31.255.0/24 overlaps the pod pool 172.31.254.0/23: an LB IP there is unroutable or "
+        "hijacks real addresses. Move loadBalancer.cidrs to a range of its own."
+    ]
+    config_map = res(
+        "kubernetes:core/v1:ConfigMap",
+        "bgp-config",
+        {"metadata": {"name": "bgp-config"}, "data": {"config.yaml": "address-pools:\n- addresses: [10.0.1.128/25]\n"}},
+    )
+    assert run_stack_rule("lb-pool-apart", [*nodes, config_map]) == [
+        "LoadBalancer pool 10.0.1.128/25 overlaps node node1's subnet 10.0.1.0/24: an LB IP there is unroutable or "
+        "hijacks real addresses. Move loadBalancer.cidrs to a range of its own."
+    ]
+
+
+def test_direct_routes_single_l2() -> None:
+    one_l2 = [
+        node("node1", "10.0.1.10/24", []),
+        node("node2", "10.0.1.11/24", []),
+        release({"autoDirectNodeRoutes": True}),
+    ]
+    assert run_stack_rule("direct-routes-single-l2", one_l2) == []
+    two = [
+        node("node1", "10.0.1.10/24", []),
+        node("node2", "10.0.2.10/24", []),
+        release({"autoDirectNodeRoutes": True}),
+    ]
+    assert run_stack_rule("direct-routes-single-l2", two) == [
+        "autoDirectNodeRoutes is true but nodes sit on 2 subnets (10.0.1.0/24, 10.0.2.0/24): direct routes only "
+        "work on one shared L2. Set it false (cilium.autoDirectNodeRoutes and cilium.values) and let BGP carry the "
+        "PodCIDRs."
+    ]
+
+
+def release_props(values: dict[str, Any], version: str = "1.18.3") -> dict[str, Any]:
+    return {"chart": "cilium", "version": version, "values": values}
+
+
+def test_native_routing_needs_cidr() -> None:
+    rule, typ = "native-routing-needs-cidr", "kubernetes:helm.sh/v3:Release"
+    assert (
+        run_resource_rule(rule, typ, release_props({"routingMode": "native", "ipv4NativeRoutingCIDR": "10.0.0.0/8"}))
+        == []
+    )
+    assert run_resource_rule(rule, typ, release_props({"routingMode": "tunnel"})) == []
+    assert run_resource_rule(rule, typ, release_props({"tunnel": "disabled"}, "1.13.12")) == [
+        "Native routing without ipv4NativeRoutingCIDR: Cilium cannot tell pod traffic to route from traffic to "
+        "masquerade. Set cilium.ipv4NativeRoutingCIDR to a CIDR covering the pod pool."
+    ]
+
+
+def test_no_dsr_with_metallb_or_tunnel() -> None:
+    rule, typ = "no-dsr-with-metallb-or-tunnel", "kubernetes:helm.sh/v3:Release"
+    native_dsr = {"routingMode": "native", "loadBalancer": {"mode": "dsr"}}
+    assert run_resource_rule(rule, typ, release_props(native_dsr)) == []
+    assert run_resource_rule(rule, typ, release_props({**native_dsr, "bgp": {"enabled": True}}, "1.16.15")) == [
+        "loadBalancer.mode dsr with the MetalLB-based speaker (bgp.enabled): replies bypass the announcing node and "
+        "connections break. Use cilium.loadBalancerMode: snat."
+    ]
+    assert run_resource_rule(rule, typ, release_props({"routingMode": "tunnel", "loadBalancer": {"mode": "dsr"}})) == [
+        "loadBalancer.mode dsr with tunnelling: DSR needs native routing. Use routingMode native (the program's "
+        "default) or loadBalancerMode: snat."
+    ]
+
+
+def test_release_has_its_keys() -> None:
+    rule, typ = "release-has-its-keys", "kubernetes:helm.sh/v3:Release"
+    assert run_resource_rule(rule, typ, release_props({"bgp": {"enabled": True}}, "1.16.15")) == []
+    assert run_resource_rule(rule, typ, release_props({"bgp": {"enabled": True}}, "1.17.0")) == [
+        "Helm value bgp does not exist in Cilium 1.17.0 (removed or not yet added); the chart ignores or rejects it. "
+        "Remove it, or render the values for this version (cilium.version)."
+    ]
+    assert run_resource_rule(rule, typ, release_props({"tunnel": "disabled"}, "1.15.7"))[0].startswith(
+        "Helm value tunnel does not exist in Cilium 1.15.7"
+    )
+    assert run_resource_rule(rule, typ, release_props({"kubeProxyReplacement": "strict"}, "1.16.15")) == [
+        "kubeProxyReplacement: strict was removed in Cilium 1.16 (the chart fails). Use true or false."
+    ]
+
+
+def peering_policy(address: str) -> PolicyResource:
+    spec = {"virtualRouters": [{"localASN": 65000, "exportPodCIDR": True, "neighbors": [{"peerAddress": address}]}]}
+    return res("kubernetes:cilium.io/v2alpha1:CiliumBGPPeeringPolicy", "p", {"spec": spec})
+
+
+def test_release_has_its_kinds() -> None:
+    assert run_stack_rule("release-has-its-kinds", [release({}, "1.18.10"), peering_policy("10.0.1.2/32")]) == []
+    assert run_stack_rule("release-has-its-kinds", [release({}, "1.19.0"), peering_policy("10.0.1.2/32")]) == [
+        "CiliumBGPPeeringPolicy does not exist in Cilium 1.19.0 (removed in 1.19). Use method cilium-bgp-v2."
+    ]
+    metallb_node = node("node1", "10.0.1.10/24", [], method="cilium-metallb")
+    assert run_stack_rule("release-has-its-kinds", [release({}, "1.17.14"), metallb_node]) == [
+        "Method cilium-metallb exists in Cilium 1.10.0 up to (not including) 1.17.0, not in Cilium 1.17.14. "
+        "Pick a method this release has."
+    ]
+
+
+def test_v1_neighbor_cidr() -> None:
+    rule, typ = "v1-neighbor-cidr", "kubernetes:cilium.io/v2alpha1:CiliumBGPPeeringPolicy"
+    assert run_resource_rule(rule, typ, dict(peering_policy("10.0.1.2/32").props)) == []
+    assert run_resource_rule(rule, typ, dict(peering_policy("10.0.1.2").props)) == [
+        "CiliumBGPPeeringPolicy neighbor peerAddress '10.0.1.2' must be one host in CIDR form (a.b.c.d/32); "
+        "Cilium rejects or misreads anything else."
+    ]
+
+
+def bird_config(node_res: PolicyResource) -> PolicyResource:
+    command = res("command:remote:Command", f"{node_res.name}-bird-config", {})
+    command.parent = node_res
+    return command
+
+
+def router_res(prefix_filter: bool = False, neighbor_asn: int = 65010) -> PolicyResource:
+    return res(
+        "cilium-bgp:index:Router",
+        "router",
+        {
+            "asn": 65100,
+            "prefixFilter": prefix_filter,
+            "clusterPoolIPv4PodCIDRList": ["172.31.254.0/23"],
+            "neighbors": [{"node": "node1", "address": "10.0.1.10", "asn": neighbor_asn}],
+        },
+    )
+
+
+def test_one_speaker_per_pod_cidr() -> None:
+    n = node("node1", "10.0.1.10/24", ["172.31.254.0/26"])
+    assert run_stack_rule("one-speaker-per-pod-cidr", [n, bird_config(n), release(POOL_VALUES)]) == []
+    metallb = release({**POOL_VALUES, "bgp": {"enabled": True, "announce": {"podCIDR": True}}}, "1.16.15")
+    assert run_stack_rule("one-speaker-per-pod-cidr", [n, bird_config(n), metallb]) == [
+        "PodCIDRs of node1 are announced twice: by BIRD on the node and by Cilium's MetalLB-based speaker "
+        "(bgp.announce.podCIDR). Run one speaker: method bird with Cilium's BGP off, or a Cilium method without BIRD."
+    ]
+
+
+def test_pod_cidr_announced_and_accepted() -> None:
+    rule = "pod-cidr-announced-and-accepted"
+    n = node("node1", "10.0.1.10/24", ["172.31.254.0/26"])
+    assert run_stack_rule(rule, [n, bird_config(n), router_res()]) == []
+    assert run_stack_rule(rule, [n, router_res()]) == [
+        "Node node1: nothing announces its PodCIDR (no BIRD config on the node, no in-cluster speaker exporting "
+        "PodCIDRs). Pick a method that announces it."
+    ]
+    assert run_stack_rule(rule, [n, bird_config(n), router_res(neighbor_asn=65020)]) == [
+        "Node node1: ASNs disagree (node 65010 -> peer AS 65100; router 65100 expects AS 65020). The session never "
+        "comes up."
+    ]
+    stray = node("node1", "10.0.1.10/24", ["10.9.0.0/26"])
+    assert run_stack_rule(rule, [stray, bird_config(stray), router_res(prefix_filter=True)]) == [
+        "Node node1: the router's prefix filter drops PodCIDR 10.9.0.0/26 (it accepts the pool 172.31.254.0/23). "
+        "Fix the PodCIDR or the pool."
+    ]
+    lonely = node("node9", "10.0.9.10/24", ["172.31.254.0/26"])
+    assert run_stack_rule(rule, [lonely, bird_config(lonely), router_res()]) == [
+        "Node node9: the router has no neighbor 10.0.9.10; its routes are never accepted."
+    ]
+
+
+def test_secrets_marked_secret() -> None:
+    rule, typ = "secrets-marked-secret", "command:remote:Command"
+    key = "-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n-----END OPENSSH PRIVATE KEY-----\n"
+    assert run_resource_rule(rule, typ, {"connection": {"privateKey": key}}, secret_outputs=["connection"]) == []
+    assert run_resource_rule(rule, typ, {"stdin": " neighbor 10.0.1.10 password <<secret:bgpPassword>>"}) == []
+    assert run_resource_rule(rule, typ, {"create": f"echo '{key}' > /root/.ssh/id"}) == [
+        "Property create holds an SSH private key that is not marked secret: it would sit in the state in plain "
+        "text. Set it with `pulumi config set --secret` (bgpPassword, sshPrivateKey), not in stack values or extra "
+        "arguments."
+    ]
+    assert run_resource_rule(rule, typ, {"stdin": " neighbor 10.0.1.10 password hunter2\n"})[0].startswith(
+        "Property stdin holds a BGP password (FRR) that is not marked secret"
+    )
+    assert run_resource_rule(rule, typ, {"stdin": 'password "hunter2";'}, secret_outputs=["stdin"]) == []
+
+
+def test_ssh_host_key_pinned() -> None:
+    rule, typ = "ssh-host-key-pinned", "command:remote:Command"
+    assert run_resource_rule(rule, typ, {"connection": {"host": "10.0.1.10", "hostKey": "ssh-ed25519 AAAA"}}) == []
+    assert run_resource_rule(rule, typ, {"connection": {"host": "10.0.1.10"}}) == [
+        "SSH to 10.0.1.10 does not check the host key: anyone on the path can stand in for the host. Pin it with "
+        "router.ssh.hostKey / nodes[].ssh.hostKey (`ssh-keyscan`)."
+    ]
+
+
+def test_private_asns() -> None:
+    rule, typ = "private-asns", "cilium-bgp:index:Router"
+    assert run_resource_rule(rule, typ, {"asn": 65100}) == []
+    assert run_resource_rule(rule, typ, {"asn": 4200000001}) == []
+    assert run_resource_rule(rule, typ, {"asn": 3320}) == [
+        "ASN 3320 is outside the private ranges (64512-65534, 4200000000-4294967294): it may be someone else's on "
+        "the Internet. Use a private ASN unless this one is yours."
+    ]
+
+
+def test_router_prefix_filter() -> None:
+    rule, typ = "router-prefix-filter", "cilium-bgp:index:Router"
+    assert run_resource_rule(rule, typ, {"prefixFilter": True}) == []
+    assert run_resource_rule(rule, typ, {"prefixFilter": False}) == [
+        "The router accepts every route its nodes send (no bgp ebgp-requires-policy): one wrong announcement can "
+        "hijack any prefix. Set router.prefixFilter: true to accept only the pod and LB pools."
+    ]
+
+
+def test_fast_failover_timers() -> None:
+    rule, typ = "fast-failover-timers", "cilium-bgp:index:Router"
+    config = {"fastFailoverStacks": ["prod"], "maxHoldTimeSeconds": 30}
+    assert run_resource_rule(rule, typ, {"timers": {"holdTimeSeconds": 9}}, config, stack="prod") == []
+    assert run_resource_rule(rule, typ, {"timers": {"holdTimeSeconds": None}}, config, stack="dev") == []
+    assert run_resource_rule(rule, typ, {"timers": {"holdTimeSeconds": None}}, config, stack="prod") == [
+        "Stack prod asks for fast failover but the hold time is the daemons' default (FRR 180 s, BIRD 240 s): a "
+        "dead node black-holes traffic that long. Set bgp.holdTimeSeconds to 30 or less."
+    ]
+    tighter = {"fastFailoverStacks": ["prod"], "maxHoldTimeSeconds": 3}
+    assert run_resource_rule(rule, typ, {"timers": {"holdTimeSeconds": 9}}, tighter, stack="prod")[0].startswith(
+        "Stack prod asks for fast failover but the hold time is 9 s"
+    )
+
+
+def test_redundant_router() -> None:
+    config = {"productionStacks": ["prod"]}
+    one = [res("cilium-bgp:index:Router", "router", {}, stack="prod")]
+    assert run_stack_rule("redundant-router", one, {"productionStacks": ["production"]}) == []
+    two = [*one, res("cilium-bgp:index:Router", "router2", {}, stack="prod")]
+    assert run_stack_rule("redundant-router", two, config) == []
+    assert run_stack_rule("redundant-router", one, config) == [
+        "Production stack prod has a single router: when it fails, every PodCIDR and LB IP is unreachable. Add a "
+        "second router for the nodes to peer with."
+    ]
+
+
+def test_every_rule_has_a_case_above() -> None:
+    tested = {name.removeprefix("test_").replace("_", "-") for name in globals() if name.startswith("test_")}
+    assert {p.name for p in POLICIES} <= tested
+
+
+# -- part 2: what the program registers goes through the rules ------------------------------------
+
+
+@pytest.mark.parametrize("stack", SHIPPED, ids=stack_id)
+def test_shipped_stacks_pass_every_mandatory_rule(stack: Path) -> None:
+    run = run_stack_file(stack, secrets=secrets_for(stack), mocks=mocks_for(stack), stack=stack_id(stack))
+    violations = evaluate(run)
+    assert mandatory(violations) == []
+    assert violations, "the advisory rules do see the stack (e.g. unpinned SSH host keys)"
+
+
+@contextmanager
+def without_config_validation() -> Iterator[None]:
+    with mock.patch("cilium_bgp.validate.check_stack", return_value=[]):
+        yield
+
+
+@contextmanager
+def with_plain_v1_neighbors() -> Iterator[None]:
+    from cilium_bgp.renderers import manifests
+
+    original = manifests._peering_policy_objects
+
+    def plain(cfg: Any) -> list[dict[str, Any]]:
+        objects = original(cfg)
+        for obj in objects:
+            for router in obj["spec"]["virtualRouters"]:
+                for neighbor in router["neighbors"]:
+                    neighbor["peerAddress"] = neighbor["peerAddress"].removesuffix("/32")
+        return objects
+
+    with mock.patch.object(manifests, "_peering_policy_objects", plain):
+        yield
+
+
+# The program already refuses these designs; the pack must catch them without its help.
+SAFEGUARD_OFF = {
+    "pod-cidrs-no-overlap": without_config_validation,
+    "lb-pool-apart": without_config_validation,
+    "v1-neighbor-cidr": with_plain_v1_neighbors,
+}
+VIOLATING = sorted((ROOT / "tests" / "stacks" / "policy").glob("*.yaml"))
+
+
+def test_every_mandatory_rule_has_a_violating_stack() -> None:
+    mandatory_rules = {p.name for p in POLICIES if p.enforcement_level.value == "mandatory"}
+    assert {p.stem for p in VIOLATING} == mandatory_rules
+
+
+@pytest.mark.parametrize("stack", VIOLATING, ids=lambda p: p.stem)
+def test_violating_stack_is_caught(stack: Path) -> None:
+    safeguard_off = SAFEGUARD_OFF.get(stack.stem)
+    with safeguard_off() if safeguard_off else _nothing():
+        run = run_stack_file(stack, secrets=secrets_for(stack), mocks=mocks_for(stack))
+    fired: list[Violation] = [v for v in mandatory(evaluate(run)) if v.policy == stack.stem]
+    assert fired, f"{stack.stem} did not fire on {stack.name}"
+
+
+@contextmanager
+def _nothing() -> Iterator[None]:
+    yield
+
+
+def test_levels_can_be_changed_by_config() -> None:
+    stack = ROOT / "Pulumi.dev.yaml"
+    run = run_stack_file(stack, secrets=secrets_for(stack), mocks=mocks_for(stack))
+    raised = evaluate(run, {"router-prefix-filter": "mandatory", "ssh-host-key-pinned": "disabled"})
+    assert [v.policy for v in mandatory(raised)] == ["router-prefix-filter"]
+    assert not [v for v in raised if v.policy == "ssh-host-key-pinned"]
