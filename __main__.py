@@ -7,6 +7,7 @@ on the router that everything is routed, and exports what was announced.
 from __future__ import annotations
 
 import json
+from ipaddress import IPv4Network
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -38,8 +39,7 @@ release = CiliumRelease("cilium", cfg=cfg, provider=provider) if cfg.kubernetes.
 
 
 def _checked(cidrs: dict[str, list[str]]) -> dict[str, list[str]]:
-    from ipaddress import IPv4Network
-
+    """PodCIDRs read from the cluster pass the same checks as static ones, or the update fails."""
     try:
         check_cluster_pod_cidrs(cfg, {n: [IPv4Network(c) for c in cs] for n, cs in cidrs.items()})
     except ConfigError as error:
