@@ -251,7 +251,11 @@ class BgpSettings(Model):
         None, ge=1, le=21845, description="Keepalive interval. Default: a third of the hold time, or the daemon's."
     )
     connect_retry_time_seconds: int | None = Field(
-        None, ge=1, le=65535, description="Delay between connection attempts. Default: each daemon's own."
+        None,
+        ge=1,
+        le=65535,
+        description="Delay between connection attempts (also BIRD's wait after a session error). "
+        "Default: each daemon's own.",
     )
     require_password: bool = Field(
         False,
@@ -351,9 +355,19 @@ class StackConfig(Model):
         assert asn is not None, "validated: every node has an ASN for its method"
         return asn
 
-    def node_subnet(self, node: NodeSettings) -> RouterInterface | None:
+    @cached_property
+    def _interfaces_by_network(self) -> tuple[dict[IPv4Network, RouterInterface], list[int]]:
+        by_network: dict[IPv4Network, RouterInterface] = {}
         for iface in self.router.interfaces:
-            if node.ip in iface.address.network:
+            by_network.setdefault(iface.address.network, iface)
+        return by_network, sorted({net.prefixlen for net in by_network}, reverse=True)
+
+    def node_subnet(self, node: NodeSettings) -> RouterInterface | None:
+        """The router interface on the node's subnet (looked up by prefix: stacks have thousands)."""
+        by_network, prefixlens = self._interfaces_by_network
+        for prefixlen in prefixlens:
+            iface = by_network.get(IPv4Network((node.ip, prefixlen), strict=False))
+            if iface is not None:
                 return iface
         return None
 

@@ -23,7 +23,7 @@ def raw_config_from_stack_file(path: Path) -> tuple[dict[str, Any], frozenset[st
     placeholders, which is all the renderers need (secrets are filled in only on push).
     """
     try:
-        document = yaml.safe_load(path.read_text())
+        document = yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except (OSError, yaml.YAMLError) as error:
         raise StackFileError(f"cannot read stack file {path}: {error}") from None
     if not isinstance(document, dict) or not isinstance(document.get("config", {}), dict):

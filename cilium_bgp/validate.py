@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable, Iterator
 from ipaddress import IPv4Network
 from typing import Any
@@ -178,7 +179,7 @@ def check_pod_cidr_assignment(
     pools = cfg.cilium.cluster_pool_ipv4_pod_cidr_list
     mask = cfg.cilium.cluster_pool_ipv4_mask_size
     native = cfg.cilium.native_routing_cidr
-    owners: list[tuple[IPv4Network, str]] = []
+    seen = _CidrIndex()
     pool_text = ", ".join(str(p) for p in pools)
     for i, (node, cidrs) in enumerate(zip(cfg.nodes, cidrs_per_node, strict=True)):
         for j, cidr in enumerate(cidrs):
@@ -191,10 +192,40 @@ def check_pod_cidr_assignment(
                 yield Problem(key, f"{cidr}, a /{cidr.prefixlen}", f"a /{mask} (cilium.clusterPoolIPv4MaskSize)")
             if native is not None and not cidr.subnet_of(native):
                 yield Problem(key, f"{cidr}, outside ipv4NativeRoutingCIDR {native}", f"a CIDR inside {native}")
-            for other, owner in owners:
-                if cidr.overlaps(other):
-                    yield Problem(key, f"{cidr}, overlapping {other} of {owner}", "PodCIDRs that do not overlap")
-            owners.append((cidr, f"nodes[{i}] ({node.name})"))
+            for other, owner in seen.overlapping(cidr):
+                yield Problem(key, f"{cidr}, overlapping {other} of {owner}", "PodCIDRs that do not overlap")
+            seen.add(cidr, f"nodes[{i}] ({node.name})")
+
+
+class _CidrIndex:
+    """CIDRs seen so far, answering "which of them overlap this one" without a scan of all.
+
+    Two CIDRs overlap only when one contains the other: look up the new one's supernets by
+    prefix, and its subnets as a range of sorted start addresses.
+    """
+
+    def __init__(self) -> None:
+        self._owners: dict[IPv4Network, list[tuple[int, str]]] = {}
+        self._starts: list[tuple[int, int, IPv4Network]] = []
+        self._count = 0
+
+    def add(self, cidr: IPv4Network, owner: str) -> None:
+        if cidr not in self._owners:
+            bisect.insort(self._starts, (int(cidr.network_address), cidr.prefixlen, cidr))
+        self._owners.setdefault(cidr, []).append((self._count, owner))
+        self._count += 1
+
+    def overlapping(self, cidr: IPv4Network) -> list[tuple[IPv4Network, str]]:
+        found: list[tuple[int, IPv4Network, str]] = []
+        for prefixlen in range(cidr.prefixlen + 1):
+            supernet = cidr.supernet(new_prefix=prefixlen) if prefixlen < cidr.prefixlen else cidr
+            found += [(order, supernet, owner) for order, owner in self._owners.get(supernet, [])]
+        start, end = int(cidr.network_address), int(cidr.broadcast_address)
+        lo = bisect.bisect_right(self._starts, (start, cidr.prefixlen, cidr))
+        hi = bisect.bisect_right(self._starts, (end, 33, cidr))
+        for _, _, subnet in self._starts[lo:hi]:
+            found += [(order, subnet, owner) for order, owner in self._owners[subnet]]
+        return [(net, owner) for _, net, owner in sorted(found, key=lambda item: item[0])]
 
 
 def _check_asns(cfg: StackConfig) -> Iterator[Problem]:

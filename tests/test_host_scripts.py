@@ -81,12 +81,26 @@ def test_broken_frr_conf_never_replaces_the_working_one(tmp_path: Path) -> None:
     broken = GOOD_FRR.replace(" bgp router-id", " bgp routr-id") + "neighbor 10.0.1.10 password s3cr3t-value\n"
     rc, err, after = activate_in_scratch_etc("frr", "/etc/frr", GOOD_FRR, broken, tmp_path)
     assert rc == 1
-    assert "new /etc/frr/frr.conf rejected by `vtysh -C -f`; the running config is unchanged" in err
+    assert "new /etc/frr/frr.conf rejected by `vtysh -C -f, bgpd -C`; the running config is unchanged" in err
     assert "Unknown command" in err, f"the checker's own message is shown: {err}"
     assert "s3cr3t-value" not in err, "checker output is redacted"
     content, listing = after.split("\n--\n")
     assert content == GOOD_FRR, "the working config stays in place"
     assert listing.split() == ["frr.conf"], "no temporary file is left behind"
+
+
+@needs_root
+def test_frr_conf_vtysh_accepts_but_bgpd_refuses_is_rejected(tmp_path: Path) -> None:
+    """vtysh -C passes a per-neighbor line placed before the neighbor exists; bgpd -C does not."""
+    assert shutil.which("vtysh"), "frr is not installed (.ci/run installs it)"
+    misplaced = GOOD_FRR.replace(
+        " bgp router-id 192.168.121.16\n", " bgp router-id 192.168.121.16\n neighbor 10.0.1.10 timers connect 5\n"
+    )
+    assert subprocess.run(["vtysh", "-C", "-f", "/dev/stdin"], input=misplaced, text=True).returncode == 0
+    rc, err, after = activate_in_scratch_etc("frr", "/etc/frr", GOOD_FRR, misplaced, tmp_path)
+    assert rc == 1
+    assert "% Specify remote-as or peer-group commands first" in err, err
+    assert after.split("\n--\n")[0] == GOOD_FRR
 
 
 @needs_root

@@ -21,6 +21,11 @@ def _session_options(cfg: StackConfig) -> list[str]:
         lines.append(f"keepalive time {timers.keepalive};")
     if timers.connect_retry is not None:
         lines.append(f"connect retry time {timers.connect_retry};")
+    if timers.hold is not None or timers.connect_retry is not None:
+        # BIRD waits 60-300 s after a session error (e.g. a hold-timer expiry) before it tries
+        # again; a stack that tunes its timers wants the session back as fast as it went down.
+        retry = timers.connect_retry or 5
+        lines.append(f"error wait time {retry}, {max(30, retry)};")
     return lines
 
 

@@ -82,16 +82,30 @@ class FileTarget:
 
     kind: str
     locate: str  # shell that sets $conf
-    check: str  # shell checking "$tmp"; empty: no checker
+    checker: str  # what the operator is told rejected the file; empty: no checker
+    check: str  # body of a shell function checking the file "$1", printing why it fails
     owner: str
     mode: str
     activate: str  # shell run after the rename
 
 
+_FRR_LIB = "frrlib=/usr/lib/frr; [ -d $frrlib ] || frrlib=/usr/libexec/frr\n"
+
+# vtysh -C checks the grammar only; bgpd -C also catches misplaced lines ("% Specify remote-as or
+# peer-group commands first") but exits 0 on them, so its output is read as well. bgpd reads the
+# file as user frr: the temporary file is handed to frr before the check.
+_FRR_CHECK = """\
+vtysh -C -f "$1" || return 1
+said=$("$frrlib/bgpd" -C --log stdout -f "$1" 2>&1) || { printf '%s\\n' "$said"; return 1; }
+if printf '%s\\n' "$said" | grep -qE "^%|Config Failed|can't open configuration file"; then
+  printf '%s\\n' "$said"; return 1
+fi
+"""
+
 _FRR_ACTIVATE = (
     _SERVICE_HELPERS
     + """\
-frr() { if [ "$has_systemd" = yes ]; then systemctl "$1" frr; else /usr/lib/frr/frrinit.sh "$1"; fi; }
+frr() { if [ "$has_systemd" = yes ]; then systemctl "$1" frr; else "$frrlib/frrinit.sh" "$1"; fi; }
 restart=no
 # reload cannot start a daemon FRR is not running: bgpd must be on before the first start.
 if ! grep -qx 'bgpd=yes' /etc/frr/daemons; then
@@ -131,8 +145,9 @@ fi
 TARGETS: dict[str, FileTarget] = {
     "frr": FileTarget(
         kind="frr",
-        locate="conf=/etc/frr/frr.conf",
-        check='vtysh -C -f "$tmp"',
+        locate=_FRR_LIB + "conf=/etc/frr/frr.conf",
+        checker="vtysh -C -f, bgpd -C",
+        check=_FRR_CHECK,
         owner="frr:frr",
         mode="0640",
         activate=_FRR_ACTIVATE,
@@ -141,7 +156,8 @@ TARGETS: dict[str, FileTarget] = {
         kind="bird",
         # Debian's bird2 reads /etc/bird/bird.conf; EL's reads /etc/bird.conf (the seed's path).
         locate="if [ -d /etc/bird ]; then conf=/etc/bird/bird.conf; else conf=/etc/bird.conf; fi",
-        check='bird -p -c "$tmp"',
+        checker="bird -p -c",
+        check='bird -p -c "$1"\n',
         owner="bird:bird",
         mode="0640",
         activate=_BIRD_ACTIVATE,
@@ -149,6 +165,7 @@ TARGETS: dict[str, FileTarget] = {
     "sysctl": FileTarget(
         kind="sysctl",
         locate="conf=/etc/sysctl.d/90-cilium-bgp.conf",
+        checker="",
         check="",
         owner="root:root",
         mode="0644",
@@ -161,11 +178,12 @@ def activate_script(kind: str, content_sha256: str) -> str:
     """Install the file read from stdin as ``kind``'s config, safely (see module docstring)."""
     target = TARGETS[kind]
     check = ""
-    if target.check:
-        checker = target.check.replace(' "$tmp"', "")
+    if target.checker:
         check = f"""\
-if ! out=$({target.check} 2>&1); then
-  printf 'cilium-bgp: new %s rejected by `{checker}`; the running config is unchanged:\\n%s\\n' \\
+check() {{
+{target.check}}}
+if ! out=$(check "$tmp" 2>&1); then
+  printf 'cilium-bgp: new %s rejected by `{target.checker}`; the running config is unchanged:\\n%s\\n' \\
     "$conf" "$out" | {_REDACT} >&2
   exit 1
 fi
@@ -177,17 +195,18 @@ set -eu
 tmp=$(mktemp "$(dirname "$conf")/.cilium-bgp.XXXXXX")
 trap 'rm -f "$tmp"' EXIT
 cat >"$tmp"
-{check}chown {target.owner} "$tmp" 2>/dev/null || true
+chown {target.owner} "$tmp" 2>/dev/null || true
 chmod {target.mode} "$tmp"
-mv -f "$tmp" "$conf"
+{check}mv -f "$tmp" "$conf"
 trap - EXIT
 {target.activate}"""
 
 
 _REMOVE = {
     "frr": _SERVICE_HELPERS
+    + _FRR_LIB
     + """\
-if [ "$has_systemd" = yes ]; then systemctl disable --now frr || true; else /usr/lib/frr/frrinit.sh stop || true; fi
+if [ "$has_systemd" = yes ]; then systemctl disable --now frr || true; else "$frrlib/frrinit.sh" stop || true; fi
 rm -f /etc/frr/frr.conf
 """,
     "bird": _SERVICE_HELPERS

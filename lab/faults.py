@@ -1,0 +1,188 @@
+"""Fault cases on a running lab: a frozen node speaker, and a broken config pushed through the
+program's safe-activation path.
+
+Frozen speaker: SIGSTOP keeps the TCP session open but silent, so only the hold timer can notice;
+the router must withdraw the node's PodCIDR and drop it from every ECMP set within the negotiated
+hold time, and take it all back once the speaker is resumed (SIGCONT). BIRD comes back within
+seconds because a stack with tuned timers renders a short ``error wait time`` (BIRD's default,
+60 s and more after a hold-timer expiry, is what a resumed node would otherwise sit out).
+
+Broken config: ``cilium_bgp.renderers.scripts.activate_script`` is what ``pulumi up`` runs on a
+host. Here it runs inside the host's namespace with a private mount namespace in which
+``/etc/bird`` and ``/run`` (or ``/etc/frr`` and ``/var/run/frr``) are the lab's per-host
+directories, so the script sees exactly the files and sockets of the lab's daemon.
+"""
+
+from __future__ import annotations
+
+import shlex
+import signal
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from cilium_bgp.artifacts import sha256
+from cilium_bgp.renderers.scripts import activate_script
+from lab.checks import observe_router, route_problems, without_node
+from lab.daemons import BirdDaemon, FrrRouter, GobgpSpeaker, signal_process
+from lab.run import Lab, Timings
+from lab.shell import LabError, redact, run
+from lab.wait import Budget, wait_until
+
+# Appended to a config to break it: every checker rejects it, and it names itself in the message.
+BROKEN_LINE = "lab-fault-injected this is not a config statement"
+RECOVERY = Budget("recovery after a fault", 60)
+STEADY = Budget("steady state after a rejected push", 5)
+CHECKER_WORDS = {"bird": "syntax error", "frr": "Unknown command"}
+
+
+@dataclass(frozen=True)
+class ActivationResult:
+    host: str
+    kind: str
+    returncode: int
+    stdout: str
+    stderr: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"host": self.host, "kind": self.kind, "exit": self.returncode, "stderr": self.stderr.strip()}
+
+
+def _mounts(daemon: BirdDaemon | FrrRouter) -> str:
+    if isinstance(daemon, FrrRouter):
+        pairs = [(daemon.conf_dir, "/etc/frr"), (daemon.run_dir, "/var/run/frr")]
+    else:
+        pairs = [(daemon.etc_dir, "/etc/bird"), (daemon.run_dir, "/run")]
+    return " && ".join(f"mount --bind {shlex.quote(str(src))} {dst}" for src, dst in pairs)
+
+
+def push_through_activation(lab: Lab, host: str, text: str) -> ActivationResult:
+    """Run the program's activation script for ``host``'s daemon with ``text`` on stdin."""
+    daemon = lab.router if host == "router" else lab.speakers[host]
+    if isinstance(daemon, GobgpSpeaker):
+        raise LabError(f"{host} runs GoBGP (configured through Kubernetes objects): no host config to push")
+    netns_name = lab.plan.topology.router_netns if host == "router" else lab.plan.topology.node(host).netns
+    script = activate_script(daemon.kind, sha256(text))
+    shell = f"{_mounts(daemon)} && exec sh -c {shlex.quote(script)}"
+    proc = run(
+        ["unshare", "--mount", "--propagation", "private", "sh", "-c", shell],
+        netns=netns_name,
+        stdin=text,
+        check=False,
+        timeout=120,
+    )
+    return ActivationResult(host, daemon.kind, proc.returncode, redact(proc.stdout), redact(proc.stderr))
+
+
+def _session_marks(lab: Lab) -> dict[str, Any]:
+    """What changes when a session resets: FRR's established counters, BIRD's per-protocol 'since'."""
+    router = lab.router
+    if isinstance(router, FrrRouter):
+        neighbors = router.vtysh_json("show bgp neighbors json")
+        return {a: n.get("connectionsEstablished") for a, n in neighbors.items()}
+    lines = router.birdc("show", "protocols").splitlines()
+    return {line.split()[0]: " ".join(line.split()[3:5]) for line in lines if " BGP " in line}
+
+
+def frozen_speaker(lab: Lab, node: str) -> dict[str, Any]:
+    """Freeze ``node``'s speaker; time the withdrawal; bring it back; time the recovery."""
+    hold = lab.negotiated_hold(node)
+    node_ip = next(str(n.ip) for n in lab.plan.cfg.nodes if n.name == node)
+    degraded, withdrawn = without_node(lab.plan.expected, node_ip)
+    router_ns = lab.plan.topology.router_netns
+    record = lab.speaker_record(node)
+    if not signal_process(record, signal.SIGSTOP):
+        raise LabError(f"{record.role} ({record.pid}) is not running")
+    frozen_at = time.monotonic()
+    try:
+        gone = wait_until(
+            lambda: _observed(lab, router_ns, degraded, withdrawn),
+            Budget("withdrawal after a frozen speaker (hold time + 10 s)", hold + 10),
+            f"{node}'s routes withdrawn and ECMP sets without {node_ip}",
+            since=frozen_at,
+        )
+    finally:
+        signal_process(record, signal.SIGCONT)
+        how = "resumed (SIGCONT)"
+    back_at = time.monotonic()
+    back = wait_until(
+        lambda: _observed(lab, router_ns, lab.plan.expected, []),
+        RECOVERY,
+        f"{node}'s routes back after it was {how}",
+        since=back_at,
+    )
+    return {
+        "node": node,
+        "holdTimeSeconds": hold,
+        "withdrawnSeconds": gone.elapsed,
+        "withdrawn": withdrawn,
+        "routesAfterWithdrawal": gone.value.routes,
+        "recovery": how,
+        "recoveredSeconds": back.elapsed,
+    }
+
+
+def _observed(lab: Lab, router_ns: str, expect: dict[str, Any], withdrawn: list[str]) -> tuple[Any, list[str]]:
+    view = observe_router(lab.router, router_ns)
+    return view, route_problems(expect, view, withdrawn=withdrawn)
+
+
+def broken_config_rejected(lab: Lab, host: str) -> dict[str, Any]:
+    """Push ``host``'s running config with one bad line through safe activation: it must be refused
+    with the daemon checker's own message, the file left alone, and no session or route lost."""
+    daemon = lab.router if host == "router" else lab.speakers[host]
+    if isinstance(daemon, GobgpSpeaker):
+        raise LabError(f"{host} runs GoBGP: no host config to push")
+    before_text = daemon.conf.read_text()
+    before_marks = _session_marks(lab)
+    broken = before_text + BROKEN_LINE + "\n"
+    result = push_through_activation(lab, host, broken)
+    problems = []
+    if result.returncode == 0:
+        problems.append(f"the activation script accepted a broken {daemon.kind} config on {host}")
+    if "rejected by" not in result.stderr or CHECKER_WORDS[daemon.kind] not in result.stderr:
+        problems.append(f"the refusal does not quote the checker ({CHECKER_WORDS[daemon.kind]!r}): {result.stderr!r}")
+    if daemon.conf.read_text() != before_text:
+        problems.append(f"{daemon.conf} changed although the push was refused")
+    router_ns = lab.plan.topology.router_netns
+    wait_until(
+        lambda: _observed(lab, router_ns, lab.plan.expected, []), STEADY, "sessions and routes after the refusal"
+    )
+    if _session_marks(lab) != before_marks:
+        problems.append(f"a session reset after the refused push: {before_marks} -> {_session_marks(lab)}")
+    if problems:
+        raise LabError("broken config on " + host + ":\n" + "\n".join(f"  - {p}" for p in problems))
+    return {"host": host, "kind": daemon.kind, "refused": True, "message": result.stderr.strip().splitlines()}
+
+
+def good_config_reloaded(lab: Lab, host: str) -> dict[str, Any]:
+    """Push the running BIRD config again through safe activation: accepted, reloaded, no reset."""
+    daemon = lab.speakers[host] if host != "router" else lab.router
+    if not isinstance(daemon, BirdDaemon):
+        raise LabError(f"{host}: the good-config push is exercised on BIRD hosts only")
+    before_marks = _session_marks(lab)
+    result = push_through_activation(lab, host, daemon.conf.read_text())
+    if result.returncode != 0 or "Reconfigured" not in result.stdout:
+        raise LabError(
+            f"re-pushing {host}'s own config failed (exit {result.returncode}): {result.stderr or result.stdout}"
+        )
+    router_ns = lab.plan.topology.router_netns
+    wait_until(lambda: _observed(lab, router_ns, lab.plan.expected, []), STEADY, "sessions and routes after the reload")
+    if _session_marks(lab) != before_marks:
+        raise LabError(f"re-pushing {host}'s unchanged config reset a session: {before_marks} -> {_session_marks(lab)}")
+    return {"host": host, "kind": "bird", "reloaded": True, "message": result.stdout.strip().splitlines()}
+
+
+def run_faults(lab: Lab, node: str | None = None) -> dict[str, Any]:
+    """Every fault case the lab's speakers allow, on ``node`` (default: the first node)."""
+    target = node or lab.plan.cfg.nodes[0].name
+    results: dict[str, Any] = {"frozenSpeaker": frozen_speaker(lab, target)}
+    refused = [broken_config_rejected(lab, "router")]
+    if isinstance(lab.speakers[target], BirdDaemon):
+        refused.append(broken_config_rejected(lab, target))
+        results["goodConfigReloaded"] = good_config_reloaded(lab, target)
+    results["brokenConfigRefused"] = refused
+    timings = Timings.load(lab.workdir)
+    timings.values["faults"] = results
+    timings.save(lab.workdir)
+    return results

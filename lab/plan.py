@@ -1,0 +1,147 @@
+"""Everything the lab derives from a stack file before touching the machine (pure).
+
+The configs are the program's own artifacts (``cilium_bgp.artifacts.render_artifacts``), the bytes
+``pulumi up`` pushes; for Cilium's speaker methods the rendered Kubernetes objects are translated
+into GoBGP configs (``lab.speakers``). Expectations come from ``cilium_bgp.renderers.expectations``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv4Network
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from cilium_bgp.artifacts import HELM_VALUES, node_config_path, render_artifacts, router_config
+from cilium_bgp.config import StackConfig
+from cilium_bgp.errors import ConfigError
+from cilium_bgp.renderers.expectations import expected_state
+from cilium_bgp.stackfile import StackFileError, load_stack_file
+from cilium_bgp.versions import METHODS_WITH_CILIUM_SPEAKER
+from lab.cluster import allocate_lb_ips, pod_cidrs_of
+from lab.shell import LabError
+from lab.speakers import Speaker, translate
+from lab.topology import Topology, build_topology
+
+ConfigKind = Literal["frr", "bird", "gobgp"]
+# A test's way to break a config before the lab starts: artifact path -> text transformation.
+Tampering = Mapping[str, Callable[[str], str]]
+
+KUBE_ROUTER_REFUSAL = (
+    "method 'kube-router' is out of the lab's reach: kube-router ships only as a container image "
+    "(docker.io/cloudnativelabs/kube-router), not as a binary from this machine's package registries, "
+    "and it needs a Kubernetes API to read nodes and Services from (see docs/lab.md)"
+)
+
+
+class StackUnusable(LabError):
+    """The stack file is invalid, or asks for something the lab cannot build."""
+
+
+@dataclass(frozen=True)
+class ConfigFile:
+    """One daemon config of the lab, secret-free (``<<secret:...>>`` placeholders left in)."""
+
+    path: str  # artifact path, e.g. "router/frr.conf", "nodes/node1/bird.conf", "nodes/node1/gobgpd.toml"
+    kind: ConfigKind
+    host: str  # "router" or a node name
+    text: str
+
+
+@dataclass(frozen=True)
+class LabPlan:
+    cfg: StackConfig
+    stack_file: Path
+    stack_sha256: str
+    lab_id: str
+    pod_cidrs: dict[str, list[IPv4Network]]
+    lb_ips: dict[str, IPv4Address]  # Service -> the address LB IPAM (played by the lab) gave it
+    artifacts: dict[str, str]
+    speakers: dict[str, Speaker]
+    configs: tuple[ConfigFile, ...]
+    topology: Topology
+    expected: dict[str, Any]
+
+    @property
+    def router_config(self) -> ConfigFile:
+        return next(c for c in self.configs if c.host == "router")
+
+    def node_config(self, node: str) -> ConfigFile:
+        return next(c for c in self.configs if c.host == node)
+
+    @property
+    def speaker_kind(self) -> Literal["bird", "gobgp"]:
+        return "gobgp" if self.cfg.method in METHODS_WITH_CILIUM_SPEAKER else "bird"
+
+
+def stack_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def load_stack(stack_file: Path) -> StackConfig:
+    try:
+        return load_stack_file(stack_file)
+    except (ConfigError, StackFileError) as error:
+        raise StackUnusable(str(error)) from None
+
+
+def _manifests(artifacts: Mapping[str, str]) -> list[dict[str, Any]]:
+    """The rendered Kubernetes objects, in apply order, read back from the artifact texts."""
+    return [yaml.safe_load(artifacts[p]) for p in sorted(artifacts) if p.startswith("manifests/")]
+
+
+def plan_lab(stack_file: Path, lab_id: str, tamper: Tampering | None = None) -> LabPlan:
+    cfg = load_stack(stack_file)
+    if cfg.method == "kube-router":
+        raise StackUnusable(KUBE_ROUTER_REFUSAL)
+    pod_cidrs = pod_cidrs_of(cfg)
+    artifacts = render_artifacts(cfg, pod_cidrs)
+    manifests = _manifests(artifacts)
+    helm_values = yaml.safe_load(artifacts[HELM_VALUES]) if HELM_VALUES in artifacts else {}
+    speakers: dict[str, Speaker] = {}
+    lb_ips: dict[str, IPv4Address] = {}
+    if cfg.method in METHODS_WITH_CILIUM_SPEAKER:
+        metallb_pools: list[dict[str, Any]] = []
+        for obj in manifests:
+            if obj.get("kind") == "ConfigMap" and obj["metadata"]["name"] == "bgp-config":
+                metallb_pools = (yaml.safe_load(obj["data"]["config.yaml"]) or {}).get("address-pools") or []
+        lb_ips = allocate_lb_ips(manifests, cfg.version, metallb_pools)
+        speakers = translate(cfg, manifests, helm_values, pod_cidrs, lb_ips)
+    router_path, _ = router_config(cfg)
+    configs = [
+        ConfigFile(router_path, "frr" if cfg.router.daemon == "frr" else "bird", "router", artifacts[router_path])
+    ]
+    for node in cfg.nodes:
+        if node.name in speakers:
+            path = f"nodes/{node.name}/gobgpd.toml"
+            configs.append(ConfigFile(path, "gobgp", node.name, speakers[node.name].gobgp_toml()))
+        else:
+            path = node_config_path(node)
+            configs.append(ConfigFile(path, "bird", node.name, artifacts[path]))
+    if tamper:
+        unknown = set(tamper) - {c.path for c in configs}
+        if unknown:
+            raise LabError(f"cannot tamper with {sorted(unknown)}: the lab's configs are {[c.path for c in configs]}")
+        configs = [
+            ConfigFile(c.path, c.kind, c.host, tamper[c.path](c.text)) if c.path in tamper else c for c in configs
+        ]
+    lb_by_node = {name: list(s.lb_ips) for name, s in speakers.items()}
+    topology = build_topology(cfg, lab_id, pod_cidrs, lb_by_node)
+    expected = expected_state(cfg, pod_cidrs, [str(ip) for ip in lb_ips.values()])
+    return LabPlan(
+        cfg=cfg,
+        stack_file=stack_file.resolve(),
+        stack_sha256=stack_digest(stack_file),
+        lab_id=lab_id,
+        pod_cidrs=pod_cidrs,
+        lb_ips=lb_ips,
+        artifacts=artifacts,
+        speakers=speakers,
+        configs=tuple(configs),
+        topology=topology,
+        expected=expected,
+    )

@@ -1,0 +1,168 @@
+"""What the lab derives before touching the machine: PodCIDRs, LB IPs, the topology and the GoBGP
+translation of the rendered Kubernetes objects (no root needed, but part of the lab suite)."""
+
+from __future__ import annotations
+
+import tomllib
+from ipaddress import IPv4Address, IPv4Network
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from cilium_bgp.versions import Version
+from lab.cluster import allocate_lb_ips, selector_matches
+from lab.plan import StackUnusable, plan_lab
+from lab.shell import LabError
+from tests.lab.labkit import LAB_STACKS, ROOT
+
+pytestmark = pytest.mark.lab
+
+PROD = ROOT / "Pulumi.prod.yaml"
+DEV = ROOT / "Pulumi.dev.yaml"
+
+
+def variant(base: Path, tmp_path: Path, change: dict[str, Any], drop: tuple[str, ...] = ()) -> Path:
+    """A copy of ``base`` with some ``cilium-bgp:`` keys replaced (or removed)."""
+    document = yaml.safe_load(base.read_text())
+    for key in drop:
+        document["config"].pop(f"cilium-bgp:{key}")
+    for key, value in change.items():
+        document["config"][f"cilium-bgp:{key}"] = value
+    path = tmp_path / f"Pulumi.variant-{base.stem.split('.')[-1]}.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+def test_cluster_pod_cidrs_are_carved_in_node_order() -> None:
+    plan = plan_lab(LAB_STACKS / "Pulumi.lab-v2.yaml", "t00001")
+    carved = {n: [str(c) for c in cs] for n, cs in plan.pod_cidrs.items()}
+    assert carved == {
+        "node1": ["172.31.254.0/26"],
+        "node2": ["172.31.254.64/26"],
+        "node3": ["172.31.254.128/26"],
+    }, f"node i should get the i-th /26 of the pool: {carved}"
+
+
+def test_carving_spans_pools_and_fails_when_they_run_out(tmp_path: Path) -> None:
+    document = yaml.safe_load(PROD.read_text())
+    cilium = document["config"]["cilium-bgp:cilium"]
+    cilium |= {"clusterPoolIPv4PodCIDRList": ["172.31.254.0/26", "172.31.255.0/26"], "clusterPoolIPv4MaskSize": 26}
+    cilium["ipv4NativeRoutingCIDR"] = "172.31.254.0/23"
+    two_pools = variant(PROD, tmp_path, {"cilium": cilium})
+    carved = plan_lab(two_pools, "t00002").pod_cidrs
+    assert [str(carved[n][0]) for n in ("node1", "node2")] == ["172.31.254.0/26", "172.31.255.0/26"], f"{carved}"
+    cilium["clusterPoolIPv4PodCIDRList"] = ["172.31.254.0/26"]
+    one_block = variant(PROD, tmp_path, {"cilium": cilium})
+    with pytest.raises(LabError, match="fewer /26 blocks than the stack has nodes"):
+        plan_lab(one_block, "t00003")
+
+
+def test_topology_of_the_seed() -> None:
+    topo = plan_lab(DEV, "t00004").topology
+    assert topo.namespaces == [f"cbgp-t00004-{h}" for h in ("router", "node1", "node2", "client")], topo.namespaces
+    segments = {s.ifname: s for s in topo.segments}
+    assert {n: str(s.address) for n, s in segments.items()} == {
+        "eth1": "10.0.1.2/24",
+        "eth2": "10.0.2.2/24",
+        "eth0": "192.168.121.16/24",
+    }, f"the router's interfaces come from router.interfaces: {segments}"
+    assert not any(s.bridged for s in topo.segments), "one host per subnet: plain veth pairs"
+    assert str(topo.client.address) == "192.168.121.254/24", f"the client sits on the free subnet: {topo.client}"
+    node1 = topo.node("node1")
+    assert (str(node1.gateway), str(node1.pod_ip), node1.ifname) == ("10.0.1.2", "172.31.254.1", "eth1"), f"{node1}"
+
+
+def test_shared_subnets_are_bridged_and_the_client_gets_a_spare_one(tmp_path: Path) -> None:
+    topo = plan_lab(LAB_STACKS / "Pulumi.lab-bird.yaml", "t00005").topology
+    eth2 = next(s for s in topo.segments if s.ifname == "eth2")
+    assert eth2.bridged and [m.host for m in eth2.members] == ["node2", "node3"], f"eth2: {eth2}"
+    document = yaml.safe_load(DEV.read_text())
+    interfaces = document["config"]["cilium-bgp:router"]["interfaces"][:2]
+    router = document["config"]["cilium-bgp:router"] | {"interfaces": interfaces}
+    busy = plan_lab(variant(DEV, tmp_path, {"router": router}), "t00006").topology
+    assert str(busy.client.address) == "198.51.100.254/24", f"no free router subnet: TEST-NET-2: {busy.client}"
+    assert busy.segments[-1].ifname == "lab-client", f"the lab adds the client's link: {busy.segments}"
+
+
+def test_v2_objects_become_gobgp_speakers() -> None:
+    plan = plan_lab(LAB_STACKS / "Pulumi.lab-v2.yaml", "t00007")
+    node3 = plan.speakers["node3"]
+    assert node3.router_id == IPv4Address("10.255.0.3"), "CiliumBGPNodeConfigOverride routerID"
+    assert node3.listen_port == -1, "Cilium's speaker only dials out"
+    (peer,) = node3.neighbors
+    assert (str(peer.address), peer.peer_asn, peer.hold_time, peer.keepalive_time, peer.connect_retry_time) == (
+        "192.168.121.16",
+        65100,
+        9,
+        3,
+        5,
+    ), f"peer from CiliumBGPClusterConfig and CiliumBGPPeerConfig: {peer}"
+    assert peer.password == "<<secret:bgpPassword>>", "the password comes from the authSecretRef Secret"
+    assert [str(p) for p in node3.prefixes] == ["172.31.254.128/26", "192.0.2.10/32"], f"{node3.prefixes}"
+    config = tomllib.loads(node3.gobgp_toml())
+    assert config == node3.gobgp_config(), "the TOML the lab writes reads back as the config it meant"
+
+
+def test_metallb_peers_follow_node_selectors() -> None:
+    plan = plan_lab(LAB_STACKS / "Pulumi.lab-metallb.yaml", "t00008")
+    peers = {n: [str(p.address) for p in s.neighbors] for n, s in plan.speakers.items()}
+    assert peers == {"node1": ["10.0.1.2"], "node2": ["10.0.2.2"]}, f"one bgp-config peer per subnet: {peers}"
+    peer = plan.speakers["node1"].neighbors[0]
+    assert (peer.hold_time, peer.keepalive_time, peer.multihop_ttl) == (9, 3, 64), f"hold-time 9s: {peer}"
+
+
+def test_v1_lb_ipam_hands_out_the_first_free_address() -> None:
+    plan = plan_lab(LAB_STACKS / "Pulumi.lab-v1.yaml", "t00009")
+    assert plan.lb_ips == {"whoami-lb": IPv4Address("203.0.113.1")}, f"1.14 reserves the CIDR's first: {plan.lb_ips}"
+    assert all(n.password is None for s in plan.speakers.values() for n in s.neighbors), "1.14: no authSecretRef"
+    assert plan.expected["routes"]["203.0.113.1/32"] == ["10.0.1.10", "10.0.2.10"], f"{plan.expected}"
+
+
+def test_lb_ipam_rules() -> None:
+    service = {"kind": "Service", "metadata": {"name": "s"}, "spec": {"type": "LoadBalancer"}}
+
+    def pool(**spec: Any) -> dict[str, Any]:
+        return {"kind": "CiliumLoadBalancerIPPool", "spec": {"blocks": [{"cidr": "192.0.2.0/30"}], **spec}}
+
+    new, old = Version(1, 18, 3), Version(1, 15, 7)
+    assert allocate_lb_ips([pool(), service], new) == {"s": IPv4Address("192.0.2.0")}, "1.16+: unset means Yes"
+    assert allocate_lb_ips([pool(), service], old) == {"s": IPv4Address("192.0.2.1")}, "1.15: unset means No"
+    no = pool(allowFirstLastIPs="No")
+    assert allocate_lb_ips([no, service], new) == {"s": IPv4Address("192.0.2.1")}, "No: the first is reserved"
+    asking = service | {"metadata": {"name": "s", "annotations": {"lbipam.cilium.io/ips": "192.0.2.3"}}}
+    with pytest.raises(LabError, match="no LB IP pool of the stack hands out"):
+        allocate_lb_ips([no, asking], new)
+    metallb = [{"name": "p", "protocol": "bgp", "addresses": ["192.0.2.5-192.0.2.6"]}]
+    assert allocate_lb_ips([service], new, metallb) == {"s": IPv4Address("192.0.2.5")}, "MetalLB ranges a-b"
+
+
+@pytest.mark.parametrize(
+    ("selector", "matches"),
+    [
+        ({}, True),
+        ({"matchLabels": {"app": "x"}}, True),
+        ({"matchLabels": {"app": "y"}}, False),
+        ({"matchExpressions": [{"key": "no-adv", "operator": "NotIn", "values": ["true"]}]}, True),
+        ({"matchExpressions": [{"key": "app", "operator": "In", "values": ["x", "z"]}]}, True),
+        ({"matchExpressions": [{"key": "app", "operator": "DoesNotExist"}]}, False),
+        ({"matchExpressions": [{"key": "app", "operator": "Exists"}]}, True),
+    ],
+)
+def test_label_selectors(selector: dict[str, Any], matches: bool) -> None:
+    assert selector_matches(selector, {"app": "x"}) is matches, f"{selector} on app=x"
+
+
+def test_kube_router_is_refused(tmp_path: Path) -> None:
+    stack = variant(PROD, tmp_path, {"method": "kube-router", "bgp": {"nodeASN": 65000}})
+    with pytest.raises(StackUnusable, match="'kube-router' is out of the lab's reach"):
+        plan_lab(stack, "t00010")
+
+
+def test_tampering_names_only_lab_configs() -> None:
+    with pytest.raises(LabError, match="cannot tamper with"):
+        plan_lab(DEV, "t00011", {"router/missing.conf": str.upper})
+    plan = plan_lab(DEV, "t00012", {"nodes/node1/bird.conf": lambda t: t + "# tampered\n"})
+    assert plan.node_config("node1").text.endswith("# tampered\n"), "the tampered text is what the lab installs"
+    assert isinstance(plan.pod_cidrs["node1"][0], IPv4Network), "static PodCIDRs come from the stack file"
