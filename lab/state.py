@@ -54,11 +54,6 @@ class LabState:
     def add_process(self, record: ProcessRecord) -> None:
         self.add("processes", record.as_dict())
 
-    def replace_process(self, role: str, record: ProcessRecord) -> None:
-        with self._lock:
-            self.processes = [p for p in self.processes if p["role"] != role] + [record.as_dict()]
-            self.save()
-
     def process(self, role: str) -> ProcessRecord:
         for p in self.processes:
             if p["role"] == role:
