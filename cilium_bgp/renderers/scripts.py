@@ -137,6 +137,8 @@ elif [ "$has_systemd" = yes ]; then
   systemctl enable bird >/dev/null 2>&1 || true
   systemctl restart bird
 else
+  # Without systemd nobody creates the control socket's directory (bird.service does).
+  mkdir -p /run/bird
   bird -c "$conf"
 fi
 """
