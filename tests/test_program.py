@@ -78,7 +78,11 @@ def test_pushes_exactly_the_rendered_files(stack: Path) -> None:
             assert f"{node.name}-bird-config" not in cmds, "only the bird method touches node hosts"
 
 
-@pytest.mark.parametrize("stack", ALL_STACKS, ids=stack_id)
+K8S_STACKS = [s for s in ALL_STACKS if load_stack_file(s).kubernetes.enabled]
+HOST_ONLY_STACKS = [s for s in ALL_STACKS if not load_stack_file(s).kubernetes.enabled]
+
+
+@pytest.mark.parametrize("stack", K8S_STACKS, ids=stack_id)
 def test_applies_exactly_the_rendered_kubernetes_objects(stack: Path) -> None:
     cfg = load_stack_file(stack)
     run = run_of(stack)
@@ -107,7 +111,14 @@ def test_applies_exactly_the_rendered_kubernetes_objects(stack: Path) -> None:
     assert total == len(manifests) == len(render_manifests(cfg))
 
 
-@pytest.mark.parametrize("stack", ALL_STACKS, ids=stack_id)
+@pytest.mark.parametrize("stack", HOST_ONLY_STACKS, ids=stack_id)
+def test_host_only_stacks_register_nothing_in_kubernetes(stack: Path) -> None:
+    run = run_of(stack)
+    assert not [t for t in run.types() if t.startswith("kubernetes:")]
+    assert "router-frr-config" in commands(run)
+
+
+@pytest.mark.parametrize("stack", K8S_STACKS, ids=stack_id)
 def test_kubernetes_objects_come_after_the_release(stack: Path) -> None:
     run = run_of(stack)
     release_urn = run.of_type("kubernetes:helm.sh/v3:Release")[0].urn
