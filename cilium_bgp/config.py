@@ -206,6 +206,19 @@ class RouterSettings(Model):
     interfaces: list[RouterInterface] = Field(
         min_length=1, description="The router's addresses; every node must sit on one of these subnets."
     )
+    neighbors: Literal["static", "peer-group", "listen-range"] = Field(
+        "static",
+        description="How `frr.conf` lists the nodes: `static` (one neighbor block each, the seed's form), "
+        "`peer-group` (shared settings once, one line per node), `listen-range` (FRR accepts any node of the "
+        "node subnets: adding a node changes nothing on the router; shared-ASN methods only).",
+    )
+    listen_limit: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        description="With `neighbors: listen-range`, the most dynamic peers FRR accepts. Default: 4x the nodes, "
+        "at least 100 (FRR's own default, which silently refuses the 101st node).",
+    )
     prefix_filter: bool = Field(
         False,
         description="Accept only PodCIDRs from the pool and LoadBalancer IPs from the LB pool "
@@ -238,12 +251,27 @@ class NodeSettings(Model):
         return self.router_id or self.address.ip
 
 
+class BfdSettings(Model):
+    """BFD on every session (FRR bfdd, BIRD `protocol bfd`), with `bgp.failover: bfd`."""
+
+    receive_interval_ms: int = Field(300, ge=10, le=60000, description="Minimum receive interval (ms).")
+    transmit_interval_ms: int = Field(300, ge=10, le=60000, description="Minimum transmit interval (ms).")
+    detect_multiplier: int = Field(3, ge=2, le=255, description="Missed packets before the session is down.")
+
+
 class BgpSettings(Model):
     """Session settings shared by every node. The password is the secret `bgpPassword`."""
 
     node_asn: Asn | None = Field(
         None, alias="nodeASN", description="Shared node ASN for kube-router and Cilium's speakers (seed: 65000)."
     )
+    failover: Literal["default", "fast", "bfd"] = Field(
+        "default",
+        description="How fast a dead node is noticed. `default`: the daemons' timers (FRR hold 180 s). `fast`: "
+        "hold 9 s, keepalive 3 s, connect retry 5 s. `bfd`: `fast` plus BFD (method `bird` only: Cilium's "
+        "speakers have no BFD). Timer keys below override the profile (custom).",
+    )
+    bfd: BfdSettings = Field(default_factory=BfdSettings, description="BFD timers for `failover: bfd`.")
     hold_time_seconds: int | None = Field(
         None, ge=3, le=65535, description="Hold time on both ends. Default: each daemon's own (FRR 180, BIRD 240)."
     )
@@ -383,7 +411,20 @@ class StackConfig(Model):
     def maximum_paths(self) -> int:
         if self.bgp.maximum_paths is not None:
             return self.bgp.maximum_paths
+        if self.router.neighbors == "listen-range":
+            # Nodes come and go without a router change: allow FRR's most.
+            return 64
         return min(64, max(1, len(self.nodes)))
+
+    @property
+    def listen_limit(self) -> int:
+        if self.router.listen_limit is not None:
+            return self.router.listen_limit
+        return min(65535, max(100, 4 * len(self.nodes)))
+
+    @property
+    def uses_bfd(self) -> bool:
+        return self.bgp.failover == "bfd"
 
     @property
     def lb_cidrs(self) -> list[IPv4Network]:

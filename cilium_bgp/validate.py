@@ -388,6 +388,27 @@ def _check_misc(cfg: StackConfig) -> Iterator[Problem]:
         yield Problem(
             "router.peeringAddress", f"{peer}, not an address of the router", "one of router.interfaces[].address"
         )
+    if cfg.router.neighbors == "listen-range":
+        if not cfg.shared_asn:
+            yield Problem(
+                "router.neighbors",
+                f"'listen-range' with method {cfg.method!r}",
+                "static or peer-group: a listen range needs one shared node ASN (kube-router, Cilium's speakers)",
+            )
+        if cfg.router.daemon != "frr":
+            yield Problem("router.neighbors", "'listen-range' with router.daemon bird", "static or peer-group")
+    if cfg.router.listen_limit is not None and cfg.router.listen_limit < len(cfg.nodes):
+        yield Problem(
+            "router.listenLimit",
+            f"{cfg.router.listen_limit}, fewer than the {len(cfg.nodes)} nodes",
+            f"at least {len(cfg.nodes)}: FRR refuses every dynamic peer past the limit",
+        )
+    if cfg.uses_bfd and cfg.method != "bird":
+        yield Problem(
+            "bgp.failover",
+            f"'bfd' with method {cfg.method!r}",
+            "fast: Cilium's speakers and kube-router run no BFD, so the router relies on short hold timers",
+        )
     timers = cfg.bgp
     keepalive, hold = timers.keep_alive_time_seconds, timers.hold_time_seconds
     if keepalive and hold and keepalive * 3 > hold:

@@ -35,6 +35,7 @@ def config_file(
     secrets: Mapping[str, pulumi.Output[str]],
     parent: pulumi.Resource,
     depends_on: Sequence[pulumi.Resource] = (),
+    daemons: tuple[str, ...] = ("bgpd",),
 ) -> remote.Command:
     """A config file pushed through safe activation (see ``cilium_bgp.renderers.scripts``).
 
@@ -53,7 +54,7 @@ def config_file(
     return remote.Command(
         name,
         connection=connection,
-        create=rendered.apply(lambda t: activate_script(kind, sha256(t))),
+        create=rendered.apply(lambda t: activate_script(kind, sha256(t), daemons)),
         delete=remove_script(kind),
         stdin=stdin,
         logging=remote.Logging.NONE if secrets else remote.Logging.STDOUT_AND_STDERR,

@@ -9,6 +9,7 @@ from pulumi_command import remote
 
 from cilium_bgp.artifacts import router_config
 from cilium_bgp.config import StackConfig
+from cilium_bgp.renderers.frr import frr_daemons
 from cilium_bgp.renderers.scripts import install_script
 from cilium_bgp.renderers.sysctl import render_router_sysctl
 from cilium_bgp.specs import router_spec
@@ -60,6 +61,7 @@ class Router(pulumi.ComponentResource):
             secrets=secrets if cfg.uses_password else {},
             parent=self,
             depends_on=[self.install, self.sysctl],
+            daemons=frr_daemons(cfg),
         )
         # Outputs repeat the props: stack policies read outputs, resource policies read inputs.
         self.register_outputs({**spec, "configText": self.config_text})

@@ -26,7 +26,19 @@ def _session_options(cfg: StackConfig) -> list[str]:
         # again; a stack that tunes its timers wants the session back as fast as it went down.
         retry = timers.connect_retry or 5
         lines.append(f"error wait time {retry}, {max(30, retry)};")
+    if cfg.uses_bfd:
+        lines.append("bfd on;")
     return lines
+
+
+def _bfd_protocol(cfg: StackConfig) -> list[str]:
+    bfd = cfg.bgp.bfd
+    if not cfg.uses_bfd:
+        return []
+    return [
+        f'protocol bfd {{ interface "*" {{ min rx interval {bfd.receive_interval_ms} ms; '
+        f"min tx interval {bfd.transmit_interval_ms} ms; multiplier {bfd.detect_multiplier}; }}; }}"
+    ]
 
 
 def render_node_bird_conf(cfg: StackConfig, node: NodeSettings, pod_cidrs: Sequence[IPv4Network]) -> str:
@@ -43,6 +55,7 @@ def render_node_bird_conf(cfg: StackConfig, node: NodeSettings, pod_cidrs: Seque
         "protocol direct { disabled; }",
         "protocol kernel { ipv4 { import none; export none; }; }",
         f"protocol static {{ ipv4; {routes} }}",
+        *_bfd_protocol(cfg),
         "protocol bgp uplink0 {",
         '  description "BGP uplink 0";',
         f"  local {node.ip} as {cfg.node_asn(node)};",
@@ -83,14 +96,20 @@ def render_router_bird_conf(cfg: StackConfig) -> str:
             terms.append(f"{prefix.network}{{{low},{high}}}")
         lines.append(f"filter cilium_bgp_in {{ if net ~ [ {', '.join(terms)} ] then accept; reject; }}")
         import_rule = "filter cilium_bgp_in"
+    lines += _bfd_protocol(cfg)
+    shared = [*_session_options(cfg), f"ipv4 {{ import {import_rule}; export none; }};"]
+    if router.neighbors == "peer-group":
+        # A template states the shared session settings once; each node adds its own lines.
+        lines += ["template bgp cilium_nodes {", *(f"  {line}" for line in shared), "}"]
     for node in cfg.nodes:
-        lines += [
-            f"protocol bgp {bird_symbol(node.name)} {{",
-            f'  description "{node.name}";',
-            f"  local {cfg.router_address_for(node)} as {router.asn};",
-            f"  neighbor {node.ip} as {cfg.node_asn(node)};",
-            *(f"  {line}" for line in _session_options(cfg)),
-            f"  ipv4 {{ import {import_rule}; export none; }};",
-            "}",
+        head = f"protocol bgp {bird_symbol(node.name)}"
+        own = [
+            f'description "{node.name}";',
+            f"local {cfg.router_address_for(node)} as {router.asn};",
+            f"neighbor {node.ip} as {cfg.node_asn(node)};",
         ]
+        if router.neighbors == "peer-group":
+            lines += [f"{head} from cilium_nodes {{", *(f"  {line}" for line in own), "}"]
+        else:
+            lines += [f"{head} {{", *(f"  {line}" for line in [*own, *shared]), "}"]
     return "\n".join(lines) + "\n"

@@ -9,6 +9,8 @@ from ipaddress import IPv4Address, IPv4Network
 from cilium_bgp.config import NodeSettings, StackConfig
 
 PREFIX_FILTER_NAME = "CILIUM-BGP-IN"
+PEER_GROUP = "CILIUM-NODES"
+BFD_PROFILE = "cilium-bgp"
 
 
 @dataclass(frozen=True)
@@ -18,14 +20,23 @@ class Timers:
     connect_retry: int | None
 
 
+# `bgp.failover: fast` (and `bfd`): what the lab measured as ~9 s failover without BFD.
+FAST_TIMERS = Timers(keepalive=3, hold=9, connect_retry=5)
+
+
 def effective_timers(cfg: StackConfig) -> Timers:
-    """Hold and keepalive go together (FRR's ``timers bgp`` takes both); unset means daemon default."""
+    """The failover profile's timers, overridden by explicit keys; hold and keepalive go together
+    (FRR's ``timers bgp`` takes both); ``None`` means the daemon's default."""
+    profile = FAST_TIMERS if cfg.bgp.failover in ("fast", "bfd") else Timers(None, None, None)
     hold, keepalive = cfg.bgp.hold_time_seconds, cfg.bgp.keep_alive_time_seconds
+    if hold is None and keepalive is None:
+        hold, keepalive = profile.hold, profile.keepalive
+    connect_retry = cfg.bgp.connect_retry_time_seconds or profile.connect_retry
     if hold is not None and keepalive is None:
         keepalive = max(1, hold // 3)
     elif keepalive is not None and hold is None:
         hold = keepalive * 3
-    return Timers(keepalive, hold, cfg.bgp.connect_retry_time_seconds)
+    return Timers(keepalive, hold, connect_retry)
 
 
 def update_source(cfg: StackConfig, node: NodeSettings) -> IPv4Address | None:

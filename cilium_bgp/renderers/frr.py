@@ -1,16 +1,72 @@
-"""FRR on the router: ``frr.conf`` with one neighbor per node.
+"""FRR on the router: ``frr.conf`` with one neighbor per node (or a peer-group, or a listen range).
 
 Method-aware: BIRD nodes each have their own ASN; kube-router and Cilium's speakers share one ASN,
 so the router adds the seed's bestpath lines and ``maximum-paths`` for ECMP over LB IPs.
+Scale (``router.neighbors``): ``static`` is the seed's form; ``peer-group`` states the shared
+session settings once; ``listen-range`` lets FRR accept any node of the node subnets, so adding a
+node does not rewrite the router's config at all.
 """
 
 from __future__ import annotations
 
-from ipaddress import IPv4Address
-
-from cilium_bgp.config import StackConfig
-from cilium_bgp.renderers.common import PREFIX_FILTER_NAME, accepted_prefixes, effective_timers, update_source
+from cilium_bgp.config import NodeSettings, StackConfig
+from cilium_bgp.renderers.common import (
+    BFD_PROFILE,
+    PEER_GROUP,
+    PREFIX_FILTER_NAME,
+    accepted_prefixes,
+    effective_timers,
+    update_source,
+)
 from cilium_bgp.secrets import secret_ref
+
+
+def frr_daemons(cfg: StackConfig) -> tuple[str, ...]:
+    """FRR daemons the config needs on (``/etc/frr/daemons``); zebra and staticd always run."""
+    return ("bgpd", "bfdd") if cfg.uses_bfd else ("bgpd",)
+
+
+def _session_lines(cfg: StackConfig, target: str, node: NodeSettings | None = None) -> list[str]:
+    """Settings every node session shares, for one node's address or for the peer-group."""
+    timers = effective_timers(cfg)
+    lines = []
+    source = update_source(cfg, node) if node is not None else cfg.router.peering_address
+    if source is not None:
+        lines.append(f" neighbor {target} update-source {source}")
+    if cfg.uses_password:
+        lines.append(f" neighbor {target} password {secret_ref('bgpPassword')}")
+    if timers.connect_retry is not None:
+        # FRR 8.4 has no "bgp connect-retry"; the per-neighbor form is "timers connect".
+        lines.append(f" neighbor {target} timers connect {timers.connect_retry}")
+    if cfg.uses_bfd:
+        lines.append(f" neighbor {target} bfd profile {BFD_PROFILE}")
+    return lines
+
+
+def _neighbor_lines(cfg: StackConfig) -> tuple[list[str], list[str]]:
+    """(lines under ``router bgp``, the targets the address family applies to)."""
+    style = cfg.router.neighbors
+    if style == "static":
+        lines = []
+        for node in cfg.nodes:
+            lines.append(f" neighbor {node.ip} remote-as {cfg.node_asn(node)}")
+            lines += _session_lines(cfg, str(node.ip), node)
+        return lines, [str(n.ip) for n in cfg.nodes]
+    lines = [f" neighbor {PEER_GROUP} peer-group"]
+    if cfg.shared_asn:
+        lines.append(f" neighbor {PEER_GROUP} remote-as {cfg.bgp.node_asn}")
+    lines += _session_lines(cfg, PEER_GROUP)
+    if style == "listen-range":
+        lines.append(f" bgp listen limit {cfg.listen_limit}")
+        subnets = sorted({n.address.network for n in cfg.nodes})
+        lines += [f" bgp listen range {subnet} peer-group {PEER_GROUP}" for subnet in subnets]
+        return lines, [PEER_GROUP]
+    for node in cfg.nodes:
+        if not cfg.shared_asn:
+            # Each BIRD node keeps its own ASN: the group carries no remote-as, the member does.
+            lines.append(f" neighbor {node.ip} remote-as {cfg.node_asn(node)}")
+        lines.append(f" neighbor {node.ip} peer-group {PEER_GROUP}")
+    return lines, [PEER_GROUP]
 
 
 def render_frr_conf(cfg: StackConfig) -> str:
@@ -30,24 +86,13 @@ def render_frr_conf(cfg: StackConfig) -> str:
     timers = effective_timers(cfg)
     if timers.keepalive is not None and timers.hold is not None:
         lines.append(f" timers bgp {timers.keepalive} {timers.hold}")
-    neighbors: list[IPv4Address] = []
-    for node in cfg.nodes:
-        ip = node.ip
-        neighbors.append(ip)
-        lines.append(f" neighbor {ip} remote-as {cfg.node_asn(node)}")
-        source = update_source(cfg, node)
-        if source is not None:
-            lines.append(f" neighbor {ip} update-source {source}")
-        if cfg.uses_password:
-            lines.append(f" neighbor {ip} password {secret_ref('bgpPassword')}")
-        if timers.connect_retry is not None:
-            # FRR 8.4 has no "bgp connect-retry"; the per-neighbor form is "timers connect".
-            lines.append(f" neighbor {ip} timers connect {timers.connect_retry}")
+    neighbor_lines, targets = _neighbor_lines(cfg)
+    lines += neighbor_lines
     af_lines: list[str] = []
     if cfg.shared_asn:
         af_lines.append(f"  maximum-paths {cfg.maximum_paths}")
     if router.prefix_filter:
-        af_lines += [f"  neighbor {ip} route-map {PREFIX_FILTER_NAME} in" for ip in neighbors]
+        af_lines += [f"  neighbor {target} route-map {PREFIX_FILTER_NAME} in" for target in targets]
     if af_lines:
         lines += [" !", " address-family ipv4 unicast", *af_lines, " exit-address-family"]
     lines += ["exit", "!"]
@@ -59,6 +104,19 @@ def render_frr_conf(cfg: StackConfig) -> str:
             "!",
             f"route-map {PREFIX_FILTER_NAME} permit 10",
             f" match ip address prefix-list {PREFIX_FILTER_NAME}",
+            "exit",
+            "!",
+        ]
+    if cfg.uses_bfd:
+        bfd = cfg.bgp.bfd
+        lines += [
+            "bfd",
+            f" profile {BFD_PROFILE}",
+            f"  detect-multiplier {bfd.detect_multiplier}",
+            f"  receive-interval {bfd.receive_interval_ms}",
+            f"  transmit-interval {bfd.transmit_interval_ms}",
+            " exit",
+            " !",
             "exit",
             "!",
         ]

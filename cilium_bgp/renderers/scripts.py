@@ -107,12 +107,14 @@ _FRR_ACTIVATE = (
     + """\
 frr() { if [ "$has_systemd" = yes ]; then systemctl "$1" frr; else "$frrlib/frrinit.sh" "$1"; fi; }
 restart=no
-# reload cannot start a daemon FRR is not running: bgpd must be on before the first start.
-if ! grep -qx 'bgpd=yes' /etc/frr/daemons; then
-  sed -i -E 's/^#?[[:space:]]*bgpd=.*/bgpd=yes/' /etc/frr/daemons
-  grep -qx 'bgpd=yes' /etc/frr/daemons || echo 'bgpd=yes' >>/etc/frr/daemons
-  restart=yes
-fi
+# reload cannot start a daemon FRR is not running: the daemons must be on before the first start.
+for daemon in $daemons; do
+  if ! grep -qx "$daemon=yes" /etc/frr/daemons; then
+    sed -i -E "s/^#?[[:space:]]*$daemon=.*/$daemon=yes/" /etc/frr/daemons
+    grep -qx "$daemon=yes" /etc/frr/daemons || echo "$daemon=yes" >>/etc/frr/daemons
+    restart=yes
+  fi
+done
 [ "$has_systemd" = yes ] && systemctl enable frr >/dev/null 2>&1 || true
 if [ "$restart" = yes ] || ! vtysh -c 'show version' >/dev/null 2>&1; then
   frr restart
@@ -176,9 +178,13 @@ TARGETS: dict[str, FileTarget] = {
 }
 
 
-def activate_script(kind: str, content_sha256: str) -> str:
-    """Install the file read from stdin as ``kind``'s config, safely (see module docstring)."""
+def activate_script(kind: str, content_sha256: str, daemons: tuple[str, ...] = ("bgpd",)) -> str:
+    """Install the file read from stdin as ``kind``'s config, safely (see module docstring).
+
+    ``daemons``: for FRR, the daemons the config needs switched on in ``/etc/frr/daemons``.
+    """
     target = TARGETS[kind]
+    setup = f"daemons='{' '.join(daemons)}'\n" if kind == "frr" else ""
     check = ""
     if target.checker:
         check = f"""\
@@ -194,7 +200,7 @@ fi
 set -eu
 # cilium-bgp: activate {kind} config, content sha256 {content_sha256}
 {target.locate}
-tmp=$(mktemp "$(dirname "$conf")/.cilium-bgp.XXXXXX")
+{setup}tmp=$(mktemp "$(dirname "$conf")/.cilium-bgp.XXXXXX")
 trap 'rm -f "$tmp"' EXIT
 cat >"$tmp"
 chown {target.owner} "$tmp" 2>/dev/null || true
