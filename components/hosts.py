@@ -9,7 +9,7 @@ from pulumi_command import remote
 
 from cilium_bgp.artifacts import sha256
 from cilium_bgp.config import Ssh, StackConfig
-from cilium_bgp.renderers.scripts import activate_script, remove_script
+from cilium_bgp.renderers.scripts import Daemon, activate_script, remove_script
 from cilium_bgp.secrets import reveal
 
 
@@ -36,6 +36,7 @@ def config_file(
     parent: pulumi.Resource,
     depends_on: Sequence[pulumi.Resource] = (),
     daemons: tuple[str, ...] = ("bgpd",),
+    install: Daemon | None = None,
 ) -> remote.Command:
     """A config file pushed through safe activation (see ``cilium_bgp.renderers.scripts``).
 
@@ -54,7 +55,7 @@ def config_file(
     return remote.Command(
         name,
         connection=connection,
-        create=rendered.apply(lambda t: activate_script(kind, sha256(t), daemons)),
+        create=rendered.apply(lambda t: activate_script(kind, sha256(t), daemons, install)),
         delete=remove_script(kind),
         stdin=stdin,
         logging=remote.Logging.NONE if secrets else remote.Logging.STDOUT_AND_STDERR,
@@ -67,10 +68,3 @@ def config_file(
             additional_secret_outputs=["stdin", "stdout", "stderr"] if secrets else None,
         ),
     )
-
-
-def install_command(
-    name: str, *, script: str, connection: remote.ConnectionArgs, parent: pulumi.Resource
-) -> remote.Command:
-    """Install a daemon's packages once; removing packages on destroy is left to the operator."""
-    return remote.Command(name, connection=connection, create=script, opts=pulumi.ResourceOptions(parent=parent))

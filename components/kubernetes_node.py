@@ -10,9 +10,8 @@ from pulumi_command import remote
 
 from cilium_bgp.artifacts import node_config
 from cilium_bgp.config import NodeSettings, StackConfig
-from cilium_bgp.renderers.scripts import install_script
 from cilium_bgp.specs import node_spec
-from components.hosts import config_file, install_command, ssh_connection
+from components.hosts import config_file, ssh_connection
 
 
 class KubernetesNode(pulumi.ComponentResource):
@@ -41,9 +40,6 @@ class KubernetesNode(pulumi.ComponentResource):
         self.bird_config = None
         if cfg.method == "bird":
             connection = ssh_connection(cfg, node.ssh, str(node.ip), private_key)
-            install = install_command(
-                f"{name}-install-bird", script=install_script("bird"), connection=connection, parent=self
-            )
             self.config_text = cidrs.apply(lambda cs: node_config(cfg, node, cs))
             self.bird_config = config_file(
                 f"{name}-bird-config",
@@ -52,7 +48,7 @@ class KubernetesNode(pulumi.ComponentResource):
                 connection=connection,
                 secrets=secrets if cfg.uses_password else {},
                 parent=self,
-                depends_on=[install],
+                install="bird",
             )
         # Outputs repeat the props: stack policies read outputs, resource policies read inputs.
         self.register_outputs({**props, "configText": self.config_text})

@@ -10,17 +10,15 @@ from pulumi_command import remote
 from cilium_bgp.artifacts import router_config
 from cilium_bgp.config import StackConfig
 from cilium_bgp.renderers.frr import frr_daemons
-from cilium_bgp.renderers.scripts import install_script
 from cilium_bgp.renderers.sysctl import render_router_sysctl
 from cilium_bgp.specs import router_spec
-from components.hosts import config_file, install_command, ssh_connection
+from components.hosts import config_file, ssh_connection
 
 
 class Router(pulumi.ComponentResource):
     """FRR (or BIRD) on the router, one neighbor per node; props are the resolved router spec."""
 
     connection: remote.ConnectionArgs
-    install: remote.Command
     sysctl: remote.Command
     daemon_config: remote.Command
     config_text: str
@@ -38,12 +36,6 @@ class Router(pulumi.ComponentResource):
         super().__init__("cilium-bgp:index:Router", name, spec, opts)
         router = cfg.router
         self.connection = ssh_connection(cfg, router.ssh, str(router.router_id), private_key)
-        self.install = install_command(
-            f"{name}-install-{router.daemon}",
-            script=install_script(router.daemon),
-            connection=self.connection,
-            parent=self,
-        )
         self.sysctl = config_file(
             f"{name}-sysctl",
             kind="sysctl",
@@ -60,8 +52,9 @@ class Router(pulumi.ComponentResource):
             connection=self.connection,
             secrets=secrets if cfg.uses_password else {},
             parent=self,
-            depends_on=[self.install, self.sysctl],
+            depends_on=[self.sysctl],
             daemons=frr_daemons(cfg),
+            install=router.daemon,
         )
         # Outputs repeat the props: stack policies read outputs, resource policies read inputs.
         self.register_outputs({**spec, "configText": self.config_text})

@@ -25,6 +25,8 @@ def all_scripts() -> dict[str, str]:
     scripts = {f"install-{d}": install_script(d) for d in ("frr", "bird")}
     for kind in TARGETS:
         scripts[f"activate-{kind}"] = activate_script(kind, sha256(kind))
+        if kind in ("frr", "bird"):
+            scripts[f"install-and-activate-{kind}"] = activate_script(kind, sha256(kind), install=kind)  # type: ignore[arg-type]
         scripts[f"remove-{kind}"] = remove_script(kind)
     scripts["verify"] = verify_command("frr", {"peers": {}, "routes": {}}, 10)
     return scripts
@@ -48,7 +50,8 @@ needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="activation tests need
 
 def activate_in_scratch_etc(kind: str, etc_dir: str, existing: str, new: str, tmp_path: Path) -> tuple[int, str, str]:
     """Run ``activate_script(kind)`` with ``new`` on stdin, ``etc_dir`` a tmpfs holding ``existing``."""
-    script = activate_script(kind, sha256(new))
+    # As the components run it: the daemon's install check first, then the safe activation.
+    script = activate_script(kind, sha256(new), install=kind)  # type: ignore[arg-type]
     conf_name = {"frr": "frr.conf", "bird": "bird.conf"}[kind]
     probe = tmp_path / "after"
     wrapper = f"""

@@ -66,7 +66,7 @@ def test_ssh_key_is_secret_in_every_connection() -> None:
     stack = ROOT / "Pulumi.dev.yaml"
     run = run_stack_file(stack, secrets=secrets_for(stack), mocks=mocks_for(stack))
     connections = [run.inputs[r.urn]["connection"] for r in run.of_type("command:remote:Command")]
-    assert len(connections) == 8, "router: install, sysctl, config, check; each node: install, config"
+    assert len(connections) == 5, "router: sysctl, config, check; each node: config"
     for connection in connections:
         key = rpc.unwrap_rpc_secret(connection)["privateKey"]
         assert rpc.unwrap_rpc_secret(key) == SSH_KEY

@@ -38,42 +38,46 @@ _INSTALL = {
 }
 
 
-def install_script(daemon: Daemon) -> str:
-    """Detect the OS, install the daemon's packages if missing; print what was found."""
+def _ensure_installed(daemon: Daemon) -> str:
+    """Shell that detects the OS and installs the daemon's packages if missing, then carries on."""
     spec = _INSTALL[daemon]
-    el_repo = ""
     if daemon == "frr":
         # EL ships no (or an old) FRR: use the FRR project's stable RPM repository.
         el_repo = (
-            "    rpm -q frr-stable-repo >/dev/null 2>&1 || $pm install -y "
-            '"https://rpm.frrouting.org/repo/frr-stable-repo-1-0.el${VERSION_ID%%.*}.noarch.rpm"\n'
+            "rpm -q frr-stable-repo >/dev/null 2>&1 || $pm install -y "
+            '"https://rpm.frrouting.org/repo/frr-stable-repo-1-0.el${VERSION_ID%%.*}.noarch.rpm"'
         )
     else:
-        el_repo = "    rpm -q epel-release >/dev/null 2>&1 || $pm install -y epel-release\n"
+        el_repo = "rpm -q epel-release >/dev/null 2>&1 || $pm install -y epel-release"
     return f"""\
-set -eu
-# cilium-bgp: install {daemon}
+# cilium-bgp: {daemon} installed?
 . /etc/os-release
-case " ${{ID:-}} ${{ID_LIKE:-}} " in
-  *" debian "*|*" ubuntu "*) family=apt ;;
-  *" rhel "*|*" fedora "*|*" centos "*|*" rocky "*|*" almalinux "*) family=el ;;
-  *) echo "cilium-bgp: unsupported OS '${{ID:-unknown}}' (Debian/Ubuntu or EL only)" >&2; exit 1 ;;
-esac
 if {spec["check"]}; then
   echo "os=${{ID}} ${{VERSION_ID:-}} {daemon}=present"
-  exit 0
-fi
-if [ "$family" = apt ]; then
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -q
-  apt-get install -y -q {spec["apt"]}
 else
-  if command -v dnf >/dev/null 2>&1; then pm=dnf; else pm=yum; fi
-{el_repo}  $pm install -y {spec["el"]}
+  case " ${{ID:-}} ${{ID_LIKE:-}} " in
+    *" debian "*|*" ubuntu "*) family=apt ;;
+    *" rhel "*|*" fedora "*|*" centos "*|*" rocky "*|*" almalinux "*) family=el ;;
+    *) echo "cilium-bgp: unsupported OS '${{ID:-unknown}}' (Debian/Ubuntu or EL only)" >&2; exit 1 ;;
+  esac
+  if [ "$family" = apt ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    apt-get install -y -q {spec["apt"]}
+  else
+    if command -v dnf >/dev/null 2>&1; then pm=dnf; else pm=yum; fi
+    {el_repo}
+    $pm install -y {spec["el"]}
+  fi
+  {spec["check"]} || {{ echo "cilium-bgp: {daemon} is still missing after the install" >&2; exit 1; }}
+  echo "os=${{ID}} ${{VERSION_ID:-}} {daemon}=installed"
 fi
-{spec["check"]} || {{ echo "cilium-bgp: {daemon} is still missing after the install" >&2; exit 1; }}
-echo "os=${{ID}} ${{VERSION_ID:-}} {daemon}=installed"
 """
+
+
+def install_script(daemon: Daemon) -> str:
+    """Detect the OS, install the daemon's packages if missing; print what was found."""
+    return "set -eu\n" + _ensure_installed(daemon)
 
 
 @dataclass(frozen=True)
@@ -178,10 +182,14 @@ TARGETS: dict[str, FileTarget] = {
 }
 
 
-def activate_script(kind: str, content_sha256: str, daemons: tuple[str, ...] = ("bgpd",)) -> str:
+def activate_script(
+    kind: str, content_sha256: str, daemons: tuple[str, ...] = ("bgpd",), install: Daemon | None = None
+) -> str:
     """Install the file read from stdin as ``kind``'s config, safely (see module docstring).
 
     ``daemons``: for FRR, the daemons the config needs switched on in ``/etc/frr/daemons``.
+    ``install``: first make sure this daemon is installed (OS detected, packages installed if
+    missing); one command per host keeps a thousand-node stack at one resource per node.
     """
     target = TARGETS[kind]
     setup = f"daemons='{' '.join(daemons)}'\n" if kind == "frr" else ""
@@ -199,7 +207,7 @@ fi
     return f"""\
 set -eu
 # cilium-bgp: activate {kind} config, content sha256 {content_sha256}
-{target.locate}
+{_ensure_installed(install) if install else ""}{target.locate}
 {setup}tmp=$(mktemp "$(dirname "$conf")/.cilium-bgp.XXXXXX")
 trap 'rm -f "$tmp"' EXIT
 cat >"$tmp"

@@ -1,0 +1,46 @@
+"""Stack configs of N nodes for the benchmarks: each node on its own /24, one PodCIDR each."""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Network
+from typing import Any
+
+POOL = IPv4Network("100.64.0.0/12")
+MASK = 26
+
+
+def node_subnet(i: int) -> IPv4Network:
+    return IPv4Network(f"10.{i // 250}.{i % 250}.0/24")
+
+
+def stack_config(nodes: int, method: str = "bird", **overrides: Any) -> dict[str, Any]:
+    """Namespaced config keys (as in a stack file) for ``nodes`` nodes."""
+    cidrs = POOL.subnets(new_prefix=MASK)
+    interfaces = [{"name": f"n{i}", "address": f"{node_subnet(i)[1]}/24"} for i in range(nodes)]
+    interfaces.append({"name": "eth0", "address": "192.168.121.16/24"})
+    node_list = []
+    for i in range(nodes):
+        node: dict[str, Any] = {
+            "name": f"node{i}",
+            "address": f"{node_subnet(i)[10]}/24",
+            "podCIDRs": [str(next(cidrs))],
+        }
+        if method == "bird":
+            node["asn"] = 4200000000 + i
+        node_list.append(node)
+    config: dict[str, Any] = {
+        "cilium-bgp:method": method,
+        "cilium-bgp:cilium": {
+            "version": "1.18.10",
+            "clusterPoolIPv4PodCIDRList": [str(POOL)],
+            "clusterPoolIPv4MaskSize": MASK,
+        },
+        "cilium-bgp:router": {"asn": 65100, "routerId": "192.168.121.16", "interfaces": interfaces},
+        "cilium-bgp:nodes": node_list,
+        "cilium-bgp:ssh": {"user": "root"},
+    }
+    if method != "bird":
+        config["cilium-bgp:bgp"] = {"nodeASN": 65000}
+    for key, value in overrides.items():
+        config[f"cilium-bgp:{key}"] = value
+    return config
