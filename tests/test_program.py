@@ -281,3 +281,36 @@ def test_components_carry_resolved_specs() -> None:
     assert node["speaker"] == "cilium-bgp-v2"
     assert node["podCIDRs"] == ["172.31.254.64/26"]
     assert node["peerAddress"] == "192.168.121.16"
+
+
+def _inputs_by_name(run: ProgramRun) -> dict[str, Any]:
+    return {urn.split("::")[-1]: inputs for urn, inputs in run.inputs.items()}
+
+
+@pytest.mark.parametrize(
+    ("stack", "changes"),
+    [
+        # The router's config lists every neighbor: it changes (one reload on the router).
+        (ROOT / "Pulumi.dev.yaml", {"router-frr-config"}),
+        # A listen range accepts the new node as it is: no router change; the node joins the
+        # ClusterConfig that selects its subnet's nodes.
+        (
+            ROOT / "tests" / "stacks" / "variants" / "v2-listen-range-1.18.yaml",
+            {"ciliumbgpclusterconfig-cilium-bgp-10-0-2-2"},
+        ),
+    ],
+    ids=["static-neighbors", "listen-range"],
+)
+def test_adding_a_node_touches_only_that_node_and_the_router(stack: Path, changes: set[str]) -> None:
+    config = stack_file_config(stack)
+    before = _inputs_by_name(run_program(config, secrets=secrets_for(stack), mocks=mocks_for(stack)))
+    node = {"name": "node9", "address": "10.0.2.19/24", "podCIDRs": ["172.31.255.192/26"]}
+    if load_stack_file(stack).method == "bird":
+        node["asn"] = 65090
+    config["cilium-bgp:nodes"] = [*config["cilium-bgp:nodes"], node]
+    after = _inputs_by_name(run_program(config, secrets=secrets_for(stack), mocks=mocks_for(stack)))
+    added = set(after) - set(before)
+    changed = {name for name in before if name in after and before[name] != after[name]}
+    assert added == ({"node9", "node9-bird-config"} if load_stack_file(stack).method == "bird" else {"node9"})
+    # Besides: the router component's spec (it lists the neighbors) and the check's expectation.
+    assert changed == {"router", "verify", "verify-check", *changes}
