@@ -71,7 +71,7 @@ lb_ips = pulumi.Output.from_input({cfg.demo.name: demo.load_balancer_ip} if demo
 expect = pulumi.Output.all(pod_cidrs, lb_ips).apply(
     lambda v: expected_state(cfg, v[0], [ip for ip in v[1].values() if ip])
 )
-node_configs = {n.name: n.config_text for n in nodes if n.config_text is not None}
+node_configs = {node.name: n.config_text for node, n in zip(cfg.nodes, nodes, strict=True) if n.config_text is not None}
 
 if cfg.verify.enabled:
     verification = BgpVerification(

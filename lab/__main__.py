@@ -1,4 +1,11 @@
-"""``python -m lab up|verify|down --stack-file PATH [--workdir DIR]``: see ``docs/lab.md``."""
+"""``python -m lab up|verify|down|inspect|exec``: see ``docs/lab.md``.
+
+python -m lab up      --stack-file PATH [--workdir DIR] [--hosts ssh] [--keep-on-failure] [-v]
+python -m lab verify  (--stack-file PATH | --workdir DIR) [--faults] [--json]
+python -m lab down    (--stack-file PATH | --workdir DIR)
+python -m lab inspect (--stack-file PATH | --workdir DIR) [--json] [--expect-empty]   # hosts mode
+python -m lab exec    (--stack-file PATH | --workdir DIR) --host NAME -- COMMAND...   # hosts mode
+"""
 
 from __future__ import annotations
 
@@ -11,10 +18,12 @@ import sys
 from pathlib import Path
 from types import FrameType
 
+from lab.hosts import exec_on_host, inspect_hosts, not_empty
 from lab.plan import StackUnusable
-from lab.report import summary, timings_lines
+from lab.report import hosts_lines, inspect_lines, summary, timings_lines
 from lab.run import Lab, default_workdir, down, up
 from lab.shell import LabError
+from lab.state import LabState
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
@@ -34,20 +43,73 @@ def _logging(workdir: Path, verbose: bool) -> None:
     logger.addHandler(logfile)
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m lab", description="BGP lab in network namespaces from a stack file"
+        prog="python -m lab",
+        description="BGP lab in network namespaces from a stack file",
+        epilog="exec: python -m lab exec --workdir DIR --host router -- vtysh -c 'show bgp summary'",
     )
-    parser.add_argument("command", choices=("up", "verify", "down"))
-    parser.add_argument("--stack-file", type=Path, required=True, help="a Pulumi.<stack>.yaml file")
+    parser.add_argument("command", choices=("up", "verify", "down", "inspect", "exec"))
+    parser.add_argument("--stack-file", type=Path, help="a Pulumi.<stack>.yaml file (required by up)")
     parser.add_argument(
         "--workdir", type=Path, help="state, configs, logs and timings (default: /tmp/cilium-bgp-lab-<stack>)"
     )
+    parser.add_argument(
+        "--hosts",
+        choices=("daemons", "ssh"),
+        default="daemons",
+        help="up: 'daemons' (default) runs the daemons; 'ssh' makes the router and nodes SSH hosts for the program",
+    )
+    parser.add_argument("--host", help="exec: the host to run the command on (router, a node name)")
     parser.add_argument("--faults", action="store_true", help="verify: also run the fault cases")
-    parser.add_argument("--json", action="store_true", help="verify: print the full report as JSON")
+    parser.add_argument("--json", action="store_true", help="verify, inspect: print the full report as JSON")
+    parser.add_argument(
+        "--expect-empty",
+        action="store_true",
+        help="inspect: exit 1 unless no host has a program file or a routing daemon (after pulumi destroy)",
+    )
     parser.add_argument("--keep-on-failure", action="store_true", help="up: leave a failed lab for inspection")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every command to stderr")
+    return parser
+
+
+def _hosts_state(workdir: Path) -> LabState:
+    """The recorded hosts-mode lab (``inspect`` and ``exec`` need no stack file, only the state)."""
+    state = LabState.load(workdir)
+    if state is None:
+        raise LabError(f"no lab in {workdir} (nothing recorded): run `python -m lab up --hosts ssh` first")
+    if state.mode != "hosts":
+        raise LabError(f"lab {state.lab_id} runs its own daemons: inspect and exec are for `up --hosts ssh` labs")
+    return state
+
+
+def _inspect(workdir: Path, as_json: bool, expect_empty: bool) -> int:
+    report = inspect_hosts(_hosts_state(workdir))
+    problems = not_empty(report) if expect_empty else []
+    print(json.dumps(report, indent=2, sort_keys=True) if as_json else "\n".join(inspect_lines(report)))
+    for problem in problems:
+        print(f"not empty: {problem}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+def _exec(workdir: Path, host: str | None, command: list[str]) -> int:
+    if not host:
+        raise LabError("exec needs --host NAME (router or a node name)")
+    return exec_on_host(_hosts_state(workdir), host, command)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # exec: everything after the first "--" is the command, options included.
+    command = argv[argv.index("--") + 1 :] if "--" in argv else []
+    argv = argv[: argv.index("--")] if "--" in argv else argv
+    parser = _parser()
     args = parser.parse_args(argv)
+    if args.stack_file is None and (args.command == "up" or args.workdir is None):
+        late = " (options go before '--': everything after it is the command)" if "--workdir" in command else ""
+        parser.error(f"{args.command} needs --stack-file" + ("" if args.command == "up" else " or --workdir") + late)
+    if command and args.command != "exec":
+        parser.error(f"{args.command} takes no command after '--'")
     workdir = (args.workdir or default_workdir(args.stack_file)).resolve()
     if os.geteuid() != 0:
         print("error: the lab creates network namespaces: run it as root", file=sys.stderr)
@@ -57,11 +119,19 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signum, _interrupt)
     try:
         if args.command == "up":
-            lab = up(args.stack_file, workdir, keep_on_failure=args.keep_on_failure)
-            print(f"lab {lab.plan.lab_id} up in {workdir}: {' '.join(lab.plan.topology.namespaces)}")
+            lab = up(args.stack_file, workdir, keep_on_failure=args.keep_on_failure, hosts=args.hosts == "ssh")
+            print(f"lab {lab.plan.lab_id} up in {workdir}: {' '.join(lab.state.namespaces)}")
+            if lab.hosts_mode:
+                print("\n".join(hosts_lines(lab.state, workdir)))
             print("\n".join(timings_lines(json.loads((workdir / "timings.json").read_text()))))
+        elif args.command == "exec":
+            return _exec(workdir, args.host, command)
+        elif args.command == "inspect":
+            return _inspect(workdir, args.json, args.expect_empty)
         elif args.command == "verify":
             lab = Lab.attach(workdir)
+            if args.faults and lab.hosts_mode:
+                raise LabError("--faults needs the lab's own daemons: not on a hosts-mode lab (`up --hosts ssh`)")
             if args.faults:
                 from lab.faults import run_faults
 

@@ -11,6 +11,7 @@ import os
 import shlex
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from ipaddress import IPv4Network
 from pathlib import Path
@@ -36,6 +37,12 @@ GOBGP_API = ("127.0.0.1", "50051")  # every namespace has its own loopback, henc
 # apipb.PeerState.SessionState
 GOBGP_STATES = {0: "unknown", 1: "Idle", 2: "Connect", 3: "Active", 4: "OpenSent", 5: "OpenConfirm", 6: "Established"}
 DAEMON_START = Budget("daemon start", 20)
+# How to reach a daemon's CLI: an argv prefix (hosts mode: nsenter into the SSH host), or none.
+Enter = Callable[[], list[str]]
+
+
+def _here() -> list[str]:
+    return []
 
 
 class DaemonFailed(LabError):
@@ -62,6 +69,12 @@ def _stat(pid: int) -> tuple[str, str, int] | None:
     comm = text[text.index("(") + 1 : text.rindex(")")]
     fields = text[text.rindex(")") + 2 :].split()
     return comm, fields[0], int(fields[19])
+
+
+def running(pid: int) -> bool:
+    """A process with this PID exists and is not a zombie."""
+    stat = _stat(pid)
+    return stat is not None and stat[1] not in ("Z", "X")
 
 
 def record_process(role: str, pid: int) -> ProcessRecord:
@@ -99,18 +112,28 @@ class FrrRouter:
 
     FRR's ``-N`` only changes paths, not the network namespace: frrinit.sh runs inside the
     namespace, vtysh (unix sockets) works from anywhere with ``-N``.
+
+    Hosts mode: FRR is the one the program started inside the router host, at its default paths
+    (no pathspace); ``enter`` is the argv prefix that runs a command inside that host, and the
+    paths are as the host sees them. The lab only reads it, it never installs or starts it.
     """
 
     kind = "frr"
 
-    def __init__(self, netns: str, pathspace: str) -> None:
+    def __init__(self, netns: str, pathspace: str | None, enter: Enter | None = None) -> None:
         self.netns = netns
         self.pathspace = pathspace
-        self.conf_dir = FRR_ETC / pathspace
-        self.run_dir = FRR_RUN / pathspace
+        self.enter = enter
+        self.conf_dir = FRR_ETC / pathspace if pathspace else FRR_ETC
+        self.run_dir = FRR_RUN / pathspace if pathspace else FRR_RUN
         self.conf = self.conf_dir / "frr.conf"
 
+    def _lab_owned(self) -> None:
+        if self.enter is not None:
+            raise LabError(f"FRR in {self.netns} is the program's (hosts mode): the lab does not install or start it")
+
     def install(self, text: str) -> None:
+        self._lab_owned()
         self.conf_dir.mkdir(mode=0o750, parents=True, exist_ok=True)
         (self.conf_dir / "daemons").write_text(FRR_DAEMONS)
         (self.conf_dir / "vtysh.conf").write_text("service integrated-vtysh-config\n")
@@ -121,6 +144,8 @@ class FrrRouter:
         self.conf.chmod(0o640)
 
     def start(self) -> list[ProcessRecord]:
+        self._lab_owned()
+        assert self.pathspace is not None, "the lab's own FRR always runs in a pathspace"
         run([str(FRR_LIB / "frrinit.sh"), "start", self.pathspace], netns=self.netns, timeout=60)
 
         def pids() -> tuple[dict[str, int], list[str]]:
@@ -131,14 +156,15 @@ class FrrRouter:
         return [record_process(f"router/{name}", pid) for name, pid in found.items()]
 
     def vtysh(self, command: str) -> str:
-        return run(["vtysh", "-N", self.pathspace, "-c", command]).stdout
+        return run([*self.vtysh_argv, "-c", command]).stdout
 
     def vtysh_json(self, command: str) -> Any:
         return json.loads(self.vtysh(command) or "{}")
 
     @property
     def vtysh_argv(self) -> list[str]:
-        return ["vtysh", "-N", self.pathspace]
+        pathspace = ["-N", self.pathspace] if self.pathspace else []
+        return [*(self.enter or _here)(), "vtysh", *pathspace]
 
 
 class BirdDaemon:
@@ -146,26 +172,36 @@ class BirdDaemon:
 
     The layout mirrors a host's ``/etc/bird`` and ``/run``, so the program's activation script can run
     against it with those two directories bind-mounted into place.
+
+    Hosts mode: the BIRD the program started inside the host, ``etc_dir``/``run_dir`` are the host's
+    own ``/etc/bird`` and ``/run`` (as the host sees them) and ``enter`` runs ``birdc`` inside it.
     """
 
     kind = "bird"
 
-    def __init__(self, host: str, netns: str, etc_dir: Path, run_dir: Path) -> None:
+    def __init__(self, host: str, netns: str, etc_dir: Path, run_dir: Path, enter: Enter | None = None) -> None:
         self.host = host
         self.netns = netns
+        self.enter = enter
         self.etc_dir = etc_dir
         self.run_dir = run_dir  # mounted over /run for the activation script
         self.conf = etc_dir / "bird.conf"
         self.socket = run_dir / "bird" / "bird.ctl"
         self.pidfile = run_dir / "bird" / "bird.pid"
 
+    def _lab_owned(self) -> None:
+        if self.enter is not None:
+            raise LabError(f"BIRD on {self.host} is the program's (hosts mode): the lab does not install or start it")
+
     def install(self, text: str) -> None:
+        self._lab_owned()
         self.etc_dir.mkdir(parents=True, exist_ok=True)
         self.socket.parent.mkdir(parents=True, exist_ok=True)
         self.conf.touch(mode=0o640)
         self.conf.write_text(text)
 
     def start(self) -> ProcessRecord:
+        self._lab_owned()
         self.pidfile.unlink(missing_ok=True)
         try:
             run(["bird", "-c", str(self.conf), "-s", str(self.socket), "-P", str(self.pidfile)], netns=self.netns)
@@ -181,11 +217,11 @@ class BirdDaemon:
         return record_process(f"{self.host}/bird", found)
 
     def birdc(self, *args: str) -> str:
-        return run(["birdc", "-s", str(self.socket), *args]).stdout
+        return run([*self.birdc_argv, *args]).stdout
 
     @property
     def birdc_argv(self) -> list[str]:
-        return ["birdc", "-s", str(self.socket)]
+        return [*(self.enter or _here)(), "birdc", "-s", str(self.socket)]
 
 
 class GobgpSpeaker:

@@ -13,6 +13,7 @@ import signal
 from collections.abc import Callable
 from pathlib import Path
 
+from lab.daemons import running
 from lab.shell import LabError, log, run
 from lab.topology import Segment, Topology
 from lab.wait import Budget, wait_until
@@ -48,8 +49,11 @@ def _segment(topology: Topology, index: int, segment: Segment) -> None:
         ip(member.netns, "link", "set", member.ifname, "up")
 
 
-def build(topology: Topology, record: Callable[[str], None], router_sysctl: Path) -> None:
-    """Create every namespace (recorded first), link and address; apply the router's sysctl file."""
+def build(topology: Topology, record: Callable[[str], None], router_sysctl: Path | None) -> None:
+    """Create every namespace (recorded first), link and address; apply the router's sysctl file.
+
+    ``router_sysctl`` None (hosts mode): the program's own sysctl activation sets the router up.
+    """
     for name in topology.namespaces:
         if exists(name):
             raise LabError(f"namespace {name} already exists: another lab run with the same id?")
@@ -70,6 +74,8 @@ def build(topology: Topology, record: Callable[[str], None], router_sysctl: Path
             ip(node.netns, "addr", "add", f"{lb_ip}/32", "dev", "lo")
     client = topology.client
     ip(client.netns, "route", "add", "default", "via", str(client.gateway))
+    if router_sysctl is None:
+        return
     # The program's own sysctl file (the seed's list: forwarding on, IPv6 off); -e: skip absent keys.
     run(["sysctl", "-q", "-e", "-p", str(router_sysctl)], netns=topology.router_netns)
     forwarding = run(["cat", "/proc/sys/net/ipv4/ip_forward"], netns=topology.router_netns).stdout.strip()
@@ -102,3 +108,31 @@ def delete(name: str) -> None:
 
     wait_until(empty, EMPTY, f"namespace {name} empty")
     run(["ip", "netns", "del", name])
+
+
+def comm_of(pid: int) -> str | None:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+
+
+def stop_gracefully(names: list[str], first: tuple[str, ...], budget: Budget) -> list[str]:
+    """SIGTERM what runs inside the lab namespaces ``names`` (the ``first`` commands before the rest,
+    e.g. FRR's watchfrr, which would restart what stops beside it) and wait up to ``budget``;
+    :func:`delete` kills whatever is still there. Returns "comm (pid)" of each signalled process."""
+    signalled: list[str] = []
+    everyone = [(pid, comm_of(pid)) for name in names for pid in pids_in(name)]
+    for group in ([p for p in everyone if p[1] in first], [p for p in everyone if p[1] not in first]):
+        for pid, comm in group:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+                signalled.append(f"{comm} ({pid})")
+
+        def gone(group: list[tuple[int, str | None]] = group) -> tuple[None, list[str]]:
+            left = [f"{c} ({p})" for p, c in group if running(p)]
+            return None, [f"still running: {', '.join(left)}"] if left else []
+
+        with contextlib.suppress(LabError):
+            wait_until(gone, budget, "processes in the lab namespaces stop on SIGTERM")
+    return signalled

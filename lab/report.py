@@ -1,8 +1,15 @@
-"""The readable summary ``python -m lab verify`` prints (the full report is ``verify.json``)."""
+"""The readable summaries ``python -m lab up|verify|inspect`` print (the full report is ``verify.json``)."""
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lab.state import LabState
+
+
+ORIGINS = {"host": "written on the host", "machine": "the machine's, seen through /etc"}
 
 
 def _table(rows: list[list[str]], indent: str = "  ") -> list[str]:
@@ -18,6 +25,20 @@ def _seconds(value: Any) -> str:
 
 def timings_lines(timings: dict[str, Any]) -> list[str]:
     up = timings.get("up", {})
+    if timings.get("mode") == "hosts":
+        lines = [
+            "timings",
+            f"  namespaces, links and management network built in {_seconds(up.get('buildSeconds'))}; "
+            f"every sshd accepted an SSH login after {_seconds(up.get('sshdReadySeconds'))}",
+        ]
+        converged = timings.get("verifyConverged")
+        if converged:
+            lines.append(
+                f"  verify: sessions Established {_seconds(converged.get('establishedSeconds'))} and routes installed "
+                f"{_seconds(converged.get('routesInstalledSeconds'))} after it began; "
+                f"whole verify {_seconds(timings.get('verifySeconds'))}"
+            )
+        return lines
     lines = [
         "timings (elapsed from the daemons' start, except the build)",
         f"  configs checked and namespaces built in {_seconds(up.get('buildSeconds'))}; "
@@ -40,6 +61,39 @@ def timings_lines(timings: dict[str, Any]) -> list[str]:
                 f"  unchanged BIRD config re-pushed on {faults['goodConfigReloaded']['host']}: reloaded, no reset"
             )
     return lines
+
+
+def hosts_lines(state: LabState, workdir: Path) -> list[str]:
+    """What ``up --hosts ssh`` prints: how to reach each host, and the files a client needs."""
+    rows = [["host", "ssh", "sshd", "/etc", "host key"]]
+    for name, info in state.hosts.items():
+        pid = next((p["pid"] for p in state.processes if p["role"] == f"{name}/sshd"), "?")
+        rows.append([name, f"root@{info['address']}:{info['port']}", str(pid), info.get("etc", "?"), info["hostKey"]])
+    first = next(iter(state.hosts.values()))
+    return [
+        f"management: {', '.join(state.links)} in the root namespace "
+        f"(the only root-namespace link; route to {first['address'].rsplit('.', 1)[0]}.0/24 only)",
+        "hosts (each with its own sshd, network, mount and UTS namespace)",
+        *_table(rows),
+        f"hosts.json:  {workdir / 'hosts.json'}",
+        f"client key:  {workdir / 'ssh' / 'id_ed25519'}",
+        f"known_hosts: {workdir / 'ssh' / 'known_hosts'}",
+        f"try: ssh -i {workdir / 'ssh' / 'id_ed25519'} -o UserKnownHostsFile={workdir / 'ssh' / 'known_hosts'} "
+        f"-o StrictHostKeyChecking=yes root@{first['address']} hostname",
+    ]
+
+
+def inspect_lines(report: dict[str, Any]) -> list[str]:
+    """Per host: the program's files and the routing daemons running inside (``inspect``, ``verify``)."""
+    rows = [["host", "ssh", "file", "", "routing daemons"]]
+    for name, host in report.items():
+        daemons = ", ".join(f"{d['comm']} {d['pid']}" for d in host["daemons"]) or "none"
+        for i, (path, f) in enumerate(host["files"].items()):
+            state = "?" if f["exists"] is None else "absent" if not f["exists"] else "present"
+            if f.get("from"):
+                state += " (" + ORIGINS[f["from"]] + ")"
+            rows.append([name if i == 0 else "", host["ssh"] if i == 0 else "", path, state, daemons if i == 0 else ""])
+    return _table(rows)
 
 
 def summary(report: dict[str, Any]) -> str:
@@ -81,6 +135,9 @@ def summary(report: dict[str, Any]) -> str:
             for p in report["pings"]
         ]
     )
+    if "hosts" in report:
+        lines += ["", "hosts (configured by the program; files and daemons seen inside each host)"]
+        lines += inspect_lines(report["hosts"])
     check = report["programCheck"]
     lines += [
         "",

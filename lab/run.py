@@ -2,6 +2,10 @@
 
 The workdir holds the run's state file (what was created), the rendered artifacts (secret-free),
 the daemons' configs and logs, ``timings.json`` and ``verify.json``.
+
+Two modes: ``daemons`` (the lab starts FRR, BIRD or GoBGP itself from the rendered configs) and
+``hosts`` (``up --hosts ssh``: the router and nodes are SSH hosts for the real program, see
+``lab.hosts``; ``verify`` then reads the daemons the program started inside them).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from cilium_bgp.artifacts import ROUTER_SYSCTL
 from cilium_bgp.renderers.common import effective_timers
 from cilium_bgp.renderers.scripts import status_script_source, verify_command
 from cilium_bgp.secrets import reveal
+from lab import hosts as sshhosts
 from lab import netns
 from lab.checks import (
     PingResult,
@@ -43,8 +48,10 @@ from lab.daemons import (
     GobgpSpeaker,
     ProcessRecord,
     is_alive,
+    record_process,
     signal_process,
 )
+from lab.hosts import HostsPlan, plan_hosts
 from lab.plan import ConfigFile, LabPlan, Tampering, plan_lab, stack_digest
 from lab.shell import LabError, log, redact, run
 from lab.state import LabState
@@ -53,6 +60,7 @@ from lab.wait import Budget, wait_until
 RUN_ROOT = Path("/run")
 PINGS = Budget("pings", 15)
 STOP = Budget("process exit", 10)
+HOST_STOP = Budget("processes inside the hosts exit on SIGTERM", 5)
 # What FRR and BIRD use when the stack sets no hold time.
 DAEMON_DEFAULT_HOLD = {"frr": 180, "bird": 240}
 
@@ -153,13 +161,18 @@ class Lab:
         topo = plan.topology
         self.run_dir = RUN_ROOT / f"cbgp-{plan.lab_id}"
         self.router: FrrRouter | BirdDaemon
+        self.speakers: dict[str, BirdDaemon | GobgpSpeaker] = {}
+        self.hosts: HostsPlan | None = None
+        if state.mode == "hosts":
+            self.hosts = plan_hosts(plan)
+            self._program_daemons()
+            return
         if plan.cfg.router.daemon == "frr":
             self.router = FrrRouter(topo.router_netns, topo.router_netns)
         else:
             self.router = BirdDaemon(
                 "router", topo.router_netns, self._host_dir("router") / "etc-bird", self.run_dir / "router"
             )
-        self.speakers: dict[str, BirdDaemon | GobgpSpeaker] = {}
         for node in topo.nodes:
             if plan.speaker_kind == "gobgp":
                 host_dir = self._host_dir(node.name)
@@ -171,11 +184,32 @@ class Lab:
                     node.name, node.netns, self._host_dir(node.name) / "etc-bird", self.run_dir / node.name
                 )
 
+    def _program_daemons(self) -> None:
+        """Hosts mode: the FRR or BIRD the program starts inside each host, at its default paths,
+        reached through ``nsenter`` into the host (resolved at each call: the sshd may come later)."""
+        topo = self.plan.topology
+
+        def enter(host: str) -> Callable[[], list[str]]:
+            return lambda: sshhosts.enter_argv(self.state, host)
+
+        if self.plan.cfg.router.daemon == "frr":
+            self.router = FrrRouter(topo.router_netns, None, enter=enter("router"))
+        else:
+            self.router = BirdDaemon("router", topo.router_netns, Path("/etc/bird"), Path("/run"), enter("router"))
+        for node in topo.nodes:
+            self.speakers[node.name] = BirdDaemon(
+                node.name, node.netns, Path("/etc/bird"), Path("/run"), enter(node.name)
+            )
+
+    @property
+    def hosts_mode(self) -> bool:
+        return self.state.mode == "hosts"
+
     def _host_dir(self, host: str) -> Path:
         return self.workdir / "hosts" / host
 
     @classmethod
-    def create(cls, stack_file: Path, workdir: Path, tamper: Tampering | None = None) -> Lab:
+    def create(cls, stack_file: Path, workdir: Path, tamper: Tampering | None = None, *, mode: str = "daemons") -> Lab:
         """A new, not yet built lab: refuses a workdir whose previous lab is still there."""
         workdir.mkdir(parents=True, exist_ok=True)
         previous = LabState.load(workdir)
@@ -185,7 +219,9 @@ class Lab:
             )
         lab_id = secrets.token_hex(3)
         plan = plan_lab(stack_file, lab_id, tamper)
-        state = LabState(lab_id, str(plan.stack_file), plan.stack_sha256, str(workdir.resolve()))
+        if mode == "hosts":
+            plan_hosts(plan)  # refuses what hosts mode cannot play before anything exists
+        state = LabState(lab_id, str(plan.stack_file), plan.stack_sha256, str(workdir.resolve()), mode=mode)
         state.save()
         return cls(plan, workdir, state)
 
@@ -275,6 +311,8 @@ class Lab:
 
     def up(self) -> Timings:
         """Build the namespaces, start the daemons, wait until the router has every session and route."""
+        if self.hosts_mode:
+            return self._up_hosts()
         began = time.monotonic()
         self._write_rendered()
         password = secrets.token_urlsafe(18)
@@ -301,20 +339,75 @@ class Lab:
         result.save(self.workdir)
         return result
 
-    def _program_check(self) -> dict[str, Any]:
-        """``pulumi up``'s own router check (bgp_status.py through ``verify_command``), run in the router namespace."""
-        command = verify_command(self.plan.cfg.router.daemon, self.plan.expected, 30)
-        if isinstance(self.router, FrrRouter):
-            command += " --vtysh " + shlex.quote(shlex.join(self.router.vtysh_argv))
-        else:
-            command += " --birdc " + shlex.quote(shlex.join(self.router.birdc_argv))
-        proc = run(
-            ["sh", "-c", command],
-            netns=self.plan.topology.router_netns,
-            stdin=status_script_source(),
-            check=False,
-            timeout=60,
+    def _up_hosts(self) -> Timings:
+        """Hosts mode: namespaces and links without daemons, the management network, one sshd per host."""
+        hp = self.hosts
+        assert hp is not None, "hosts mode has a hosts plan"
+        began = time.monotonic()
+        conflicts = sshhosts.root_conflicts(hp.subnet, hp.root_link)
+        if conflicts:  # checked again right before the veth is added
+            raise LabError(f"hosts mode needs {hp.subnet} free in the root namespace: " + "; ".join(conflicts))
+        self._write_rendered()
+        netns.build(self.plan.topology, lambda name: self.state.add("namespaces", name), None)
+        sshhosts.build_management(
+            hp, lambda name: self.state.add("namespaces", name), lambda link: self.state.add("links", link)
         )
+        authorised = sshhosts.client_key(self.workdir, self.plan.lab_id)
+        host_keys = {}
+        for host in hp.hosts:
+            self.state.set_host(
+                host.name,
+                {"netns": host.netns, "address": str(host.address), "port": host.port, "files": list(host.files)},
+            )
+            host_keys[host.name] = sshhosts.prepare_host(self.workdir, self.plan.lab_id, host, authorised)
+        sshhosts.write_client_files(self.workdir, hp.hosts, host_keys)
+        started = time.monotonic()
+        records = {
+            h.name: sshhosts.record_sshd(self.state, self.workdir, h.name, sshhosts.start_sshd(self.workdir, h))
+            for h in hp.hosts
+        }
+        ready = sshhosts.wait_logins(self.workdir, hp.hosts, records, started)
+        for host in hp.hosts:
+            self.state.update_process(record_process(records[host.name].role, records[host.name].pid))
+            info = self.state.hosts[host.name] | {
+                "etc": sshhosts.etc_view(records[host.name].pid),
+                "hostKey": host_keys[host.name],
+            }
+            self.state.set_host(host.name, info)
+        self.state.set_status("up")
+        result = Timings(
+            {
+                "labId": self.plan.lab_id,
+                "stackFile": str(self.plan.stack_file),
+                "mode": "hosts",
+                "method": self.plan.cfg.method,
+                "routerDaemon": self.plan.cfg.router.daemon,
+                "speaker": self.plan.speaker_kind,
+                "up": {"buildSeconds": round(started - began, 2), "sshdReadySeconds": ready},
+            }
+        )
+        result.save(self.workdir)
+        return result
+
+    def _program_check(self) -> dict[str, Any]:
+        """``pulumi up``'s own router check (bgp_status.py through ``verify_command``), run in the router namespace
+        (hosts mode: on the router host, with the default vtysh/birdc, exactly as over SSH)."""
+        command = verify_command(self.plan.cfg.router.daemon, self.plan.expected, 30)
+        if self.hosts_mode:
+            argv = [*sshhosts.enter_argv(self.state, "router"), "sh", "-c", command]
+            proc = run(argv, stdin=status_script_source(), check=False, timeout=60)
+        else:
+            if isinstance(self.router, FrrRouter):
+                command += " --vtysh " + shlex.quote(shlex.join(self.router.vtysh_argv))
+            else:
+                command += " --birdc " + shlex.quote(shlex.join(self.router.birdc_argv))
+            proc = run(
+                ["sh", "-c", command],
+                netns=self.plan.topology.router_netns,
+                stdin=status_script_source(),
+                check=False,
+                timeout=60,
+            )
         try:
             report = json.loads(proc.stdout)
         except json.JSONDecodeError:
@@ -376,11 +469,28 @@ class Lab:
                 )
         return results
 
+    def inspect(self) -> dict[str, Any]:
+        """Hosts mode: per host, the program's files and the routing daemons running inside."""
+        if not self.hosts_mode:
+            raise LabError(f"lab {self.plan.lab_id} runs its own daemons: `inspect` is for `up --hosts ssh` labs")
+        return sshhosts.inspect_hosts(self.state)
+
+    def _program_started(self) -> dict[str, Any]:
+        """Hosts mode: fail fast when the program has not configured the router (yet)."""
+        hosts = self.inspect()
+        if not hosts["router"]["daemons"]:
+            raise LabError(
+                f"no routing daemon runs on the router host ({hosts['router']['ssh']}): "
+                "configure the hosts first (`pulumi up`, or the program's scripts over SSH)"
+            )
+        return hosts
+
     def verify(self) -> dict[str, Any]:
         if self.state.status != "up":
             raise LabError(f"lab {self.plan.lab_id} is {self.state.status}, not up")
         began = time.monotonic()
-        self._wait_converged(began)
+        hosts = self._program_started() if self.hosts_mode else None
+        converged = self._wait_converged(began)
         view = observe_router(self.router, self.plan.topology.router_netns)
         report: dict[str, Any] = {
             "labId": self.plan.lab_id,
@@ -397,6 +507,10 @@ class Lab:
             "pings": [p.as_dict() for p in self.pings()],
         }
         timings = Timings.load(self.workdir)
+        if hosts is not None:
+            report["mode"] = "hosts"
+            report["hosts"] = self.inspect()
+            timings.values["verifyConverged"] = converged
         timings.values["verifySeconds"] = round(time.monotonic() - began, 2)
         timings.save(self.workdir)
         report["timings"] = timings.values
@@ -450,6 +564,14 @@ def teardown(state: LabState) -> list[str]:
     for group in (watchers, [r for r in records if r not in watchers]):
         _stop_processes(group)
         removed += [f"process {r.role} ({r.pid})" for r in group]
+    if state.mode == "hosts":
+        # What the program started inside the hosts (FRR, BIRD): asked to stop first, watchfrr
+        # before the rest; netns.delete kills what is left.
+        stopped = netns.stop_gracefully(list(state.namespaces), ("watchfrr",), HOST_STOP)
+        removed += [f"process {p} inside a host" for p in stopped]
+    for link in state.links:
+        if sshhosts.delete_root_link(link):
+            removed.append(f"root-namespace link {link}")
     for name in state.namespaces:
         if netns.exists(name):
             netns.delete(name)
@@ -471,9 +593,19 @@ def down(workdir: Path) -> list[str]:
     return teardown(state)
 
 
-def up(stack_file: Path, workdir: Path, *, tamper: Tampering | None = None, keep_on_failure: bool = False) -> Lab:
-    """Create and build a lab; on any failure (or Ctrl-C / SIGTERM) remove what was built, then re-raise."""
-    lab = Lab.create(stack_file, workdir, tamper)
+def up(
+    stack_file: Path,
+    workdir: Path,
+    *,
+    tamper: Tampering | None = None,
+    keep_on_failure: bool = False,
+    hosts: bool = False,
+) -> Lab:
+    """Create and build a lab; on any failure (or Ctrl-C / SIGTERM) remove what was built, then re-raise.
+
+    ``hosts``: hosts mode (SSH hosts for the real program, no daemons; see ``lab.hosts``).
+    """
+    lab = Lab.create(stack_file, workdir, tamper, mode="hosts" if hosts else "daemons")
     try:
         lab.up()
     except BaseException:

@@ -25,9 +25,12 @@ class LabState:
     stack_sha256: str
     workdir: str
     status: str = "building"  # building | up | failed
+    mode: str = "daemons"  # daemons: the lab runs the daemons | hosts: SSH hosts for the real program
     namespaces: list[str] = field(default_factory=list)
     directories: list[str] = field(default_factory=list)  # outside the workdir: FRR pathspace, run dir
     processes: list[dict[str, Any]] = field(default_factory=list)
+    links: list[str] = field(default_factory=list)  # in the root namespace: hosts mode's management veth
+    hosts: dict[str, dict[str, Any]] = field(default_factory=dict)  # hosts mode: name -> netns, ssh address, files
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -53,6 +56,17 @@ class LabState:
 
     def add_process(self, record: ProcessRecord) -> None:
         self.add("processes", record.as_dict())
+
+    def update_process(self, record: ProcessRecord) -> None:
+        """Record ``record`` in place of the one with its role (e.g. once ``ip netns exec`` became sshd)."""
+        with self._lock:
+            self.processes = [p for p in self.processes if p["role"] != record.role] + [record.as_dict()]
+            self.save()
+
+    def set_host(self, name: str, info: dict[str, Any]) -> None:
+        with self._lock:
+            self.hosts[name] = info
+            self.save()
 
     def process(self, role: str) -> ProcessRecord:
         for p in self.processes:

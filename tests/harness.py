@@ -8,6 +8,7 @@ something: a CiliumNode's PodCIDRs, a Service's LB IP, the router's answer to th
 
 from __future__ import annotations
 
+import asyncio
 import json
 import runpy
 import shlex
@@ -162,7 +163,11 @@ def run_program(
     def program() -> pulumi.Output[Any]:
         with mock.patch.object(pulumi, "export", side_effect=lambda k, v: exports.__setitem__(k, v)):
             runpy.run_path(str(PROGRAM), run_name="__main__")
-        return pulumi.Output.all(**exports).apply(captured.update)
+        # What the engine does with stack outputs: serialize them (an Output as a dict key fails here).
+        serialized = asyncio.ensure_future(rpc.serialize_properties(exports, {}))
+        return pulumi.Output.all(
+            pulumi.Output.from_input(serialized), pulumi.Output.all(**exports).apply(captured.update)
+        )
 
     try:
         program()

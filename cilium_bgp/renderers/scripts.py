@@ -120,7 +120,9 @@ for daemon in $daemons; do
   fi
 done
 [ "$has_systemd" = yes ] && systemctl enable frr >/dev/null 2>&1 || true
-if [ "$restart" = yes ] || ! vtysh -c 'show version' >/dev/null 2>&1; then
+if ! vtysh -c 'show version' >/dev/null 2>&1; then
+  frr start
+elif [ "$restart" = yes ]; then
   frr restart
 else
   frr reload
