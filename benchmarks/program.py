@@ -62,12 +62,8 @@ def measure(nodes: int, method: str) -> dict[str, Any]:
         stack.write_text(yaml.safe_dump({"config": config}))
         as_json = Path(scratch) / "config.json"
         as_json.write_text(json.dumps(config))
-        render, render_wall = _python(
-            _RENDER.format(stack=str(stack), out=str(Path(scratch) / "out"), root=str(ROOT))
-        )
-        program, program_wall = _python(
-            _PROGRAM.format(root=str(ROOT), tests=str(ROOT / "tests"), config=str(as_json))
-        )
+        render, render_wall = _python(_RENDER.format(stack=str(stack), out=str(Path(scratch) / "out"), root=str(ROOT)))
+        program, program_wall = _python(_PROGRAM.format(root=str(ROOT), tests=str(ROOT / "tests"), config=str(as_json)))
     return {
         "nodes": nodes,
         "method": method,
