@@ -23,16 +23,17 @@ from lab.wait import Budget, DeadlinePassed, wait_until
 FRR_LIB = Path("/usr/lib/frr")
 FRR_ETC = Path("/etc/frr")
 FRR_RUN = Path("/var/run/frr")
-# What frrcommon.sh needs: bgpd on (zebra and staticd always run), vty on loopback only.
-FRR_DAEMONS = """\
-# cilium-bgp lab: the daemons FRR runs in this pathspace
-bgpd=yes
-vtysh_enable=yes
-zebra_options="  -A 127.0.0.1 -s 90000000"
-bgpd_options="   -A 127.0.0.1"
-staticd_options="-A 127.0.0.1"
-"""
-FRR_PROCESSES = ("watchfrr", "zebra", "bgpd", "staticd")
+FRR_ALWAYS = ("watchfrr", "zebra", "staticd")
+
+
+def frr_daemons_file(daemons: tuple[str, ...]) -> str:
+    """What frrcommon.sh needs: the program's daemons on (zebra and staticd always run), vty on
+    loopback only."""
+    lines = ["# cilium-bgp lab: the daemons FRR runs in this pathspace"]
+    lines += [f"{daemon}=yes" for daemon in daemons]
+    lines += ["vtysh_enable=yes", 'zebra_options="  -A 127.0.0.1 -s 90000000"', 'staticd_options="-A 127.0.0.1"']
+    lines += [f'{daemon}_options="-A 127.0.0.1"' for daemon in daemons]
+    return "\n".join(lines) + "\n"
 GOBGP_API = ("127.0.0.1", "50051")  # every namespace has its own loopback, hence its own API
 # apipb.PeerState.SessionState
 GOBGP_STATES = {0: "unknown", 1: "Idle", 2: "Connect", 3: "Active", 4: "OpenSent", 5: "OpenConfirm", 6: "Established"}
@@ -120,9 +121,12 @@ class FrrRouter:
 
     kind = "frr"
 
-    def __init__(self, netns: str, pathspace: str | None, enter: Enter | None = None) -> None:
+    def __init__(
+        self, netns: str, pathspace: str | None, enter: Enter | None = None, daemons: tuple[str, ...] = ("bgpd",)
+    ) -> None:
         self.netns = netns
         self.pathspace = pathspace
+        self.daemons = daemons
         self.enter = enter
         self.conf_dir = FRR_ETC / pathspace if pathspace else FRR_ETC
         self.run_dir = FRR_RUN / pathspace if pathspace else FRR_RUN
@@ -135,7 +139,7 @@ class FrrRouter:
     def install(self, text: str) -> None:
         self._lab_owned()
         self.conf_dir.mkdir(mode=0o750, parents=True, exist_ok=True)
-        (self.conf_dir / "daemons").write_text(FRR_DAEMONS)
+        (self.conf_dir / "daemons").write_text(frr_daemons_file(self.daemons))
         (self.conf_dir / "vtysh.conf").write_text("service integrated-vtysh-config\n")
         self.conf.touch(mode=0o640)
         self.conf.write_text(text)
@@ -149,7 +153,7 @@ class FrrRouter:
         run([str(FRR_LIB / "frrinit.sh"), "start", self.pathspace], netns=self.netns, timeout=60)
 
         def pids() -> tuple[dict[str, int], list[str]]:
-            found = {name: _read_pid(self.run_dir / f"{name}.pid") for name in FRR_PROCESSES}
+            found = {name: _read_pid(self.run_dir / f"{name}.pid") for name in (*FRR_ALWAYS, *self.daemons)}
             return {k: v for k, v in found.items() if v}, [f"no {k}.pid yet" for k, v in found.items() if not v]
 
         found = wait_until(pids, DAEMON_START, f"FRR daemons in {self.netns}").value

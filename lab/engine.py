@@ -31,6 +31,8 @@ STACK_FILE = ROOT / "Pulumi.lab.yaml"
 STATE_DIR = ROOT / ".pulumi-state"
 DEFAULT_WORKDIR = Path("/tmp/cilium-bgp-lab-engine")
 PROJECT = "cilium-bgp"
+# The version the pulumi-command SDK (requirements.txt) asks for; our build reports 1.2.1+cilium-bgp.
+COMMAND_PLUGIN_VERSION = "1.2.1"
 
 
 class EngineError(Exception):
@@ -99,6 +101,15 @@ class Engine:
             )
         return proc
 
+    def register_plugins(self) -> None:
+        """Put the locally built provider into the plugin cache too, so `pulumi plugin ls` shows it
+        (the engine already finds it beside the CLI; nothing is ever downloaded)."""
+        listed = self.run("plugin", "ls", "--json")
+        if any(p.get("name") == "command" for p in json.loads(listed.stdout or "[]")):
+            return
+        binary = self.bin_dir / "pulumi-resource-command"
+        self.run("plugin", "install", "resource", "command", COMMAND_PLUGIN_VERSION, "--file", str(binary))
+
     def stack_args(self) -> list[str]:
         return ["--stack", STACK, "--config-file", str(self.config_file)]
 
@@ -151,6 +162,7 @@ def lab_up(workdir: Path) -> Engine:
     engine = Engine(toolchain_bin(), workdir / "engine")
     lab_cli("up", "--stack-file", str(STACK_FILE), "--hosts", "ssh", workdir=workdir / "lab")
     hosts = json.loads((workdir / "lab" / "hosts.json").read_text())
+    engine.register_plugins()
     engine.ensure_stack()
     engine.write_config(hosts, workdir / "lab" / "ssh" / "id_ed25519")
     return engine

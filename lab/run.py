@@ -27,6 +27,7 @@ from typing import Any
 
 from cilium_bgp.artifacts import ROUTER_SYSCTL
 from cilium_bgp.renderers.common import effective_timers
+from cilium_bgp.renderers.frr import frr_daemons
 from cilium_bgp.renderers.scripts import status_script_source, verify_command
 from cilium_bgp.secrets import reveal
 from lab import hosts as sshhosts
@@ -168,7 +169,7 @@ class Lab:
             self._program_daemons()
             return
         if plan.cfg.router.daemon == "frr":
-            self.router = FrrRouter(topo.router_netns, topo.router_netns)
+            self.router = FrrRouter(topo.router_netns, topo.router_netns, daemons=frr_daemons(plan.cfg))
         else:
             self.router = BirdDaemon(
                 "router", topo.router_netns, self._host_dir("router") / "etc-bird", self.run_dir / "router"
