@@ -13,8 +13,15 @@ def node_subnet(i: int) -> IPv4Network:
     return IPv4Network(f"10.{i // 250}.{i % 250}.0/24")
 
 
-def stack_config(nodes: int, method: str = "bird", **overrides: Any) -> dict[str, Any]:
-    """Namespaced config keys (as in a stack file) for ``nodes`` nodes."""
+MGMT = IPv4Network("198.18.0.0/24")
+
+
+def stack_config(nodes: int, method: str = "bird", *, hosts: bool = False, **overrides: Any) -> dict[str, Any]:
+    """Namespaced config keys (as in a stack file) for ``nodes`` nodes.
+
+    ``hosts``: a stack for the real engine on a hosts-mode lab: every host reachable over SSH on
+    the management /24, no Kubernetes part.
+    """
     cidrs = POOL.subnets(new_prefix=MASK)
     interfaces = [{"name": f"n{i}", "address": f"{node_subnet(i)[1]}/24"} for i in range(nodes)]
     interfaces.append({"name": "eth0", "address": "192.168.121.16/24"})
@@ -27,6 +34,8 @@ def stack_config(nodes: int, method: str = "bird", **overrides: Any) -> dict[str
         }
         if method == "bird":
             node["asn"] = 4200000000 + i
+        if hosts:
+            node["ssh"] = {"host": str(MGMT[10 + i])}
         node_list.append(node)
     config: dict[str, Any] = {
         "cilium-bgp:method": method,
@@ -41,6 +50,11 @@ def stack_config(nodes: int, method: str = "bird", **overrides: Any) -> dict[str
     }
     if method != "bird":
         config["cilium-bgp:bgp"] = {"nodeASN": 65000}
+    if hosts:
+        if nodes > 240:
+            raise ValueError("a hosts-mode lab holds at most 240 nodes on its management /24")
+        config["cilium-bgp:router"]["ssh"] = {"host": str(MGMT[2])}
+        config["cilium-bgp:kubernetes"] = {"enabled": False}
     for key, value in overrides.items():
         config[f"cilium-bgp:{key}"] = value
     return config

@@ -58,10 +58,12 @@ class Engine:
 
     bin_dir: Path
     workdir: Path
+    stack: str = STACK
+    stack_file: Path = STACK_FILE
 
     @property
     def config_file(self) -> Path:
-        return self.workdir / f"Pulumi.{STACK}.yaml"
+        return self.workdir / f"Pulumi.{self.stack}.yaml"
 
     def env(self) -> dict[str, str]:
         STATE_DIR.mkdir(mode=0o700, exist_ok=True)
@@ -111,31 +113,33 @@ class Engine:
         self.run("plugin", "install", "resource", "command", COMMAND_PLUGIN_VERSION, "--file", str(binary))
 
     def stack_args(self) -> list[str]:
-        return ["--stack", STACK, "--config-file", str(self.config_file)]
+        return ["--stack", self.stack, "--config-file", str(self.config_file)]
 
     def ensure_stack(self) -> None:
         """Create the stack (passphrase provider) without touching the repository's stack file."""
         listed = self.run("stack", "ls", "--json")
-        if any(s.get("name") == STACK for s in json.loads(listed.stdout or "[]")):
+        if any(s.get("name") == self.stack for s in json.loads(listed.stdout or "[]")):
             return
         with tempfile.TemporaryDirectory(prefix="cbgp-stack-init-") as scratch:
             shutil.copy(ROOT / "Pulumi.yaml", Path(scratch) / "Pulumi.yaml")
-            self.run("stack", "init", STACK, "--secrets-provider", "passphrase", cwd=Path(scratch))
-            created = yaml.safe_load((Path(scratch) / f"Pulumi.{STACK}.yaml").read_text()) or {}
+            self.run("stack", "init", self.stack, "--secrets-provider", "passphrase", cwd=Path(scratch))
+            created = yaml.safe_load((Path(scratch) / f"Pulumi.{self.stack}.yaml").read_text()) or {}
         salt = created.get("encryptionsalt")
         if not salt:
             raise EngineError("pulumi stack init wrote no encryptionsalt")
-        (STATE_DIR / f"{STACK}.encryptionsalt").write_text(salt)
+        (STATE_DIR / f"{self.stack}.encryptionsalt").write_text(salt)
 
-    def write_config(self, hosts: dict[str, Any], private_key: Path) -> None:
-        """The working stack config: the repository's, plus this lab's SSH hosts and pinned keys."""
-        document = yaml.safe_load(STACK_FILE.read_text())
-        salt_file = STATE_DIR / f"{STACK}.encryptionsalt"
+    def write_config(self, hosts: dict[str, Any], private_key: Path, nodes: int | None = None) -> None:
+        """The working stack config: the stack file's, plus this lab's pinned host keys and the SSH
+        key as a secret. ``nodes``: keep only the first ``nodes`` nodes (the rest join later)."""
+        document = yaml.safe_load(self.stack_file.read_text())
+        salt_file = STATE_DIR / f"{self.stack}.encryptionsalt"
         if salt_file.exists():
             document["encryptionsalt"] = salt_file.read_text().strip()
         config = document["config"]
         router = config[f"{PROJECT}:router"]
         router["ssh"] = {**router.get("ssh", {}), "hostKey": hosts[router.get("hostname", "router")]["hostKey"]}
+        config[f"{PROJECT}:nodes"] = config[f"{PROJECT}:nodes"][:nodes]
         for node in config[f"{PROJECT}:nodes"]:
             node["ssh"] = {**node.get("ssh", {}), "hostKey": hosts[node["name"]]["hostKey"]}
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -157,14 +161,14 @@ def lab_cli(*args: str, workdir: Path, check: bool = True) -> subprocess.Complet
     return proc
 
 
-def lab_up(workdir: Path) -> Engine:
+def lab_up(workdir: Path, stack_file: Path = STACK_FILE, stack: str = STACK, nodes: int | None = None) -> Engine:
     """Build the toolchain and a hosts-mode lab, create the stack and write its config."""
-    engine = Engine(toolchain_bin(), workdir / "engine")
-    lab_cli("up", "--stack-file", str(STACK_FILE), "--hosts", "ssh", workdir=workdir / "lab")
+    engine = Engine(toolchain_bin(), workdir / "engine", stack, stack_file)
+    lab_cli("up", "--stack-file", str(stack_file), "--hosts", "ssh", workdir=workdir / "lab")
     hosts = json.loads((workdir / "lab" / "hosts.json").read_text())
     engine.register_plugins()
     engine.ensure_stack()
-    engine.write_config(hosts, workdir / "lab" / "ssh" / "id_ed25519")
+    engine.write_config(hosts, workdir / "lab" / "ssh" / "id_ed25519", nodes)
     return engine
 
 

@@ -7,6 +7,7 @@ module, in order. Plugins are never downloaded (PULUMI_DISABLE_AUTOMATIC_PLUGIN_
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -54,6 +55,17 @@ def changes(engine: Engine) -> dict[str, str]:
 
 
 TIMINGS: dict[str, float] = {}
+
+
+def test_toolchain_is_the_local_build(engine: Engine) -> None:
+    env = engine.env()
+    assert env["PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION"] == "true", "a missing plugin fails, never downloads"
+    assert engine.run("version").stdout.strip() == "v3.274.1"
+    plugins = {p["name"]: p for p in json.loads(engine.run("plugin", "ls", "--json").stdout)}
+    assert plugins["command"]["kind"] == "resource"
+    about = engine.run("about", "--json", "--stack", STACK, check=False).stdout
+    assert '"language"' in about or "python" in about, about[:500]
+    assert str(engine.bin_dir) in (shutil.which("pulumi", path=env["PATH"]) or "")
 
 
 def test_preview_then_up_routes_the_lab(engine: Engine, workdir: Path) -> None:

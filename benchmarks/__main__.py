@@ -1,0 +1,133 @@
+"""``python -m benchmarks [program] [lab] [engine] [--quick]``: measure, write
+``benchmarks/results/<name>.json`` and ``benchmarks/results/scaling.png``, print a summary.
+
+Run as root on the machine kind the results describe (the lab and engine parts need root, frr,
+bird2, sshd and the Pulumi toolchain: ``bash scripts/install-deps``; plots need
+``pip install -r benchmarks/requirements.txt``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def machine() -> dict[str, Any]:
+    def version(argv: list[str]) -> str:
+        try:
+            out = subprocess.run(argv, capture_output=True, text=True, timeout=10)
+        except OSError:
+            return "not found"
+        return (out.stdout or out.stderr).strip().splitlines()[0] if (out.stdout or out.stderr) else "?"
+
+    return {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "cpus": os.cpu_count(),
+        "memoryGiB": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "frr": version(["vtysh", "--version"]),
+        "bird": version(["bird", "--version"]),
+    }
+
+
+def save(name: str, data: dict[str, Any]) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps({"machine": machine(), **data}, indent=2) + "\n")
+    return path
+
+
+def plot(program: dict[str, Any] | None, lab: dict[str, Any] | None) -> Path | None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib missing: pip install -r benchmarks/requirements.txt (no plot written)", file=sys.stderr)
+        return None
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    if program:
+        for method in sorted({r["method"] for r in program["rows"]}):
+            rows = [r for r in program["rows"] if r["method"] == method]
+            xs = [r["nodes"] for r in rows]
+            axes[0].plot(xs, [r["program"]["seconds"] for r in rows], "o-", label=f"program under mocks ({method})")
+            axes[0].plot(xs, [r["render"]["seconds"] for r in rows], "s--", label=f"render command ({method})")
+        axes[0].axhline(10, color="grey", linestyle=":", label="target: 1,000 nodes < 10 s")
+        axes[0].set(xscale="log", yscale="log", xlabel="nodes", ylabel="seconds", title="Program and render")
+        axes[0].legend(fontsize=7)
+    if lab:
+        profiles = sorted({r["profile"] for r in lab["rows"]})
+        for i, what in enumerate(("routesInstalledSeconds", "withdrawnSeconds")):
+            values = [
+                sorted(r[what] for r in lab["rows"] if r["profile"] == p and r.get(what) is not None) for p in profiles
+            ]
+            axes[1].bar(
+                [x + i * 0.4 for x in range(len(profiles))],
+                [v[len(v) // 2] if v else 0 for v in values],
+                width=0.4,
+                label={"routesInstalledSeconds": "all routes installed", "withdrawnSeconds": "frozen node withdrawn"}[
+                    what
+                ],
+            )
+        nodes = lab["rows"][0]["nodes"]
+        axes[1].set_xticks([x + 0.2 for x in range(len(profiles))], profiles)
+        axes[1].set(yscale="log", ylabel="seconds (median)", title=f"Lab, {nodes} BIRD nodes, per failover profile")
+        axes[1].legend(fontsize=7)
+    figure.suptitle(f"cilium-bgp benchmarks, {os.cpu_count()} cores, {datetime.now(UTC):%Y-%m-%d}")
+    figure.tight_layout()
+    path = RESULTS / "scaling.png"
+    figure.savefig(path, dpi=110)
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    parser.add_argument("parts", nargs="*", metavar="PART", help="program, lab, engine (default: all)")
+    parser.add_argument("--quick", action="store_true", help="fewer trials, no default-timer failover (3 min each)")
+    parser.add_argument("--lab-nodes", type=int, default=50)
+    args = parser.parse_args(argv)
+    args.parts = args.parts or ["program", "lab", "engine"]
+    unknown = set(args.parts) - {"program", "lab", "engine"}
+    if unknown:
+        parser.error(f"unknown parts {sorted(unknown)}: choose from program, lab, engine")
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    program = lab = None
+    if "program" in args.parts:
+        from benchmarks import program as bench_program
+
+        program = bench_program.run([10, 100, 1000], ["bird", "cilium-bgp-v2"])
+        print(f"wrote {save('program', program)}")
+    if "lab" in args.parts:
+        from benchmarks import lab as bench_lab
+
+        profiles = ["fast", "bfd"] if args.quick else ["default", "fast", "bfd"]
+        lab = bench_lab.run(args.lab_nodes, profiles, 1 if args.quick else 3)
+        print(f"wrote {save('lab', lab)}")
+    if "engine" in args.parts:
+        from benchmarks import engine as bench_engine
+
+        print(f"wrote {save('engine', bench_engine.run(1 if args.quick else 3))}")
+    if program is None and (RESULTS / "program.json").exists():
+        program = json.loads((RESULTS / "program.json").read_text())
+    if lab is None and (RESULTS / "lab.json").exists():
+        lab = json.loads((RESULTS / "lab.json").read_text())
+    written = plot(program, lab)
+    if written:
+        print(f"wrote {written}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

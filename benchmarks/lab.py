@@ -1,0 +1,54 @@
+"""Benchmark (b): the lab with N BIRD nodes, per failover profile (default, fast, bfd).
+
+For each profile: build the lab from an N-node stack (configs rendered by the program), time from
+the daemons' start to all sessions Established and to all routes in the router's kernel table,
+then freeze one node's BIRD and time the withdrawal of its PodCIDR (the same fault case the lab
+suite runs). Needs root, frr and bird2.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from benchmarks.stacks import stack_config
+from lab.faults import frozen_speaker
+from lab.run import down, up
+
+PROFILES = ("default", "fast", "bfd")
+
+
+def measure(nodes: int, profile: str, *, freeze: bool = True) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="cbgp-bench-lab-") as scratch:
+        stack = Path(scratch) / f"Pulumi.lab{nodes}-{profile}.yaml"
+        stack.write_text(yaml.safe_dump({"config": stack_config(nodes, "bird", bgp={"failover": profile})}))
+        workdir = Path(scratch) / "lab"
+        lab = up(stack, workdir)
+        try:
+            timings = json.loads((workdir / "timings.json").read_text())["up"]
+            row: dict[str, Any] = {
+                "nodes": nodes,
+                "profile": profile,
+                "establishedSeconds": round(timings["establishedSeconds"], 2),
+                "routesInstalledSeconds": round(timings["routesInstalledSeconds"], 2),
+                "buildSeconds": timings["buildSeconds"],
+            }
+            if freeze:
+                fault = frozen_speaker(lab, lab.plan.cfg.nodes[0].name)
+                row.update(
+                    holdTimeSeconds=fault["holdTimeSeconds"],
+                    withdrawnSeconds=round(fault["withdrawnSeconds"], 2),
+                    recoveredSeconds=round(fault["recoveredSeconds"], 2),
+                )
+            return row
+        finally:
+            down(workdir)
+
+
+def run(nodes: int, profiles: list[str], trials: int) -> dict[str, Any]:
+    rows = [measure(nodes, profile) | {"trial": t} for profile in profiles for t in range(trials)]
+    return {"rows": rows}
