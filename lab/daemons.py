@@ -34,6 +34,8 @@ def frr_daemons_file(daemons: tuple[str, ...]) -> str:
     lines += ["vtysh_enable=yes", 'zebra_options="  -A 127.0.0.1 -s 90000000"', 'staticd_options="-A 127.0.0.1"']
     lines += [f'{daemon}_options="-A 127.0.0.1"' for daemon in daemons]
     return "\n".join(lines) + "\n"
+
+
 GOBGP_API = ("127.0.0.1", "50051")  # every namespace has its own loopback, hence its own API
 # apipb.PeerState.SessionState
 GOBGP_STATES = {0: "unknown", 1: "Idle", 2: "Connect", 3: "Active", 4: "OpenSent", 5: "OpenConfirm", 6: "Established"}

@@ -84,8 +84,9 @@ def _session_marks(lab: Lab) -> dict[str, Any]:
     return {line.split()[0]: " ".join(line.split()[3:5]) for line in lines if " BGP " in line}
 
 
-def frozen_speaker(lab: Lab, node: str) -> dict[str, Any]:
-    """Freeze ``node``'s speaker; time the withdrawal; bring it back; time the recovery."""
+def frozen_speaker(lab: Lab, node: str, recovery: Budget = RECOVERY) -> dict[str, Any]:
+    """Freeze ``node``'s speaker; time the withdrawal; bring it back; time the recovery (within
+    ``recovery``: BIRD with default timers waits up to 300 s after a hold-timer expiry)."""
     hold = lab.negotiated_hold(node)
     node_ip = next(str(n.ip) for n in lab.plan.cfg.nodes if n.name == node)
     degraded, withdrawn = without_node(lab.plan.expected, node_ip)
@@ -107,7 +108,7 @@ def frozen_speaker(lab: Lab, node: str) -> dict[str, Any]:
     back_at = time.monotonic()
     back = wait_until(
         lambda: _observed(lab, router_ns, lab.plan.expected, []),
-        RECOVERY,
+        recovery,
         f"{node}'s routes back after it was {how}",
         since=back_at,
     )

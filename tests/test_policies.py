@@ -433,3 +433,62 @@ def test_levels_can_be_changed_by_config() -> None:
     raised = evaluate(run, {"router-prefix-filter": "mandatory", "ssh-host-key-pinned": "disabled"})
     assert [v.policy for v in mandatory(raised)] == ["router-prefix-filter"]
     assert not [v for v in raised if v.policy == "ssh-host-key-pinned"]
+
+
+# -- part 3: the pack under the real CLI ----------------------------------------------------------
+
+
+def _cli_bin() -> Path | None:
+    """The Pulumi CLI on PATH, else the one scripts/install-pulumi built (without building it)."""
+    import shutil
+    import subprocess
+
+    found = shutil.which("pulumi")
+    if found:
+        return Path(found).parent
+    out = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "install-pulumi"), "--print-path"], capture_output=True, text=True
+    )
+    candidate = Path(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 and out.stdout.strip() else None
+    return candidate if candidate is not None and (candidate / "pulumi").exists() else None
+
+
+def test_policy_pack_in_pulumi_preview(tmp_path: Path) -> None:
+    """`pulumi preview --policy-pack policies`: dev passes; a violating design fails the preview.
+
+    The stack is dev with its Kubernetes part left out: the Kubernetes provider is not built on
+    these machines (see README), and preview needs no host, so nothing else changes. The
+    violation: the same design under a policy config that makes `router-prefix-filter` mandatory,
+    as an organisation that forbids unfiltered routers would.
+    """
+    import yaml
+
+    from lab.engine import Engine
+
+    bin_dir = _cli_bin()
+    if bin_dir is None:
+        pytest.skip("no Pulumi CLI on PATH and none built by scripts/install-pulumi")
+    stack_file = tmp_path / "Pulumi.policy-dev.yaml"
+    document = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())
+    document["config"]["cilium-bgp:kubernetes"] = {"enabled": False}
+    stack_file.write_text(yaml.safe_dump(document))
+    engine = Engine(bin_dir, tmp_path / "engine", "policy-dev", stack_file)
+    engine.ensure_stack()
+    try:
+        engine.workdir.mkdir(parents=True, exist_ok=True)
+        salt = (ROOT / ".pulumi-state" / "policy-dev.encryptionsalt").read_text().strip()
+        engine.config_file.write_text(yaml.safe_dump({"encryptionsalt": salt, **document}))
+        engine.run("config", "set", "--secret", "sshPrivateKey", *engine.stack_args(), stdin="preview-needs-no-key")
+        policies = str(ROOT / "policies")
+        passing = engine.run("preview", "--policy-pack", policies, *engine.stack_args(), check=False)
+        assert passing.returncode == 0, passing.stdout + passing.stderr
+        assert "ssh-host-key-pinned" in passing.stdout, "advisory findings are reported"
+        strict = tmp_path / "strict.json"
+        strict.write_text('{"router-prefix-filter": "mandatory"}')
+        failing = engine.run(
+            "preview", "--policy-pack", policies, "--policy-pack-config", str(strict), *engine.stack_args(), check=False
+        )
+        assert failing.returncode != 0
+        assert "router.prefixFilter: true" in failing.stdout, failing.stdout
+    finally:
+        engine.run("stack", "rm", "--yes", "--force", "--preserve-config", "--stack", "policy-dev", check=False)
