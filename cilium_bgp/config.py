@@ -219,12 +219,17 @@ class RouterSettings(Model):
         description="With `neighbors: listen-range`, the most dynamic peers FRR accepts. Default: 4x the nodes, "
         "at least 100 (FRR's own default, which silently refuses the 101st node).",
     )
-    prefix_filter: bool = Field(
+    prefix_filter: bool | Literal["per-node"] = Field(
         False,
-        description="Accept only PodCIDRs from the pool and LoadBalancer IPs from the LB pool "
-        "(keeps `bgp ebgp-requires-policy`). Off reproduces the seed's `no bgp ebgp-requires-policy`.",
+        description="`true`: accept only PodCIDRs of the pool and LB IPs of the LB pool (keeps `bgp "
+        "ebgp-requires-policy`). `per-node`: each node only its own PodCIDRs (static PodCIDRs, not with a "
+        "listen range). `false` reproduces the seed's `no bgp ebgp-requires-policy`.",
     )
     ssh: Ssh = Field(default_factory=Ssh, description="SSH connection to the router.")
+
+    @property
+    def per_node_filter(self) -> bool:
+        return self.prefix_filter == "per-node"
 
 
 class NodeSettings(Model):

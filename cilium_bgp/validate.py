@@ -397,6 +397,16 @@ def _check_misc(cfg: StackConfig) -> Iterator[Problem]:
             )
         if cfg.router.daemon != "frr":
             yield Problem("router.neighbors", "'listen-range' with router.daemon bird", "static or peer-group")
+    if cfg.router.per_node_filter and cfg.pod_cidr_source != "static":
+        yield Problem(
+            "router.prefixFilter",
+            "'per-node' with podCidrSource cluster",
+            "true (the pool): per-node filters list each node's PodCIDRs in the router's config",
+        )
+    if cfg.router.per_node_filter and cfg.router.neighbors == "listen-range":
+        yield Problem(
+            "router.prefixFilter", "'per-node' with neighbors listen-range", "true: dynamic peers share one policy"
+        )
     if cfg.router.listen_limit is not None and cfg.router.listen_limit < len(cfg.nodes):
         yield Problem(
             "router.listenLimit",

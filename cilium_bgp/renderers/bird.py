@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from ipaddress import IPv4Network
 
 from cilium_bgp.config import NodeSettings, StackConfig
-from cilium_bgp.renderers.common import accepted_prefixes, bird_symbol, effective_timers
+from cilium_bgp.renderers.common import PrefixRange, accepted_prefixes, bird_symbol, effective_timers, lb_prefixes
 from cilium_bgp.secrets import secret_ref
 
 
@@ -72,6 +72,16 @@ def render_node_bird_conf(cfg: StackConfig, node: NodeSettings, pod_cidrs: Seque
     return "\n".join(lines) + "\n"
 
 
+def _bird_set(prefixes: list[PrefixRange]) -> str:
+    """A BIRD prefix set: ``net{low,high}`` per range."""
+    terms = []
+    for prefix in prefixes:
+        low = prefix.ge if prefix.ge is not None else prefix.network.prefixlen
+        high = prefix.le if prefix.le is not None else prefix.network.prefixlen
+        terms.append(f"{prefix.network}{{{low},{high}}}")
+    return ", ".join(terms)
+
+
 def render_router_bird_conf(cfg: StackConfig) -> str:
     """The router as BIRD: one eBGP session per node, BGP routes exported to the kernel, nothing to nodes."""
     router = cfg.router
@@ -88,16 +98,15 @@ def render_router_bird_conf(cfg: StackConfig) -> str:
         lines.append(f"  merge paths yes limit {cfg.maximum_paths};")
     lines.append("}")
     import_rule = "all"
-    if router.prefix_filter:
-        terms = []
-        for prefix in accepted_prefixes(cfg):
-            low = prefix.ge if prefix.ge is not None else prefix.network.prefixlen
-            high = prefix.le if prefix.le is not None else prefix.network.prefixlen
-            terms.append(f"{prefix.network}{{{low},{high}}}")
-        lines.append(f"filter cilium_bgp_in {{ if net ~ [ {', '.join(terms)} ] then accept; reject; }}")
+    if router.prefix_filter and not router.per_node_filter:
+        lines.append(
+            f"filter cilium_bgp_in {{ if net ~ [ {_bird_set(accepted_prefixes(cfg))} ] then accept; reject; }}"
+        )
         import_rule = "filter cilium_bgp_in"
     lines += _bfd_protocol(cfg)
-    shared = [*_session_options(cfg), f"ipv4 {{ import {import_rule}; export none; }};"]
+    channel = f"ipv4 {{ import {import_rule}; export none; }};"
+    # With per-node filters each session's channel differs, so it stays out of the template.
+    shared = [*_session_options(cfg), *([] if router.per_node_filter else [channel])]
     if router.neighbors == "peer-group":
         # A template states the shared session settings once; each node adds its own lines.
         lines += ["template bgp cilium_nodes {", *(f"  {line}" for line in shared), "}"]
@@ -108,6 +117,9 @@ def render_router_bird_conf(cfg: StackConfig) -> str:
             f"local {cfg.router_address_for(node)} as {router.asn};",
             f"neighbor {node.ip} as {cfg.node_asn(node)};",
         ]
+        if router.per_node_filter:
+            allowed = [PrefixRange(c, None, None) for c in node.pod_cidrs] + lb_prefixes(cfg)
+            own.append(f"ipv4 {{ import where net ~ [ {_bird_set(allowed)} ]; export none; }};")
         if router.neighbors == "peer-group":
             lines += [f"{head} from cilium_nodes {{", *(f"  {line}" for line in own), "}"]
         else:

@@ -62,10 +62,17 @@ def accepted_prefixes(cfg: StackConfig) -> list[PrefixRange]:
         PrefixRange(pool, mask, mask) if mask > pool.prefixlen else PrefixRange(pool, None, None)
         for pool in cfg.cilium.cluster_pool_ipv4_pod_cidr_list
     ]
-    ranges += [
-        PrefixRange(cidr, None, 32) if cidr.prefixlen < 32 else PrefixRange(cidr, None, None) for cidr in cfg.lb_cidrs
-    ]
-    return ranges
+    return ranges + lb_prefixes(cfg)
+
+
+def node_filter_name(node: NodeSettings) -> str:
+    """The node's own prefix-list / route-map name (``router.prefixFilter: per-node``)."""
+    return f"{PREFIX_FILTER_NAME}-{node.name}"
+
+
+def lb_prefixes(cfg: StackConfig) -> list[PrefixRange]:
+    """LB IPs a node may announce: any address of the LB pool, as a host route or larger."""
+    return [PrefixRange(c, None, 32) if c.prefixlen < 32 else PrefixRange(c, None, None) for c in cfg.lb_cidrs]
 
 
 def bird_symbol(name: str) -> str:

@@ -14,8 +14,11 @@ from cilium_bgp.renderers.common import (
     BFD_PROFILE,
     PEER_GROUP,
     PREFIX_FILTER_NAME,
+    PrefixRange,
     accepted_prefixes,
     effective_timers,
+    lb_prefixes,
+    node_filter_name,
     update_source,
 )
 from cilium_bgp.secrets import secret_ref
@@ -69,6 +72,33 @@ def _neighbor_lines(cfg: StackConfig) -> tuple[list[str], list[str]]:
     return lines, [PEER_GROUP]
 
 
+def _prefix_list(name: str, prefixes: list[PrefixRange]) -> list[str]:
+    lines = []
+    for seq, prefix in enumerate(prefixes, start=1):
+        bounds = (f" ge {prefix.ge}" if prefix.ge else "") + (f" le {prefix.le}" if prefix.le else "")
+        lines.append(f"ip prefix-list {name} seq {seq * 5} permit {prefix.network}{bounds}")
+    return [*lines, "!"]
+
+
+def _route_map(name: str, prefix_lists: list[str]) -> list[str]:
+    lines = []
+    for seq, prefix_list in enumerate(prefix_lists, start=1):
+        lines += [f"route-map {name} permit {seq * 10}", f" match ip address prefix-list {prefix_list}", "exit"]
+    return [*lines, "!"]
+
+
+def _per_node_filters(cfg: StackConfig) -> list[str]:
+    """Each node may announce only its own PodCIDRs, plus (shared-ASN methods) LB IPs of the pool:
+    one exact prefix-list per node and one shared LB list."""
+    lb_list = f"{PREFIX_FILTER_NAME}-LB"
+    lines = _prefix_list(lb_list, lb_prefixes(cfg)) if cfg.lb_cidrs else []
+    for node in cfg.nodes:
+        name = node_filter_name(node)
+        lines += _prefix_list(name, [PrefixRange(cidr, None, None) for cidr in node.pod_cidrs])
+        lines += _route_map(name, [name, lb_list] if cfg.lb_cidrs else [name])
+    return lines
+
+
 def render_frr_conf(cfg: StackConfig) -> str:
     router = cfg.router
     lines: list[str] = []
@@ -95,22 +125,18 @@ def render_frr_conf(cfg: StackConfig) -> str:
     af_lines: list[str] = []
     if cfg.shared_asn:
         af_lines.append(f"  maximum-paths {cfg.maximum_paths}")
-    if router.prefix_filter:
+    if router.per_node_filter:
+        af_lines += [f"  neighbor {node.ip} route-map {node_filter_name(node)} in" for node in cfg.nodes]
+    elif router.prefix_filter:
         af_lines += [f"  neighbor {target} route-map {PREFIX_FILTER_NAME} in" for target in targets]
     if af_lines:
         lines += [" !", " address-family ipv4 unicast", *af_lines, " exit-address-family"]
     lines += ["exit", "!"]
-    if router.prefix_filter:
-        for seq, prefix in enumerate(accepted_prefixes(cfg), start=1):
-            bounds = (f" ge {prefix.ge}" if prefix.ge else "") + (f" le {prefix.le}" if prefix.le else "")
-            lines.append(f"ip prefix-list {PREFIX_FILTER_NAME} seq {seq * 5} permit {prefix.network}{bounds}")
-        lines += [
-            "!",
-            f"route-map {PREFIX_FILTER_NAME} permit 10",
-            f" match ip address prefix-list {PREFIX_FILTER_NAME}",
-            "exit",
-            "!",
-        ]
+    if router.per_node_filter:
+        lines += _per_node_filters(cfg)
+    elif router.prefix_filter:
+        lines += _prefix_list(PREFIX_FILTER_NAME, accepted_prefixes(cfg))
+        lines += _route_map(PREFIX_FILTER_NAME, [PREFIX_FILTER_NAME])
     if cfg.uses_bfd:
         bfd = cfg.bgp.bfd
         lines += [
