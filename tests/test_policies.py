@@ -18,6 +18,7 @@ from unittest import mock
 
 import pytest
 from harness import run_stack_file
+from keys import throwaway_private_key
 from policy_harness import POLICIES, Violation, evaluate, mandatory
 from pulumi_policy import (
     PolicyCustomTimeouts,
@@ -290,7 +291,7 @@ def test_pod_cidr_announced_and_accepted() -> None:
 
 def test_secrets_marked_secret() -> None:
     rule, typ = "secrets-marked-secret", "command:remote:Command"
-    key = "-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n-----END OPENSSH PRIVATE KEY-----\n"
+    key = throwaway_private_key()
     assert run_resource_rule(rule, typ, {"connection": {"privateKey": key}}, secret_outputs=["connection"]) == []
     assert run_resource_rule(rule, typ, {"stdin": " neighbor 10.0.1.10 password <<secret:bgpPassword>>"}) == []
     assert run_resource_rule(rule, typ, {"create": f"echo '{key}' > /root/.ssh/id"}) == [

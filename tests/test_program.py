@@ -10,6 +10,7 @@ import pulumi
 import pytest
 import yaml
 from harness import ProgramRun, StackMocks, run_program, run_stack_file, stack_file_config
+from keys import throwaway_private_key
 from pulumi.runtime import rpc
 from stacks import ALL_STACKS, PASSWORD, ROOT, carved_pod_cidrs, stack_id
 
@@ -20,7 +21,7 @@ from cilium_bgp.secrets import reveal
 from cilium_bgp.stackfile import load_stack_file
 from components.kubernetes_objects import type_token
 
-SSH_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\ntest-only-key-9c1e\n-----END OPENSSH PRIVATE KEY-----\n"
+SSH_KEY = throwaway_private_key()
 SECRETS = {"sshPrivateKey": SSH_KEY}
 
 

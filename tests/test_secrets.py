@@ -15,7 +15,8 @@ from test_program import SSH_KEY, mocks_for, secrets_for
 
 from cilium_bgp.stackfile import load_stack_file
 
-SECRET_TEXTS = (PASSWORD, "test-only-key-9c1e")
+# The password, and the body of the generated key (its base64 lines).
+SECRET_TEXTS = (PASSWORD, SSH_KEY.splitlines()[1])
 
 
 def plain_strings(value: Any) -> Iterator[str]:
