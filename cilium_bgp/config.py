@@ -27,7 +27,7 @@ from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
 from cilium_bgp.errors import ConfigError, Problem
-from cilium_bgp.versions import METHODS, OLDEST_SUPPORTED, SHARED_ASN_METHODS, Version
+from cilium_bgp.versions import OLDEST_SUPPORTED, SHARED_ASN_METHODS, Version
 
 # ASNs that may not be used on a session: 0, AS_TRANS (RFC 6793), 65535 and 4294967295 (RFC 7300).
 RESERVED_ASNS = {0, 23456, 65535, 4294967295}
@@ -543,7 +543,3 @@ def load_config(
     if problems:
         raise ConfigError(problems)
     return config
-
-
-def method_lifetime_text(method: str) -> str:
-    return METHODS[method].describe()

@@ -75,11 +75,6 @@ fi
 """
 
 
-def install_script(daemon: Daemon) -> str:
-    """Detect the OS, install the daemon's packages if missing; print what was found."""
-    return "set -eu\n" + _ensure_installed(daemon)
-
-
 @dataclass(frozen=True)
 class FileTarget:
     """Where a config file goes, how it is checked and how its daemon takes it."""
