@@ -36,6 +36,13 @@ def engine(workdir: Path) -> Iterator[Engine]:
         lab_cli("down", "--stack-file", str(ROOT / "Pulumi.lab.yaml"), workdir=workdir / "lab", check=False)
 
 
+@pytest.fixture
+def deployed(engine: Engine) -> Engine:
+    """The stack is up (a no-op when an earlier test already brought it up): tests can run alone."""
+    engine.run("up", "--yes", "--skip-preview", *engine.stack_args())
+    return engine
+
+
 def host(workdir: Path, name: str, *command: str) -> str:
     return lab_cli("exec", "--host", name, "--", *command, workdir=workdir / "lab").stdout
 
@@ -88,7 +95,8 @@ def test_preview_then_up_routes_the_lab(engine: Engine, workdir: Path) -> None:
     assert report["pings"] and all(p["ok"] and p["ttl"] == 63 for p in report["pings"]), report["pings"]
 
 
-def test_second_up_changes_nothing(engine: Engine, workdir: Path) -> None:
+def test_second_up_changes_nothing(deployed: Engine, workdir: Path) -> None:
+    engine = deployed
     before = router_summary(workdir)
     start = time.monotonic()
     engine.run("up", "--yes", "--expect-no-changes", *engine.stack_args())
@@ -98,7 +106,8 @@ def test_second_up_changes_nothing(engine: Engine, workdir: Path) -> None:
         assert after[peer]["connectionsEstablished"] == state["connectionsEstablished"], f"{peer} was reset"
 
 
-def test_stack_output_equals_what_frr_shows(engine: Engine, workdir: Path) -> None:
+def test_stack_output_equals_what_frr_shows(deployed: Engine, workdir: Path) -> None:
+    engine = deployed
     peers = outputs(engine)["bgpPeers"]
     frr = router_summary(workdir)
     assert set(peers) == set(frr)
@@ -108,7 +117,8 @@ def test_stack_output_equals_what_frr_shows(engine: Engine, workdir: Path) -> No
         assert peer["asn"] == frr[address]["remoteAs"]
 
 
-def test_changing_one_asn_touches_that_node_and_the_router(engine: Engine, workdir: Path) -> None:
+def test_changing_one_asn_touches_that_node_and_the_router(deployed: Engine, workdir: Path) -> None:
+    engine = deployed
     engine.run("config", "set", "--path", "nodes[1].asn", "65021", *engine.stack_args())
     planned = changes(engine)
     # node2 (its spec and its bird.conf), the router (its spec and frr.conf) and the router-side
@@ -140,7 +150,8 @@ def test_policy_pack_runs_in_preview(engine: Engine, workdir: Path) -> None:
     assert "mandatory" in failing.stdout and "router.prefixFilter: true" in failing.stdout, failing.stdout
 
 
-def test_destroy_stops_the_daemons_and_removes_the_configs(engine: Engine, workdir: Path) -> None:
+def test_destroy_stops_the_daemons_and_removes_the_configs(deployed: Engine, workdir: Path) -> None:
+    engine = deployed
     before = json.loads(lab_cli("inspect", "--json", workdir=workdir / "lab").stdout)
     assert before["router"]["daemons"] and before["node1"]["daemons"], "daemons ran before the destroy"
     engine.run("destroy", "--yes", *engine.stack_args())
