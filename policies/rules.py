@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Mapping
+from functools import partial
 from ipaddress import IPv4Network, ip_network
 from typing import Any
 
 import yaml
 from pulumi_policy import (
     EnforcementLevel,
+    PolicyConfigSchema,
     PolicyResource,
     ReportViolation,
     ResourceValidationArgs,
@@ -506,21 +508,15 @@ MANDATORY = EnforcementLevel.MANDATORY
 ADVISORY = EnforcementLevel.ADVISORY
 
 
-def _stack(name: str, description: str, level: EnforcementLevel, validate: Any, schema: Any = None) -> Any:
-    return StackValidationPolicy(
-        name=name, description=description, enforcement_level=level, validate=validate, config_schema=schema
-    )
+def _rule(kind: type, name: str, description: str, level: EnforcementLevel, validate: Any, schema: Any = None) -> Any:
+    return kind(name=name, description=description, enforcement_level=level, validate=validate, config_schema=schema)
 
 
-def _resource(name: str, description: str, level: EnforcementLevel, validate: Any, schema: Any = None) -> Any:
-    return ResourceValidationPolicy(
-        name=name, description=description, enforcement_level=level, validate=validate, config_schema=schema
-    )
+_stack = partial(_rule, StackValidationPolicy)
+_resource = partial(_rule, ResourceValidationPolicy)
 
 
-def _schema(properties: dict[str, Any]) -> Any:
-    from pulumi_policy import PolicyConfigSchema
-
+def _schema(properties: dict[str, Any]) -> PolicyConfigSchema:
     return PolicyConfigSchema(properties=properties)
 
 

@@ -109,6 +109,17 @@ class RecordingMonitor(pulumi.runtime.mocks.MockMonitor):
         return response
 
 
+def unwrap(value: Any) -> Any:
+    """A registered value with every secret wrapper removed (as providers and policies see it)."""
+    if rpc.is_rpc_secret(value):
+        return unwrap(rpc.unwrap_rpc_secret(value))
+    if isinstance(value, dict):
+        return {k: unwrap(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unwrap(v) for v in value]
+    return value
+
+
 @dataclass
 class ProgramRun:
     exports: dict[str, Any]

@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness import ProgramRun
-from pulumi.runtime import rpc
+from harness import ProgramRun, unwrap
 from pulumi_policy import (
     EnforcementLevel,
     PolicyCustomTimeouts,
@@ -37,16 +36,6 @@ class Violation:
     level: str
     message: str
     urn: str | None
-
-
-def unwrap(value: Any) -> Any:
-    if rpc.is_rpc_secret(value):
-        return unwrap(rpc.unwrap_rpc_secret(value))
-    if isinstance(value, dict):
-        return {k: unwrap(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [unwrap(v) for v in value]
-    return value
 
 
 def _options(run: ProgramRun, urn: str) -> PolicyResourceOptions:
