@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -21,22 +22,31 @@ from typing import Any
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def machine() -> dict[str, Any]:
-    def version(argv: list[str]) -> str:
-        try:
-            out = subprocess.run(argv, capture_output=True, text=True, timeout=10)
-        except OSError:
-            return "not found"
-        return (out.stdout or out.stderr).strip().splitlines()[0] if (out.stdout or out.stderr) else "?"
+# The daemons report their own versions; vtysh has no --version option.
+FRR_BGPD = "/usr/lib/frr/bgpd"
 
+
+def daemon_version(argv: list[str]) -> str:
+    """The version a daemon prints for ``--version`` (on stdout or stderr), or why there is none."""
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=10)
+    except OSError:
+        return "not found"
+    if out.returncode != 0:
+        return f"unknown (exit {out.returncode})"
+    found = re.search(r"\bversion\s+(\d+(?:\.\d+)+)", out.stdout + out.stderr)
+    return found.group(1) if found else "unknown"
+
+
+def machine() -> dict[str, Any]:
     return {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "cpus": os.cpu_count(),
         "memoryGiB": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
         "kernel": platform.release(),
         "python": platform.python_version(),
-        "frr": version(["vtysh", "--version"]),
-        "bird": version(["bird", "--version"]),
+        "frr": daemon_version([FRR_BGPD, "--version"]),
+        "bird": daemon_version(["bird", "--version"]),
     }
 
 

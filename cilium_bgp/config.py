@@ -2,8 +2,8 @@
 
 ``load_config`` turns the raw values of the project namespace (``cilium-bgp:*`` in
 ``Pulumi.<stack>.yaml``) into a validated :class:`StackConfig` or raises :class:`ConfigError` listing
-every problem, each naming its key. Field descriptions here are the config reference
-(``docs/config-reference.md`` is generated from them).
+every problem, each naming its key. Field descriptions here are the config reference (the
+README's, generated from them by ``python -m cilium_bgp.docs --update README.md``).
 """
 
 from __future__ import annotations

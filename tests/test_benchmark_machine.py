@@ -1,0 +1,40 @@
+"""The benchmarks' machine record names the daemons' versions, never a command's error text.
+
+``vtysh`` has no ``--version`` option (FRR 8.4 prints "unrecognized option" and exits 1); the
+daemons themselves do: ``/usr/lib/frr/bgpd --version`` prints ``bgpd version 8.4.4``, and
+``bird --version`` prints ``BIRD version 2.0.12`` (on stderr).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from benchmarks.__main__ import daemon_version, machine
+
+BGPD = Path("/usr/lib/frr/bgpd")
+
+
+@pytest.mark.skipif(not BGPD.exists() or shutil.which("bird") is None, reason="FRR and BIRD are not installed")
+def test_machine_records_frr_and_bird_versions() -> None:
+    record = machine()
+    for daemon in ("frr", "bird"):
+        assert re.fullmatch(r"\d+\.\d+(\.\d+)*", record[daemon]), f"{daemon} version: {record[daemon]!r}"
+
+
+def test_a_failing_version_command_records_no_version(tmp_path: Path) -> None:
+    fake = tmp_path / "fake-daemon"
+    fake.write_text("#!/bin/sh\necho \"fake-daemon: unrecognized option '--version' 1.2.3\" >&2\nexit 1\n")
+    fake.chmod(0o755)
+    assert daemon_version([str(fake), "--version"]) == "unknown (exit 1)"
+    assert daemon_version([str(tmp_path / "absent"), "--version"]) == "not found"
+
+
+def test_the_version_is_read_from_stderr_too(tmp_path: Path) -> None:
+    fake = tmp_path / "fake-bird"
+    fake.write_text("#!/bin/sh\necho 'BIRD version 2.0.12' >&2\n")
+    fake.chmod(0o755)
+    assert daemon_version([str(fake), "--version"]) == "2.0.12"
