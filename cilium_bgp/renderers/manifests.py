@@ -32,6 +32,8 @@ AUTH_SECRET_NAME = "cilium-bgp-auth"
 AUTH_SECRET_NAMESPACE = "kube-system"
 ADVERTISE_LABEL = {"cilium-bgp.io/advertise": "cilium-bgp"}
 HOSTNAME_LABEL = "kubernetes.io/hostname"
+# kube-router's --health-port default: /healthz answers there.
+KUBE_ROUTER_HEALTH_PORT = 20244
 
 
 @dataclass(frozen=True)
@@ -254,20 +256,35 @@ def _kube_router_objects(cfg: StackConfig) -> list[dict[str, Any]]:
         args.append(f"--bgp-holdtime={timers.hold}s")
     args += cfg.kube_router.extra_args
     labels = {"k8s-app": "kube-router"}
+    # The host's iptables lock, shared with kube-proxy and Cilium, as upstream's manifests mount it.
+    volumes: list[dict[str, Any]] = [
+        {"name": "lib-modules", "hostPath": {"path": "/lib/modules"}},
+        {"name": "xtables-lock", "hostPath": {"path": "/run/xtables.lock", "type": "FileOrCreate"}},
+    ]
+    mounts: list[dict[str, Any]] = [
+        {"name": "lib-modules", "mountPath": "/lib/modules", "readOnly": True},
+        {"name": "xtables-lock", "mountPath": "/run/xtables.lock", "readOnly": False},
+    ]
     return [
         {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _meta("kube-router", ns)},
         {
             "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": "ClusterRole",
             "metadata": _meta("kube-router"),
+            # kube-router starts an informer for each of these whatever it runs, and exits when one
+            # cannot sync; it writes nothing to the API server when it only advertises routes.
             "rules": [
                 {
                     "apiGroups": [""],
                     "resources": ["namespaces", "pods", "services", "nodes", "endpoints"],
                     "verbs": ["list", "get", "watch"],
                 },
+                {
+                    "apiGroups": ["networking.k8s.io"],
+                    "resources": ["networkpolicies"],
+                    "verbs": ["list", "get", "watch"],
+                },
                 {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["list", "get", "watch"]},
-                {"apiGroups": [""], "resources": ["nodes"], "verbs": ["patch"]},
             ],
         },
         {
@@ -299,13 +316,16 @@ def _kube_router_objects(cfg: StackConfig) -> list[dict[str, Any]]:
                                 "env": [
                                     {"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}
                                 ],
+                                "livenessProbe": {
+                                    "httpGet": {"path": "/healthz", "port": KUBE_ROUTER_HEALTH_PORT},
+                                    "initialDelaySeconds": 10,
+                                    "periodSeconds": 3,
+                                },
                                 "securityContext": {"privileged": True},
-                                "volumeMounts": [
-                                    {"name": "lib-modules", "mountPath": "/lib/modules", "readOnly": True}
-                                ],
+                                "volumeMounts": mounts,
                             }
                         ],
-                        "volumes": [{"name": "lib-modules", "hostPath": {"path": "/lib/modules"}}],
+                        "volumes": volumes,
                     },
                 },
             },

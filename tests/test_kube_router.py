@@ -1,0 +1,85 @@
+"""The kube-router method renders what kube-router itself needs, per its source.
+
+Upstream facts (cloudnativelabs/kube-router, tags v2.1.0 and v2.5.0, identical in both):
+
+- ``pkg/cmd/kube-router.go``: whatever it runs, kube-router creates shared informers for
+  services, endpoints, endpointslices (discovery.k8s.io), pods, nodes, namespaces and
+  networkpolicies (networking.k8s.io), then ``CacheSyncOrTimeout`` waits for all of them and
+  returns "failed to synchronize cache" after ``--cache-sync-timeout`` (default 1 minute,
+  ``pkg/options/options.go``): a forbidden list means the pod exits and crash-loops.
+- ``daemonset/generic-kuberouter-only-advertise-routes.yaml`` (the advertise-only manifest)
+  grants those resources get/list/watch, mounts ``/run/xtables.lock`` (hostPath, FileOrCreate)
+  and probes ``/healthz`` on port 20244 (``--health-port``'s default, ``pkg/options/options.go``).
+  Its leases and services/status grants serve ``--run-loadbalancer`` (``pkg/controllers/lballoc``),
+  which this method does not run; nothing in ``pkg/`` patches or updates a Node.
+- ``--peer-router-passwords-file`` (``pkg/options/options.go``) names a file read once at start by
+  ``NewNetworkRoutingController`` (``pkg/controllers/routing/network_routes_controller.go``): its
+  content is split on "," and each item base64-decoded (``stringSliceB64Decode``,
+  ``pkg/controllers/routing/utils.go``), one per ``--peer-router-ips`` entry (``newGlobalPeers``,
+  ``pkg/controllers/routing/bgp_peers.go``).
+- ``--router-id`` is one value (or ``generate``) for the whole DaemonSet; without it each node
+  uses its primary IP (``network_routes_controller.go``); no node annotation sets a router-id.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from stacks import ROOT
+
+from cilium_bgp.config import StackConfig, load_config
+from cilium_bgp.renderers.manifests import render_manifests
+from cilium_bgp.stackfile import load_stack_file, raw_config_from_stack_file
+
+STACK = ROOT / "tests" / "stacks" / "variants" / "kube-router-1.16.yaml"
+# Every informer kube-router v2.1.0-v2.5.0 starts, by API group.
+INFORMERS = {
+    "": {"services", "endpoints", "pods", "nodes", "namespaces"},
+    "discovery.k8s.io": {"endpointslices"},
+    "networking.k8s.io": {"networkpolicies"},
+}
+
+
+def _objects(cfg: StackConfig) -> dict[str, dict[str, Any]]:
+    return {obj["kind"]: obj for obj in render_manifests(cfg)}
+
+
+def _with(stack: Path, **changes: Any) -> StackConfig:
+    raw, secret = raw_config_from_stack_file(stack)
+    raw.update(changes)
+    return load_config(raw, secret | {k for k in changes if k in ("bgpPassword",)}, need_secret_values=True)
+
+
+def _container(cfg: StackConfig) -> dict[str, Any]:
+    return _objects(cfg)["DaemonSet"]["spec"]["template"]["spec"]["containers"][0]
+
+
+def test_cluster_role_lets_every_informer_list_and_watch() -> None:
+    rules = _objects(load_stack_file(STACK))["ClusterRole"]["rules"]
+    for group, resources in INFORMERS.items():
+        for resource in resources:
+            verbs = {v for r in rules if group in r["apiGroups"] and resource in r["resources"] for v in r["verbs"]}
+            assert {"get", "list", "watch"} <= verbs, f"kube-router cannot list/watch {group or 'core'}/{resource}"
+
+
+def test_cluster_role_grants_no_write() -> None:
+    """Advertising routes writes nothing to the API server: no verb beyond reading."""
+    rules = _objects(load_stack_file(STACK))["ClusterRole"]["rules"]
+    verbs = {v for r in rules for v in r["verbs"]}
+    assert verbs == {"get", "list", "watch"}, f"verbs granted: {sorted(verbs)}"
+
+
+def test_daemonset_shares_the_hosts_xtables_lock() -> None:
+    pod = _objects(load_stack_file(STACK))["DaemonSet"]["spec"]["template"]["spec"]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    mounts = {m["name"]: m for m in pod["containers"][0]["volumeMounts"]}
+    lock = next((name for name, v in volumes.items() if v.get("hostPath", {}).get("path") == "/run/xtables.lock"), None)
+    assert lock is not None, f"no hostPath volume for /run/xtables.lock: {volumes}"
+    assert volumes[lock]["hostPath"]["type"] == "FileOrCreate"
+    assert mounts[lock]["mountPath"] == "/run/xtables.lock" and not mounts[lock].get("readOnly", False)
+
+
+def test_daemonset_is_probed_on_kube_routers_health_port() -> None:
+    probe = _container(load_stack_file(STACK)).get("livenessProbe")
+    assert probe is not None and probe["httpGet"] == {"path": "/healthz", "port": 20244}, f"livenessProbe: {probe}"
