@@ -362,19 +362,12 @@ def _check_helm_overrides(cfg: StackConfig) -> Iterator[Problem]:
 
 
 def _check_misc(cfg: StackConfig) -> Iterator[Problem]:
-    if cfg.uses_password:
-        if cfg.method == "kube-router":
-            yield Problem(
-                "bgpPassword",
-                "a password with method 'kube-router'",
-                "no password (set it per node with kube-router annotations)",
-            )
-        if cfg.method == "cilium-bgp-v1" and not PEERING_POLICY_AUTH_SECRET.exists_in(cfg.version):
-            yield Problem(
-                "bgpPassword",
-                f"a password with cilium-bgp-v1 on Cilium {cfg.version}",
-                "Cilium 1.15+ (CiliumBGPPeeringPolicy authSecretRef) or no password",
-            )
+    if cfg.uses_password and cfg.method == "cilium-bgp-v1" and not PEERING_POLICY_AUTH_SECRET.exists_in(cfg.version):
+        yield Problem(
+            "bgpPassword",
+            f"a password with cilium-bgp-v1 on Cilium {cfg.version}",
+            "Cilium 1.15+ (CiliumBGPPeeringPolicy authSecretRef) or no password",
+        )
     if cfg.method == "kube-router" and cfg.router.peering_address is None:
         subnets = {cfg.node_subnet(n) for n in cfg.nodes}
         if len(subnets) > 1:

@@ -8,7 +8,12 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from cilium_bgp.config import StackConfig
-from cilium_bgp.renderers.manifests import demo_manifests, method_manifests
+from cilium_bgp.renderers.manifests import (
+    KUBE_ROUTER_PASSWORD_SECRET,
+    demo_manifests,
+    kube_router_password,
+    method_manifests,
+)
 from components.kubernetes_objects import KubernetesObject, resource_name
 
 
@@ -28,6 +33,11 @@ class BgpMethod(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         manifests = method_manifests(cfg)
+        if "bgpPassword" in secrets:
+            secrets = {
+                **secrets,
+                KUBE_ROUTER_PASSWORD_SECRET: pulumi.Output.secret(secrets["bgpPassword"].apply(kube_router_password)),
+            }
         props = {
             "method": cfg.method,
             "ciliumVersion": cfg.cilium.version,

@@ -6,12 +6,15 @@ from ipaddress import IPv4Network
 from pathlib import Path
 
 from cilium_bgp.config import StackConfig
+from cilium_bgp.renderers.manifests import KUBE_ROUTER_PASSWORD_SECRET, kube_router_password
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = sorted(ROOT.glob("Pulumi.*.yaml"))
 VARIANTS = sorted((ROOT / "tests" / "stacks" / "variants").glob("*.yaml"))
 ALL_STACKS = SHIPPED + VARIANTS
 PASSWORD = "test-only-password-7f3a"
+# What the components fill placeholders with: the password and the forms derived from it.
+SECRET_VALUES = {"bgpPassword": PASSWORD, KUBE_ROUTER_PASSWORD_SECRET: kube_router_password(PASSWORD)}
 
 
 def stack_id(path: Path) -> str:

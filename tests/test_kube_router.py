@@ -23,13 +23,19 @@ Upstream facts (cloudnativelabs/kube-router, tags v2.1.0 and v2.5.0, identical i
 
 from __future__ import annotations
 
+import base64
+import json
 from pathlib import Path
 from typing import Any
 
-from stacks import ROOT
+from harness import StackMocks, run_stack_file, unwrap
+from pulumi.runtime import rpc
+from pydantic import SecretStr
+from stacks import PASSWORD, ROOT
 
 from cilium_bgp.config import StackConfig, load_config
-from cilium_bgp.renderers.manifests import render_manifests
+from cilium_bgp.renderers.manifests import KUBE_ROUTER_PASSWORD_SECRET, render_manifests
+from cilium_bgp.secrets import secret_ref
 from cilium_bgp.stackfile import load_stack_file, raw_config_from_stack_file
 
 STACK = ROOT / "tests" / "stacks" / "variants" / "kube-router-1.16.yaml"
@@ -83,3 +89,55 @@ def test_daemonset_shares_the_hosts_xtables_lock() -> None:
 def test_daemonset_is_probed_on_kube_routers_health_port() -> None:
     probe = _container(load_stack_file(STACK)).get("livenessProbe")
     assert probe is not None and probe["httpGet"] == {"path": "/healthz", "port": 20244}, f"livenessProbe: {probe}"
+
+
+PASSWORD_STACK = ROOT / "tests" / "stacks" / "variants" / "kube-router-password-1.18.yaml"
+
+
+def _password_file(cfg: StackConfig) -> tuple[dict[str, Any], str]:
+    """The Secret holding kube-router's password file, and the path the DaemonSet reads it from."""
+    objects = render_manifests(cfg)
+    pod = next(o for o in objects if o["kind"] == "DaemonSet")["spec"]["template"]["spec"]
+    flags = [a for a in pod["containers"][0]["args"] if a.startswith("--peer-router-passwords")]
+    assert len(flags) == 1 and flags[0].startswith("--peer-router-passwords-file="), f"password flags: {flags}"
+    path = Path(flags[0].split("=", 1)[1])
+    mount = next(m for m in pod["containers"][0]["volumeMounts"] if path.parent == Path(m["mountPath"]))
+    volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
+    secret = next(
+        o for o in objects if o["kind"] == "Secret" and o["metadata"]["name"] == volume["secret"]["secretName"]
+    )
+    assert secret["metadata"]["namespace"] == cfg.cilium.namespace, "the Secret sits beside the DaemonSet"
+    assert mount.get("readOnly") is True
+    return secret, path.name
+
+
+def test_password_is_accepted_for_kube_router() -> None:
+    cfg = _with(PASSWORD_STACK, bgpPassword=SecretStr(PASSWORD))
+    assert cfg.uses_password
+
+
+def test_password_reaches_kube_router_as_a_mounted_file() -> None:
+    cfg = load_stack_file(PASSWORD_STACK)
+    secret, key = _password_file(cfg)
+    peers = {a.split("=", 1)[1] for a in _container(cfg)["args"] if a.startswith("--peer-router-ips=")}
+    # One base64 item per --peer-router-ips entry, comma-separated: what stringSliceB64Decode reads.
+    items = secret["stringData"][key].split(",")
+    assert len(items) == len(next(iter(peers)).split(",")), f"{items} for peers {peers}"
+    assert set(items) == {secret_ref(KUBE_ROUTER_PASSWORD_SECRET)}
+
+
+def test_program_fills_the_file_with_the_base64_password() -> None:
+    run = run_stack_file(
+        PASSWORD_STACK, secrets={"bgpPassword": PASSWORD}, mocks=StackMocks(lb_ips={"whoami-lb": "192.0.2.20"})
+    )
+    secrets = [r for r in run.of_type("kubernetes:core/v1:Secret") if "kube-router" in r.urn]
+    assert len(secrets) == 1, [r.urn for r in run.of_type("kubernetes:core/v1:Secret")]
+    inputs = run.inputs[secrets[0].urn]
+    assert rpc.is_rpc_secret(inputs["stringData"]), "the password file is a secret input"
+    (content,) = unwrap(inputs["stringData"]).values()
+    assert [base64.b64decode(item).decode() for item in content.split(",")] == [PASSWORD]
+    encoded = base64.b64encode(PASSWORD.encode()).decode()
+    for reg in run.registrations:
+        if reg.urn != secrets[0].urn and "::kubernetes:" in reg.urn:
+            text = json.dumps(unwrap(run.inputs.get(reg.urn, {})))
+            assert PASSWORD not in text and encoded not in text, f"{reg.urn} carries the password"

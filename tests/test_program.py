@@ -11,7 +11,7 @@ import pytest
 import yaml
 from harness import ProgramRun, StackMocks, run_program, run_stack_file, stack_file_config, unwrap
 from keys import throwaway_private_key
-from stacks import ALL_STACKS, PASSWORD, ROOT, carved_pod_cidrs, stack_id
+from stacks import ALL_STACKS, PASSWORD, ROOT, SECRET_VALUES, carved_pod_cidrs, stack_id
 
 from cilium_bgp.artifacts import node_config_path, render_artifacts, router_config
 from cilium_bgp.renderers.helm_values import render_helm_values
@@ -55,7 +55,7 @@ def commands(run: ProgramRun) -> dict[str, dict[str, Any]]:
 def expected_files(stack: Path) -> dict[str, str]:
     cfg = load_stack_file(stack)
     pod_cidrs = carved_pod_cidrs(cfg) if cfg.pod_cidr_source == "cluster" else None
-    return {k: reveal(v, {"bgpPassword": PASSWORD}) for k, v in render_artifacts(cfg, pod_cidrs).items()}
+    return {k: reveal(v, SECRET_VALUES) for k, v in render_artifacts(cfg, pod_cidrs).items()}
 
 
 @pytest.mark.parametrize("stack", ALL_STACKS, ids=stack_id)

@@ -6,6 +6,7 @@ by cilium-operator at run time, so the components order them after the Helm rele
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from ipaddress import IPv4Address
 from typing import Any
@@ -32,6 +33,12 @@ AUTH_SECRET_NAME = "cilium-bgp-auth"
 AUTH_SECRET_NAMESPACE = "kube-system"
 ADVERTISE_LABEL = {"cilium-bgp.io/advertise": "cilium-bgp"}
 HOSTNAME_LABEL = "kubernetes.io/hostname"
+# kube-router reads its peer passwords base64-encoded: this secret is derived from bgpPassword where
+# secrets are filled in (components/bgp_method.py), never rendered.
+KUBE_ROUTER_PASSWORD_SECRET = "bgpPasswordBase64"
+KUBE_ROUTER_PASSWORDS = "kube-router-peer-passwords"
+KUBE_ROUTER_PASSWORDS_DIR = "/etc/kube-router/peer-passwords"
+KUBE_ROUTER_PASSWORDS_KEY = "peer-router-passwords"
 # kube-router's --health-port default: /healthz answers there.
 KUBE_ROUTER_HEALTH_PORT = 20244
 
@@ -254,6 +261,9 @@ def _kube_router_objects(cfg: StackConfig) -> list[dict[str, Any]]:
         args.append("--advertise-loadbalancer-ip=true")
     if timers.hold is not None:
         args.append(f"--bgp-holdtime={timers.hold}s")
+    if cfg.uses_password:
+        # A file from a Secret: an argument would show the password in every process listing.
+        args.append(f"--peer-router-passwords-file={KUBE_ROUTER_PASSWORDS_DIR}/{KUBE_ROUTER_PASSWORDS_KEY}")
     args += cfg.kube_router.extra_args
     labels = {"k8s-app": "kube-router"}
     # The host's iptables lock, shared with kube-proxy and Cilium, as upstream's manifests mount it.
@@ -265,7 +275,25 @@ def _kube_router_objects(cfg: StackConfig) -> list[dict[str, Any]]:
         {"name": "lib-modules", "mountPath": "/lib/modules", "readOnly": True},
         {"name": "xtables-lock", "mountPath": "/run/xtables.lock", "readOnly": False},
     ]
+    objects: list[dict[str, Any]] = []
+    if cfg.uses_password:
+        volumes.append(
+            {"name": "peer-passwords", "secret": {"secretName": KUBE_ROUTER_PASSWORDS, "defaultMode": 0o400}}
+        )
+        mounts.append({"name": "peer-passwords", "mountPath": KUBE_ROUTER_PASSWORDS_DIR, "readOnly": True})
+        # kube-router splits the file on "," and base64-decodes each item: one per --peer-router-ips entry.
+        passwords = ",".join(secret_ref(KUBE_ROUTER_PASSWORD_SECRET) for _ in peer_ips)
+        objects.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": _meta(KUBE_ROUTER_PASSWORDS, ns),
+                "type": "Opaque",
+                "stringData": {KUBE_ROUTER_PASSWORDS_KEY: passwords},
+            }
+        )
     return [
+        *objects,
         {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _meta("kube-router", ns)},
         {
             "apiVersion": "rbac.authorization.k8s.io/v1",
@@ -331,6 +359,11 @@ def _kube_router_objects(cfg: StackConfig) -> list[dict[str, Any]]:
             },
         },
     ]
+
+
+def kube_router_password(password: str) -> str:
+    """``bgpPassword`` as kube-router's passwords file carries it (base64)."""
+    return base64.b64encode(password.encode()).decode()
 
 
 def _lb_pool(cfg: StackConfig) -> dict[str, Any]:
