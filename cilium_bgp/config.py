@@ -151,10 +151,16 @@ class CiliumSettings(Model):
     cluster_pool_ipv4_pod_cidr_list: list[Cidr] = Field(
         alias="clusterPoolIPv4PodCIDRList",
         min_length=1,
-        description="Cluster pool the operator carves PodCIDRs from (`ipam.operator.clusterPoolIPv4PodCIDRList`).",
+        description="Cluster pool the operator carves PodCIDRs from (`ipam.operator.clusterPoolIPv4PodCIDRList`). "
+        "With `kube-router` (Kubernetes IPAM), kube-controller-manager's `--cluster-cidr` instead: one CIDR.",
     )
     cluster_pool_ipv4_mask_size: int = Field(
-        24, alias="clusterPoolIPv4MaskSize", ge=8, le=30, description="Prefix length of each node's PodCIDR."
+        24,
+        alias="clusterPoolIPv4MaskSize",
+        ge=8,
+        le=30,
+        description="Prefix length of each node's PodCIDR. With `kube-router`, kube-controller-manager's "
+        "`--node-cidr-mask-size` (its default is 24 as well).",
     )
     ipv4_native_routing_cidr: Cidr | None = Field(
         None,
@@ -242,7 +248,8 @@ class NodeSettings(Model):
     pod_cidrs: list[Cidr] = Field(
         default_factory=list,
         alias="podCIDRs",
-        description="The node's PodCIDRs (as `cilium node list` shows) when `podCidrSource` is `static`.",
+        description="The node's PodCIDRs (as `cilium node list` shows; with `kube-router`, the Node's "
+        "`spec.podCIDRs`) when `podCidrSource` is `static`.",
     )
     interface: str | None = Field(None, description="Name of the node's interface on its subnet (informational).")
     ssh: Ssh = Field(default_factory=Ssh, description="SSH connection to the node (used by the `bird` method).")

@@ -72,6 +72,13 @@ def _check_pool(cfg: StackConfig) -> Iterator[Problem]:
                     f"{pool}, overlapping {pools[j]}",
                     "CIDRs that do not overlap",
                 )
+    if cfg.method == "kube-router" and len(pools) > 1:
+        # Kubernetes IPAM: the controller manager hands out PodCIDRs from its one IPv4 --cluster-cidr.
+        yield Problem(
+            "cilium.clusterPoolIPv4PodCIDRList",
+            f"{len(pools)} CIDRs with method 'kube-router'",
+            "one CIDR, kube-controller-manager's --cluster-cidr (PodCIDRs come from it with Kubernetes IPAM)",
+        )
     native = cfg.cilium.native_routing_cidr
     if native is None:
         yield Problem(

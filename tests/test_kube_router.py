@@ -28,12 +28,15 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from harness import StackMocks, run_stack_file, unwrap
 from pulumi.runtime import rpc
 from pydantic import SecretStr
 from stacks import PASSWORD, ROOT
 
 from cilium_bgp.config import StackConfig, load_config
+from cilium_bgp.docs import config_reference
+from cilium_bgp.errors import ConfigError
 from cilium_bgp.renderers.manifests import KUBE_ROUTER_PASSWORD_SECRET, render_manifests
 from cilium_bgp.secrets import secret_ref
 from cilium_bgp.stackfile import load_stack_file, raw_config_from_stack_file
@@ -141,3 +144,27 @@ def test_program_fills_the_file_with_the_base64_password() -> None:
         if reg.urn != secrets[0].urn and "::kubernetes:" in reg.urn:
             text = json.dumps(unwrap(run.inputs.get(reg.urn, {})))
             assert PASSWORD not in text and encoded not in text, f"{reg.urn} carries the password"
+
+
+def test_pod_pool_is_the_controller_managers_one_cluster_cidr() -> None:
+    """With kube-router, Cilium runs ``ipam.mode: kubernetes``: PodCIDRs come from
+    kube-controller-manager's ``--cluster-cidr``, which holds one IPv4 CIDR (kubernetes v1.34.4,
+    ``cmd/kube-controller-manager/app/core.go``: more than one CIDR must be dual-stack, at most one
+    per family). A pool of two CIDRs cannot be what the controller manager hands out."""
+    raw, secret = raw_config_from_stack_file(STACK)
+    raw["cilium"] = {
+        **raw["cilium"],
+        "clusterPoolIPv4PodCIDRList": ["172.31.254.0/24", "172.31.255.0/24"],
+        "ipv4NativeRoutingCIDR": "172.31.254.0/23",
+    }
+    with pytest.raises(ConfigError) as caught:
+        load_config(raw, secret)
+    assert [p.key for p in caught.value.problems] == ["cilium.clusterPoolIPv4PodCIDRList"]
+    assert "--cluster-cidr" in caught.value.problems[0].allowed
+
+
+def test_reference_says_the_pool_keys_are_the_controller_managers_flags() -> None:
+    rows = {line.split("|")[1].strip(): line for line in config_reference().splitlines() if line.startswith("| `")}
+    assert "--cluster-cidr" in rows["`cilium.clusterPoolIPv4PodCIDRList`"]
+    assert "--node-cidr-mask-size" in rows["`cilium.clusterPoolIPv4MaskSize`"]
+    assert "spec.podCIDRs" in rows["`nodes[].podCIDRs`"]
