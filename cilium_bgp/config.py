@@ -138,9 +138,14 @@ class CiliumSettings(Model):
     release_name: DnsLabel = Field("cilium", description="Helm release name (explicit, no random suffix).")
     namespace: DnsLabel = Field("kube-system", description="Namespace of the release and of BGP objects.")
     k8s_service_host: str | None = Field(
-        None, alias="k8sServiceHost", description="API server address for kube-proxy replacement (`auto`: 1.16+)."
+        None,
+        alias="k8sServiceHost",
+        description="API server address the agents use; required while kube-proxy replacement is on (there is "
+        "no kube-proxy to serve the `kubernetes` Service). `auto` (1.16+): read from kube-public/cluster-info.",
     )
-    k8s_service_port: Port | None = Field(None, alias="k8sServicePort", description="API server port.")
+    k8s_service_port: Port | None = Field(
+        None, alias="k8sServicePort", description="API server port (unset: the `kubernetes` Service's port, 443)."
+    )
     devices: str | list[str] | None = Field(None, description="Devices Cilium attaches to (`devices`).")
     kube_proxy_replacement: bool = Field(
         True, description="Kube-proxy replacement; rendered `strict`/`disabled` before 1.14, `true`/`false` after."

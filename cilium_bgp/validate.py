@@ -366,6 +366,28 @@ def _check_helm_overrides(cfg: StackConfig) -> Iterator[Problem]:
     host = cfg.cilium.k8s_service_host
     if host == "auto" and not K8S_SERVICE_HOST_AUTO.exists_in(version):
         yield Problem("cilium.k8sServiceHost", f"'auto' with Cilium {version}", "an address ('auto' needs 1.16+)")
+    yield from _check_api_server(cfg)
+
+
+# kubeProxyReplacement values under which the cluster runs without kube-proxy.
+_WITHOUT_KUBE_PROXY = (True, "true", "strict")
+
+
+def _check_api_server(cfg: StackConfig) -> Iterator[Problem]:
+    """Without kube-proxy nothing serves the kubernetes Service's ClusterIP before Cilium runs:
+    the agents reach the API server only at k8sServiceHost."""
+    if not cfg.kubernetes.enabled:
+        return
+    values = cfg.cilium.values
+    replacement = values.get("kubeProxyReplacement", cfg.cilium.kube_proxy_replacement)
+    host = values.get("k8sServiceHost", cfg.cilium.k8s_service_host)
+    if replacement in _WITHOUT_KUBE_PROXY and not host:
+        auto = " or 'auto' (read from kube-public/cluster-info)" if K8S_SERVICE_HOST_AUTO.exists_in(cfg.version) else ""
+        yield Problem(
+            "cilium.k8sServiceHost",
+            "nothing, with kube-proxy replacement on (cilium.kubeProxyReplacement)",
+            f"the API server's address{auto}, with cilium.k8sServicePort; or kubeProxyReplacement: false",
+        )
 
 
 def _check_misc(cfg: StackConfig) -> Iterator[Problem]:
