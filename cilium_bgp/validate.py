@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Callable, Iterator
-from ipaddress import IPv4Network
+from ipaddress import IPv4Address, IPv4Network
 from typing import Any
 
 from cilium_bgp.config import StackConfig
@@ -14,6 +14,7 @@ from cilium_bgp.versions import (
     KPR_BOOLEAN,
     KPR_WORDS,
     KUBE_PROXY_REPLACEMENT_WORDS,
+    LB_POOL_FIRST_LAST_IPS,
     METHODS,
     PEERING_POLICY_AUTH_SECRET,
     SHARED_ASN_METHODS,
@@ -326,6 +327,28 @@ def _check_load_balancer(cfg: StackConfig) -> Iterator[Problem]:
             "demoService.loadBalancerIP",
             f"{requested}, outside the LB pool",
             "an address in " + ", ".join(str(c) for c in lb.cidrs),
+        )
+    if cfg.method != "cilium-metallb" and not LB_POOL_FIRST_LAST_IPS.exists_in(cfg.version):
+        yield from _check_lb_ipam_edges(cfg, lb.cidrs, requested)
+
+
+def _check_lb_ipam_edges(
+    cfg: StackConfig, cidrs: list[IPv4Network], requested: IPv4Address | None
+) -> Iterator[Problem]:
+    """LB IPAM before 1.15 never hands out a block's first or last address (no allowFirstLastIPs)."""
+    why = f"LB IPAM on Cilium {cfg.version} never hands out a block's first or last address (1.15+ can)"
+    for i, cidr in enumerate(cidrs):
+        if cidr.prefixlen >= 31:
+            yield Problem(
+                f"loadBalancer.cidrs[{i}]", f"{cidr}, a block with no address to hand out", f"a /30 or larger: {why}"
+            )
+    block = next((c for c in cidrs if requested is not None and requested in c and c.prefixlen < 31), None)
+    if block is not None and requested in (block.network_address, block.broadcast_address):
+        edge = "first" if requested == block.network_address else "last"
+        yield Problem(
+            "demoService.loadBalancerIP",
+            f"{requested}, the {edge} address of {block}",
+            f"an address between {block.network_address + 1} and {block.broadcast_address - 1}: {why}",
         )
 
 

@@ -138,5 +138,8 @@ PEERING_POLICY_NEIGHBOR_TIMERS = Lifetime(since=v("1.14.0"))
 PEERING_POLICY_AUTH_SECRET = Lifetime(since=v("1.15.0"))
 # CiliumLoadBalancerIPPool: spec.cidrs until 1.15, spec.blocks from 1.15 (cidrs removed in 1.16).
 LB_POOL_BLOCKS = Lifetime(since=v("1.15.0"))
+# LB IPAM hands out a block's first and last address only with allowFirstLastIPs (1.15+); before, a
+# /31 or /32 block holds no address at all.
+LB_POOL_FIRST_LAST_IPS = Lifetime(since=v("1.15.0"))
 # Annotation asking LB IPAM for a specific address.
 LB_IPAM_IPS_ANNOTATION_NEW = Lifetime(since=v("1.16.0"))

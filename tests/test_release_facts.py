@@ -71,3 +71,43 @@ class TestKubeProxyReplacementNeedsTheApiServer:
     def test_hosts_only_stack_has_no_release_to_configure(self) -> None:
         lab = ROOT / "tests" / "stacks" / "lab" / "Pulumi.lab-bird.yaml"
         assert _problems(lab, cilium={"k8sServiceHost": None}, kubernetes={"enabled": False}) == []
+
+
+class TestLbIpamBefore115SkipsFirstAndLast:
+    """LB IPAM before 1.15 builds each pool block with ``ipallocator.NewCIDRRange``
+    (``operator/pkg/lbipam/range_store.go``, v1.13.18 and v1.14.19), which starts one past the
+    network address and holds ``max(0, size - 2)`` addresses (``pkg/ipam/service/ipallocator/
+    allocator.go`` in v1.14.19; ``github.com/cilium/ipam`` ``service/ipallocator`` in v1.13.18,
+    where ``RangeSize`` is 0 for a /31 or /32): a block's first and last address are never handed
+    out and a /31 or /32 block holds none. From 1.15 ``allowFirstLastIPs`` makes them allocatable
+    (``operator/pkg/lbipam/lbipam.go``, v1.15.7), which the program sets."""
+
+    @pytest.mark.parametrize("address", ["192.0.2.0", "192.0.2.255"])
+    @pytest.mark.parametrize("stack", ["v1-1.14.yaml", "kube-router-1.16.yaml"])
+    def test_first_or_last_address_refused(self, stack: str, address: str) -> None:
+        version = {"cilium": {"version": "1.13.12"}} if "1.16" in stack else {}
+        problems = _problems(VARIANTS / stack, demoService={"loadBalancerIP": address}, **version)
+        assert [p.key for p in problems] == ["demoService.loadBalancerIP"]
+        assert "192.0.2.0/24" in problems[0].found
+
+    @pytest.mark.parametrize("block", ["192.0.2.8/31", "192.0.2.9/32"])
+    def test_blocks_without_addresses_refused(self, block: str) -> None:
+        problems = _problems(VARIANTS / "v1-1.14.yaml", loadBalancer={"cidrs": ["192.0.2.0/28", block]})
+        assert [p.key for p in problems] == ["loadBalancer.cidrs[1]"]
+
+    @pytest.mark.parametrize(
+        "change",
+        [
+            {"demoService": {"loadBalancerIP": "192.0.2.1"}},
+            {"demoService": {"loadBalancerIP": "192.0.2.0"}, "cilium": {"version": "1.15.7"}},
+            {"loadBalancer": {"cidrs": ["192.0.2.9/32"]}, "demoService": {}, "cilium": {"version": "1.16.15"}},
+        ],
+        ids=["inner-address", "first-address-on-1.15", "host-block-on-1.16"],
+    )
+    def test_accepted(self, change: dict[str, Any]) -> None:
+        assert _problems(VARIANTS / "v1-1.14.yaml", **change) == []
+
+    def test_metallb_pools_are_not_lb_ipam(self) -> None:
+        """The MetalLB-based speaker allocates from its own address-pools (``avoid-buggy-ips``
+        defaults to false), so the seed's 192.0.2.0 stays valid there."""
+        assert _problems(VARIANTS / "metallb-1.14.yaml", demoService={"loadBalancerIP": "192.0.2.0"}) == []

@@ -19,6 +19,7 @@ from cilium_bgp.secrets import secret_ref
 from cilium_bgp.versions import (
     LB_IPAM_IPS_ANNOTATION_NEW,
     LB_POOL_BLOCKS,
+    LB_POOL_FIRST_LAST_IPS,
     PEERING_POLICY_AUTH_SECRET,
     PEERING_POLICY_NEIGHBOR_TIMERS,
     bgp_crd_api_version,
@@ -369,11 +370,10 @@ def kube_router_password(password: str) -> str:
 def _lb_pool(cfg: StackConfig) -> dict[str, Any]:
     assert cfg.load_balancer is not None
     cidrs = [{"cidr": str(c)} for c in cfg.load_balancer.cidrs]
-    if LB_POOL_BLOCKS.exists_in(cfg.version):
-        # Cilium 1.15+ skips a pool's first and last address unless told; the seed's service got 192.0.2.0.
-        spec: dict[str, Any] = {"blocks": cidrs, "allowFirstLastIPs": "Yes"}
-    else:
-        spec = {"cidrs": cidrs}
+    spec: dict[str, Any] = {"blocks": cidrs} if LB_POOL_BLOCKS.exists_in(cfg.version) else {"cidrs": cidrs}
+    if LB_POOL_FIRST_LAST_IPS.exists_in(cfg.version):
+        # LB IPAM skips a block's first and last address unless told; the seed's service got 192.0.2.0.
+        spec["allowFirstLastIPs"] = "Yes"
     return {
         "apiVersion": bgp_crd_api_version(cfg.version),
         "kind": "CiliumLoadBalancerIPPool",
