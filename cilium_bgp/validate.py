@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import bisect
+import re
 from collections.abc import Callable, Iterator
 from ipaddress import IPv4Address, IPv4Network
 from typing import Any
 
 from cilium_bgp.config import StackConfig
 from cilium_bgp.errors import ConfigError, Problem
+from cilium_bgp.renderers.common import DEFAULT_BGP_SECRETS_NAMESPACE
 from cilium_bgp.versions import (
     K8S_SERVICE_HOST_AUTO,
     KPR_BOOLEAN,
@@ -18,6 +20,7 @@ from cilium_bgp.versions import (
     METHODS,
     PEERING_POLICY_AUTH_SECRET,
     SHARED_ASN_METHODS,
+    has_helm_key,
     helm_key_lifetime,
 )
 
@@ -390,6 +393,33 @@ def _check_helm_overrides(cfg: StackConfig) -> Iterator[Problem]:
     if host == "auto" and not K8S_SERVICE_HOST_AUTO.exists_in(version):
         yield Problem("cilium.k8sServiceHost", f"'auto' with Cilium {version}", "an address ('auto' needs 1.16+)")
     yield from _check_api_server(cfg)
+    yield from _check_bgp_secrets_namespace(cfg)
+
+
+# Namespaces every cluster has: a chart cannot create them (Helm refuses an existing object).
+_BUILTIN_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+
+
+def _check_bgp_secrets_namespace(cfg: StackConfig) -> Iterator[Problem]:
+    """The BGP password Secret goes to bgpControlPlane.secretsNamespace.name: a namespace the chart
+    creates (``create: true``) or one that exists before ``pulumi up``."""
+    section = cfg.cilium.values.get("bgpControlPlane")
+    namespace = section.get("secretsNamespace") if isinstance(section, dict) else None
+    if not isinstance(namespace, dict) or not has_helm_key(cfg.version, "bgpControlPlane.secretsNamespace"):
+        return
+    key = "cilium.values.bgpControlPlane.secretsNamespace"
+    name = namespace.get("name", DEFAULT_BGP_SECRETS_NAMESPACE)
+    if not isinstance(name, str) or not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", name):
+        yield Problem(f"{key}.name", repr(name), "a namespace name: lower-case letters, digits and '-', at most 63")
+    create = namespace.get("create", False)
+    if not isinstance(create, bool):
+        yield Problem(f"{key}.create", repr(create), "true (the chart creates the namespace) or false (it exists)")
+    elif create and name in (*_BUILTIN_NAMESPACES, cfg.cilium.namespace):
+        yield Problem(
+            f"{key}.create",
+            f"true with name {name!r}, a namespace that already exists",
+            "false: the chart would create it again, which Helm refuses",
+        )
 
 
 # kubeProxyReplacement values under which the cluster runs without kube-proxy.

@@ -102,6 +102,11 @@ HELM_KEYS: tuple[HelmKey, ...] = (
     ),
     HelmKey("bgp", Lifetime(removed=v("1.17.0")), "the MetalLB-based speaker was removed in 1.17.0"),
     HelmKey("bgpControlPlane", Lifetime(since=v("1.12.0")), "BGP Control Plane"),
+    HelmKey(
+        "bgpControlPlane.secretsNamespace",
+        Lifetime(since=v("1.15.0")),
+        "where BGP auth Secrets are read from, with authSecretRef (1.15)",
+    ),
     HelmKey("externalIPs", Lifetime(removed=v("1.17.6")), "dropped in 1.17.6 (kube-proxy replacement covers it)"),
     HelmKey("hostPort", Lifetime(removed=v("1.18.0")), "dropped in 1.18 (kube-proxy replacement covers it)"),
     HelmKey("nodePort.enabled", Lifetime(removed=v("1.19.0")), "removed in 1.19"),
@@ -109,11 +114,10 @@ HELM_KEYS: tuple[HelmKey, ...] = (
 
 
 def helm_key_lifetime(path: str) -> HelmKey | None:
-    """The table row governing ``path`` (the row's path is ``path`` or one of its parents)."""
-    for row in HELM_KEYS:
-        if path == row.path or path.startswith(row.path + "."):
-            return row
-    return None
+    """The table row governing ``path``: the most specific row whose path is ``path`` or one of its
+    parents."""
+    rows = [row for row in HELM_KEYS if path == row.path or path.startswith(row.path + ".")]
+    return max(rows, key=lambda row: len(row.path), default=None)
 
 
 def has_helm_key(version: Version, path: str) -> bool:

@@ -111,3 +111,62 @@ class TestLbIpamBefore115SkipsFirstAndLast:
         """The MetalLB-based speaker allocates from its own address-pools (``avoid-buggy-ips``
         defaults to false), so the seed's 192.0.2.0 stays valid there."""
         assert _problems(VARIANTS / "metallb-1.14.yaml", demoService={"loadBalancerIP": "192.0.2.0"}) == []
+
+
+class TestBgpSecretsNamespace:
+    """Cilium reads BGP auth Secrets from ``bgp-secrets-namespace``, which the chart sets from
+    ``bgpControlPlane.secretsNamespace.name`` (``install/kubernetes/cilium/templates/
+    cilium-configmap.yaml``, v1.15.7; ``values.yaml`` default ``name: kube-system``,
+    ``create: false``; the key is absent from v1.14.19). The agent looks the Secret up there
+    (``pkg/bgpv1/manager/reconciler/neighbor.go`` ``fetchSecret``) and, when it is missing, peers
+    "with empty password" (``fetchPeerPassword``). ``create: true`` makes the chart create that
+    namespace (``templates/cilium-secrets-namespace.yaml``) and, in every case, a Role for the agent
+    in it (``templates/cilium-agent/role.yaml``): an existing namespace cannot be created again."""
+
+    STACK = VARIANTS / "v1-1.16.yaml"
+
+    @staticmethod
+    def _values(name: str, create: bool) -> dict[str, Any]:
+        return {"values": {"bgpControlPlane": {"secretsNamespace": {"name": name, "create": create}}}}
+
+    def _secret_namespace(self, cfg: StackConfig) -> str:
+        from cilium_bgp.renderers.manifests import render_manifests
+
+        secrets = [o for o in render_manifests(cfg) if o["kind"] == "Secret"]
+        assert len(secrets) == 1, secrets
+        return secrets[0]["metadata"]["namespace"]
+
+    def test_secret_goes_where_the_values_say(self) -> None:
+        bgp = {"nodeASN": 65000, "requirePassword": True}
+        cfg = _load(self.STACK, cilium=self._values("bgp-secrets", True), bgp=bgp)
+        assert self._secret_namespace(cfg) == "bgp-secrets"
+
+    def test_default_is_the_charts_kube_system(self) -> None:
+        cfg = _load(self.STACK, bgp={"nodeASN": 65000, "requirePassword": True})
+        assert self._secret_namespace(cfg) == "kube-system"
+
+    def test_program_creates_the_secret_after_the_release_that_creates_the_namespace(self) -> None:
+        from harness import run_program, stack_file_config
+        from stacks import PASSWORD
+
+        config = stack_file_config(self.STACK)
+        config["cilium-bgp:cilium"] = {**config["cilium-bgp:cilium"], **self._values("bgp-secrets", True)}
+        config["cilium-bgp:bgp"] = {"nodeASN": 65000, "requirePassword": True}
+        run = run_program(config, secrets={"bgpPassword": PASSWORD})
+        (secret,) = run.of_type("kubernetes:core/v1:Secret")
+        assert run.inputs[secret.urn]["metadata"]["namespace"] == "bgp-secrets"
+        release = run.of_type("kubernetes:helm.sh/v3:Release")[0].urn
+        assert release in run.dependencies[secret.urn]
+
+    @pytest.mark.parametrize("name", ["kube-system", "default"])
+    def test_chart_cannot_create_a_namespace_that_exists(self, name: str) -> None:
+        problems = _problems(self.STACK, cilium=self._values(name, True))
+        assert [p.key for p in problems] == ["cilium.values.bgpControlPlane.secretsNamespace.create"]
+
+    def test_not_before_1_15(self) -> None:
+        problems = _problems(VARIANTS / "v1-1.14.yaml", cilium=self._values("bgp-secrets", True))
+        assert {p.key for p in problems} == {"cilium.values.bgpControlPlane.secretsNamespace"}
+
+    def test_name_must_be_a_namespace_name(self) -> None:
+        problems = _problems(self.STACK, cilium=self._values("BGP_Secrets", True))
+        assert [p.key for p in problems] == ["cilium.values.bgpControlPlane.secretsNamespace.name"]

@@ -8,6 +8,8 @@ from ipaddress import IPv4Address, IPv4Network
 
 from cilium_bgp.config import NodeSettings, StackConfig
 
+# Cilium's default bgpControlPlane.secretsNamespace.name (1.15+).
+DEFAULT_BGP_SECRETS_NAMESPACE = "kube-system"
 PREFIX_FILTER_NAME = "CILIUM-BGP-IN"
 PEER_GROUP = "CILIUM-NODES"
 BFD_PROFILE = "cilium-bgp"
@@ -78,3 +80,12 @@ def lb_prefixes(cfg: StackConfig) -> list[PrefixRange]:
 def bird_symbol(name: str) -> str:
     """A BIRD protocol name for a node (symbols take letters, digits and underscores)."""
     return "peer_" + re.sub(r"[^A-Za-z0-9_]", "_", name)
+
+
+def bgp_secrets_namespace(cfg: StackConfig) -> str:
+    """Where Cilium reads BGP auth Secrets: ``bgpControlPlane.secretsNamespace.name`` in the Helm
+    values (``cilium.values``), else the chart's default."""
+    section = cfg.cilium.values.get("bgpControlPlane")
+    namespace = section.get("secretsNamespace") if isinstance(section, dict) else None
+    name = namespace.get("name") if isinstance(namespace, dict) else None
+    return name if isinstance(name, str) and name else DEFAULT_BGP_SECRETS_NAMESPACE

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from cilium_bgp.config import NodeSettings, StackConfig
-from cilium_bgp.renderers.common import effective_timers
+from cilium_bgp.renderers.common import bgp_secrets_namespace, effective_timers
 from cilium_bgp.secrets import secret_ref
 from cilium_bgp.versions import (
     LB_IPAM_IPS_ANNOTATION_NEW,
@@ -30,8 +30,6 @@ MANAGED_BY = {"app.kubernetes.io/managed-by": "cilium-bgp"}
 NO_ADVERTISE_LABEL = "cilium-bgp.io/no-advertise"
 ALL_SERVICES = {"matchExpressions": [{"key": NO_ADVERTISE_LABEL, "operator": "NotIn", "values": ["true"]}]}
 AUTH_SECRET_NAME = "cilium-bgp-auth"
-# Cilium reads BGP auth Secrets from bgpControlPlane.secretsNamespace, kube-system by default.
-AUTH_SECRET_NAMESPACE = "kube-system"
 ADVERTISE_LABEL = {"cilium-bgp.io/advertise": "cilium-bgp"}
 HOSTNAME_LABEL = "kubernetes.io/hostname"
 # kube-router reads its peer passwords base64-encoded: this secret is derived from bgpPassword where
@@ -382,11 +380,12 @@ def _lb_pool(cfg: StackConfig) -> dict[str, Any]:
     }
 
 
-def _auth_secret() -> dict[str, Any]:
+def _auth_secret(cfg: StackConfig) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Secret",
-        "metadata": _meta(AUTH_SECRET_NAME, AUTH_SECRET_NAMESPACE),
+        # Where the agents look for it; a missing Secret means a session with an empty password.
+        "metadata": _meta(AUTH_SECRET_NAME, bgp_secrets_namespace(cfg)),
         "type": "Opaque",
         "stringData": {"password": secret_ref("bgpPassword")},
     }
@@ -441,7 +440,7 @@ def method_manifests(cfg: StackConfig) -> list[dict[str, Any]]:
     if cfg.load_balancer is not None and cfg.method != "cilium-metallb":
         objects.append(_lb_pool(cfg))
     if cfg.uses_password and cfg.method in ("cilium-bgp-v1", "cilium-bgp-v2"):
-        objects.append(_auth_secret())
+        objects.append(_auth_secret(cfg))
     if cfg.method == "cilium-metallb":
         objects += _metallb_objects(cfg)
     elif cfg.method == "cilium-bgp-v1":
