@@ -533,7 +533,7 @@ def load_config(
     the caller will push configs (``pulumi up``), so a required secret must be set; rendering
     only needs to know a secret is used.
     """
-    from cilium_bgp.validate import check_stack
+    from cilium_bgp.validate import check_password, check_stack
 
     problems: list[Problem] = []
     for key in SECRET_KEYS:
@@ -544,6 +544,9 @@ def load_config(
     except ValidationError as error:
         raise ConfigError(problems + _problems_from_validation(error)) from None
     problems += check_stack(config)
+    if need_secret_values and config.bgp_password is not None:
+        # Only now is the value at hand; renderers paste it verbatim into each daemon's syntax.
+        problems += check_password(config, config.bgp_password.get_secret_value())
     if need_secret_values and config.bgp.require_password and config.bgp_password is None:
         problems.append(
             Problem(

@@ -502,3 +502,58 @@ def _check_misc(cfg: StackConfig) -> Iterator[Problem]:
             f"{timers.keep_alive_time_seconds} with holdTimeSeconds {timers.hold_time_seconds}",
             "at most a third of the hold time",
         )
+
+
+# Linux's TCP_MD5SIG_MAXKEYLEN: every speaker hands the password to the kernel as a TCP-MD5 key.
+TCP_MD5_MAX_KEY_BYTES = 80
+
+
+def _has_control(text: str) -> bool:
+    return any(ord(c) < 0x20 or ord(c) == 0x7F for c in text)
+
+
+# Where the password is pasted verbatim, what that syntax cannot carry: (target, refuses, allowed).
+_PASSWORD_SYNTAX: dict[str, tuple[str, Callable[[str], bool], str]] = {
+    # FRR's `neighbor X password LINE` takes one token; a config line is split on whitespace.
+    "frr": (
+        "FRR's `neighbor <peer> password` (one word)",
+        lambda pw: _has_control(pw) or " " in pw,
+        "no space or control character (router.daemon frr)",
+    ),
+    # BIRD 2 strings end at the next double quote and have no escapes.
+    "bird": (
+        'BIRD\'s `password "..."` (no escapes)',
+        lambda pw: _has_control(pw) or '"' in pw,
+        "no double quote or control character (BIRD)",
+    ),
+    # bgp-config single-quotes the password: only a single quote would end that YAML scalar.
+    "cilium-metallb": (
+        "the MetalLB speaker's bgp-config (a single-quoted YAML scalar)",
+        lambda pw: _has_control(pw) or "'" in pw,
+        "no single quote or control character (method cilium-metallb)",
+    ),
+}
+
+
+def check_password(cfg: StackConfig, password: str) -> list[Problem]:
+    """Can every config that carries ``bgpPassword`` carry this value? Problems never quote it."""
+    if not password:
+        return [Problem("bgpPassword", "an empty password", "a TCP-MD5 password of 1 to 80 bytes")]
+    problems = []
+    size = len(password.encode())
+    if size > TCP_MD5_MAX_KEY_BYTES:
+        problems.append(
+            Problem(
+                "bgpPassword",
+                f"a password of {size} bytes",
+                f"at most {TCP_MD5_MAX_KEY_BYTES} bytes (Linux's TCP-MD5 key limit)",
+            )
+        )
+    targets = [cfg.router.daemon]
+    if cfg.method in ("bird", "cilium-metallb"):
+        targets.append(cfg.method)
+    for target in dict.fromkeys(targets):
+        where, refuses, allowed = _PASSWORD_SYNTAX[target]
+        if refuses(password):
+            problems.append(Problem("bgpPassword", f"a password {where} cannot carry", allowed))
+    return problems

@@ -89,7 +89,17 @@ def _represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
     return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
 
 
+class SingleQuoted(str):
+    """A string dumped in single quotes: a secret filled into the YAML text later stays one scalar
+    whatever it holds but a single quote (validation refuses that)."""
+
+
+def _represent_single_quoted(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
+    return dumper.represent_scalar("tag:yaml.org,2002:str", str(data), style="'")
+
+
 _IndentedDumper.add_representer(str, _represent_str)
+_IndentedDumper.add_representer(SingleQuoted, _represent_single_quoted)
 
 
 def dump_yaml(data: Any) -> str:
@@ -109,7 +119,7 @@ def _metallb_config(cfg: StackConfig) -> str:
         if timers.hold is not None:
             peer["hold-time"] = f"{timers.hold}s"
         if cfg.uses_password:
-            peer["password"] = secret_ref("bgpPassword")
+            peer["password"] = SingleQuoted(secret_ref("bgpPassword"))
         if len(groups) > 1:
             peer["node-selectors"] = [
                 {
