@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from golden import assert_golden
 from harness import run_stack_file
 from pydantic import SecretStr
 from stacks import ROOT
@@ -85,8 +86,11 @@ def _assert_not_echoed(error: ConfigError, password: str) -> None:
     ],
     ids=["frr-space", "bird-node-quote", "bird-router-quote", "metallb-quote", "frr-newline", "md5-length", "empty"],
 )
-def test_uncarriable_password_refused_without_echo(stack: Path, password: str, target: str) -> None:
+def test_uncarriable_password_refused_without_echo(
+    stack: Path, password: str, target: str, request: pytest.FixtureRequest
+) -> None:
     error = _refusal(stack, password)
+    assert_golden(f"errors/password-{request.node.callspec.id}.txt", str(error) + "\n")
     assert {p.key for p in error.problems} == {"bgpPassword"}, str(error)
     assert target in str(error), f"the refusal does not name {target}: {error}"
     _assert_not_echoed(error, password)
