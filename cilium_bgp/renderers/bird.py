@@ -6,8 +6,19 @@ from collections.abc import Sequence
 from ipaddress import IPv4Network
 
 from cilium_bgp.config import NodeSettings, StackConfig
-from cilium_bgp.renderers.common import PrefixRange, accepted_prefixes, bird_symbol, effective_timers, lb_prefixes
+from cilium_bgp.renderers.common import (
+    MULTIHOP_TTL,
+    PrefixRange,
+    accepted_prefixes,
+    bird_symbol,
+    effective_timers,
+    lb_prefixes,
+    multihop,
+)
 from cilium_bgp.secrets import secret_ref
+
+# The router's connected subnets, where multihop sessions resolve the nodes' next hops.
+NEXTHOP_TABLE = "cilium_nexthops"
 
 
 def _session_options(cfg: StackConfig) -> list[str]:
@@ -31,14 +42,17 @@ def _session_options(cfg: StackConfig) -> list[str]:
     return lines
 
 
-def _bfd_protocol(cfg: StackConfig) -> list[str]:
+def _bfd_protocol(cfg: StackConfig, multihop_sessions: bool) -> list[str]:
+    """``protocol bfd``; multihop sessions take their timers from its ``multihop`` block."""
     bfd = cfg.bgp.bfd
     if not cfg.uses_bfd:
         return []
-    return [
-        f'protocol bfd {{ interface "*" {{ min rx interval {bfd.receive_interval_ms} ms; '
-        f"min tx interval {bfd.transmit_interval_ms} ms; multiplier {bfd.detect_multiplier}; }}; }}"
-    ]
+    timers = (
+        f"min rx interval {bfd.receive_interval_ms} ms; "
+        f"min tx interval {bfd.transmit_interval_ms} ms; multiplier {bfd.detect_multiplier};"
+    )
+    multihop_block = f" multihop {{ {timers} }};" if multihop_sessions else ""
+    return [f'protocol bfd {{ interface "*" {{ {timers} }};{multihop_block} }}']
 
 
 def render_node_bird_conf(cfg: StackConfig, node: NodeSettings, pod_cidrs: Sequence[IPv4Network]) -> str:
@@ -55,15 +69,15 @@ def render_node_bird_conf(cfg: StackConfig, node: NodeSettings, pod_cidrs: Seque
         "protocol direct { disabled; }",
         "protocol kernel { ipv4 { import none; export none; }; }",
         f"protocol static {{ ipv4; {routes} }}",
-        *_bfd_protocol(cfg),
+        *_bfd_protocol(cfg, multihop(cfg, node)),
         "protocol bgp uplink0 {",
         '  description "BGP uplink 0";',
         f"  local {node.ip} as {cfg.node_asn(node)};",
         f"  neighbor {peer} as {cfg.router.asn};",
     ]
-    if peer not in node.address.network:
+    if multihop(cfg, node):
         # The router's peering address is not on the node's subnet: one routed hop away.
-        lines.append("  multihop 2;")
+        lines.append(f"  multihop {MULTIHOP_TTL};")
     lines += [f"  {line}" for line in _session_options(cfg)]
     lines += [
         "  ipv4 { import filter { reject; }; export filter { accept; }; };",
@@ -103,8 +117,15 @@ def render_router_bird_conf(cfg: StackConfig) -> str:
             f"filter cilium_bgp_in {{ if net ~ [ {_bird_set(accepted_prefixes(cfg))} ] then accept; reject; }}"
         )
         import_rule = "filter cilium_bgp_in"
-    lines += _bfd_protocol(cfg)
-    channel = f"ipv4 {{ import {import_rule}; export none; }};"
+    any_multihop = any(multihop(cfg, node) for node in cfg.nodes)
+    gateway = ""
+    if any_multihop:
+        # Multihop sessions resolve next hops recursively (BIRD refuses `gateway direct` there) and
+        # the main table holds BGP routes only: resolve them in a table of the connected subnets.
+        lines += [f"ipv4 table {NEXTHOP_TABLE};", f"protocol direct connected {{ ipv4 {{ table {NEXTHOP_TABLE}; }}; }}"]
+        gateway = f" igp table {NEXTHOP_TABLE};"
+    lines += _bfd_protocol(cfg, any_multihop)
+    channel = f"ipv4 {{ import {import_rule}; export none;{gateway} }};"
     # With per-node filters each session's channel differs, so it stays out of the template.
     shared = [*_session_options(cfg), *([] if router.per_node_filter else [channel])]
     if router.neighbors == "peer-group":
@@ -117,9 +138,12 @@ def render_router_bird_conf(cfg: StackConfig) -> str:
             f"local {cfg.router_address_for(node)} as {router.asn};",
             f"neighbor {node.ip} as {cfg.node_asn(node)};",
         ]
+        if multihop(cfg, node):
+            # The node peers multihop (and runs multihop BFD): this end must match.
+            own.append(f"multihop {MULTIHOP_TTL};")
         if router.per_node_filter:
             allowed = [PrefixRange(c, None, None) for c in node.pod_cidrs] + lb_prefixes(cfg)
-            own.append(f"ipv4 {{ import where net ~ [ {_bird_set(allowed)} ]; export none; }};")
+            own.append(f"ipv4 {{ import where net ~ [ {_bird_set(allowed)} ]; export none;{gateway} }};")
         if router.neighbors == "peer-group":
             lines += [f"{head} from cilium_nodes {{", *(f"  {line}" for line in own), "}"]
         else:

@@ -50,6 +50,17 @@ def update_source(cfg: StackConfig, node: NodeSettings) -> IPv4Address | None:
     return None
 
 
+def multihop(cfg: StackConfig, node: NodeSettings) -> bool:
+    """BIRD on ``node`` peers with a router address off its subnet: a multihop session (BIRD accepts
+    no direct one there), and BFD follows the session's mode (multihop BFD, UDP 4784). The router's
+    end must be multihop as well, or BFD never comes up."""
+    return cfg.method == "bird" and cfg.router_address_for(node) not in node.address.network
+
+
+# Both ends of a multihop session: one routed hop, and the TTL BIRD's and FRR's BFD use as hop count.
+MULTIHOP_TTL = 2
+
+
 @dataclass(frozen=True)
 class PrefixRange:
     network: IPv4Network

@@ -12,16 +12,24 @@ from __future__ import annotations
 from cilium_bgp.config import NodeSettings, StackConfig
 from cilium_bgp.renderers.common import (
     BFD_PROFILE,
+    MULTIHOP_TTL,
     PEER_GROUP,
     PREFIX_FILTER_NAME,
     PrefixRange,
     accepted_prefixes,
     effective_timers,
     lb_prefixes,
+    multihop,
     node_filter_name,
     update_source,
 )
 from cilium_bgp.secrets import secret_ref
+
+# BIRD 2 sends multihop BFD with the kernel's default TTL (net.ipv4.ip_default_ttl, 64), not 255,
+# while bfdd drops multihop packets below the profile's minimum-ttl (default 254): accept what left
+# a node at 64 and crossed the session's routed hops.
+LINUX_DEFAULT_TTL = 64
+BIRD_MULTIHOP_BFD_MIN_TTL = LINUX_DEFAULT_TTL - (MULTIHOP_TTL - 1)
 
 
 def frr_daemons(cfg: StackConfig) -> tuple[str, ...]:
@@ -36,6 +44,8 @@ def _session_lines(cfg: StackConfig, target: str, node: NodeSettings | None = No
     source = update_source(cfg, node) if node is not None else cfg.router.peering_address
     if source is not None:
         lines.append(f" neighbor {target} update-source {source}")
+    if node is not None:
+        lines += _multihop_lines(cfg, node)
     if cfg.uses_password:
         lines.append(f" neighbor {target} password {secret_ref('bgpPassword')}")
     if timers.connect_retry is not None:
@@ -44,6 +54,12 @@ def _session_lines(cfg: StackConfig, target: str, node: NodeSettings | None = No
     if cfg.uses_bfd:
         lines.append(f" neighbor {target} bfd profile {BFD_PROFILE}")
     return lines
+
+
+def _multihop_lines(cfg: StackConfig, node: NodeSettings) -> list[str]:
+    """The node peers multihop (BIRD, off its subnet), so its BFD is multihop: FRR's BFD is multihop
+    only for an eBGP peer with ebgp-multihop."""
+    return [f" neighbor {node.ip} ebgp-multihop {MULTIHOP_TTL}"] if multihop(cfg, node) else []
 
 
 def _neighbor_lines(cfg: StackConfig) -> tuple[list[str], list[str]]:
@@ -69,6 +85,7 @@ def _neighbor_lines(cfg: StackConfig) -> tuple[list[str], list[str]]:
             # Each BIRD node keeps its own ASN: the group carries no remote-as, the member does.
             lines.append(f" neighbor {node.ip} remote-as {cfg.node_asn(node)}")
         lines.append(f" neighbor {node.ip} peer-group {PEER_GROUP}")
+        lines += _multihop_lines(cfg, node)
     return lines, [PEER_GROUP]
 
 
@@ -145,6 +162,7 @@ def render_frr_conf(cfg: StackConfig) -> str:
             f"  detect-multiplier {bfd.detect_multiplier}",
             f"  receive-interval {bfd.receive_interval_ms}",
             f"  transmit-interval {bfd.transmit_interval_ms}",
+            *([f"  minimum-ttl {BIRD_MULTIHOP_BFD_MIN_TTL}"] if any(multihop(cfg, n) for n in cfg.nodes) else []),
             " exit",
             " !",
             "exit",
