@@ -15,9 +15,9 @@ import pulumi_kubernetes as k8s
 from cilium_bgp.artifacts import sha256
 from cilium_bgp.errors import ConfigError
 from cilium_bgp.renderers.expectations import expected_state
-from cilium_bgp.renderers.manifests import render_manifests
+from cilium_bgp.renderers.manifests import node_patches, render_manifests
 from cilium_bgp.validate import check_cluster_pod_cidrs
-from components.bgp_method import BgpMethod, DemoService
+from components.bgp_method import BgpMethod, DemoService, NodeAnnotations
 from components.cilium_release import CiliumRelease
 from components.kubernetes_node import KubernetesNode
 from components.router import Router
@@ -35,7 +35,13 @@ provider = None
 if cfg.kubernetes.kubeconfig or cfg.kubernetes.context:
     provider = k8s.Provider("kubernetes", kubeconfig=cfg.kubernetes.kubeconfig, context=cfg.kubernetes.context)
 
-release = CiliumRelease("cilium", cfg=cfg, provider=provider) if cfg.kubernetes.enabled else None
+annotations = NodeAnnotations("node-annotations", cfg=cfg, provider=provider) if node_patches(cfg) else None
+# Node annotations first: Cilium's agents read them when they start.
+release = (
+    CiliumRelease("cilium", cfg=cfg, provider=provider, after=[annotations] if annotations else [])
+    if cfg.kubernetes.enabled
+    else None
+)
 
 
 def _checked(cidrs: dict[str, list[str]]) -> dict[str, list[str]]:

@@ -249,7 +249,13 @@ class NodeSettings(Model):
     asn: Asn | None = Field(
         None, description="Node ASN for the `bird` method (distinct per node). Shared-ASN methods use `bgp.nodeASN`."
     )
-    router_id: Address | None = Field(None, description="BGP router-id. Default: the node's address.")
+    router_id: Address | None = Field(
+        None,
+        description="BGP router-id. Default: the node's address. `cilium-bgp-v1`: the Node annotation "
+        "`cilium.io/bgp-virtual-router.<nodeASN>` (a server-side patch, set before the release); `cilium-bgp-v2`: a "
+        "CiliumBGPNodeConfigOverride; `cilium-metallb`: the node's own bgp-config peer; `kube-router`: only the "
+        "node's address (one `--router-id` for all nodes).",
+    )
     pod_cidrs: list[Cidr] = Field(
         default_factory=list,
         alias="podCIDRs",

@@ -280,6 +280,13 @@ def _check_asns(cfg: StackConfig) -> Iterator[Problem]:
 def _check_router_ids(cfg: StackConfig) -> Iterator[Problem]:
     seen = {str(cfg.router.router_id): "router.routerId"}
     for i, node in enumerate(cfg.nodes):
+        if cfg.method == "kube-router" and node.router_id not in (None, node.ip):
+            yield Problem(
+                f"nodes[{i}].routerId",
+                f"{node.router_id} with method 'kube-router'",
+                "unset or the node's address: kube-router takes one --router-id for every node, else each "
+                "node's primary IP",
+            )
         rid = str(node.effective_router_id)
         key = f"nodes[{i}].routerId"
         if rid in seen:

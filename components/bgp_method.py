@@ -13,6 +13,7 @@ from cilium_bgp.renderers.manifests import (
     demo_manifests,
     kube_router_password,
     method_manifests,
+    node_patches,
 )
 from components.kubernetes_objects import KubernetesObject, resource_name
 
@@ -52,6 +53,25 @@ class BgpMethod(pulumi.ComponentResource):
             for obj in manifests
         ]
         # Outputs repeat the props: stack policies read outputs, resource policies read inputs.
+        self.register_outputs(props)
+
+
+class NodeAnnotations(pulumi.ComponentResource):
+    """Annotations on Nodes the program does not own, as server-side-apply patches (removed on
+    destroy): v1's router-id per node. The Cilium release depends on them, since the 1.13/1.14
+    agents copy a Node's annotations into their CiliumNode when they start."""
+
+    patches: list[KubernetesObject]
+
+    def __init__(
+        self, name: str, *, cfg: StackConfig, provider: k8s.Provider | None, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        patches = node_patches(cfg)
+        props = {"nodes": [p["metadata"]["name"] for p in patches]}
+        super().__init__("cilium-bgp:index:NodeAnnotations", name, props, opts)
+        self.patches = [
+            KubernetesObject(resource_name(obj), obj, secrets={}, provider=provider, parent=self) for obj in patches
+        ]
         self.register_outputs(props)
 
 

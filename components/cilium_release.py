@@ -43,6 +43,7 @@ class CiliumRelease(pulumi.ComponentResource):
         *,
         cfg: StackConfig,
         provider: k8s.Provider | None,
+        after: Sequence[pulumi.Resource] = (),
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         values = render_helm_values(cfg)
@@ -64,7 +65,7 @@ class CiliumRelease(pulumi.ComponentResource):
                 # cilium-operator registers the BGP kinds once it runs: wait for it.
                 timeout=900,
             ),
-            opts=pulumi.ResourceOptions(parent=self, provider=provider),
+            opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=list(after)),
         )
         # Outputs repeat the props: stack policies read outputs, resource policies read inputs.
         self.register_outputs({**props, "status": self.release.status})

@@ -26,7 +26,9 @@ _STATUS_KINDS = {"Service"}
 def type_token(obj: Mapping[str, Any]) -> str:
     api = str(obj["apiVersion"])
     group_version = api if "/" in api else f"core/{api}"
-    return f"kubernetes:{group_version}:{obj['kind']}"
+    # The program never creates a Node: a Node manifest is a server-side-apply patch of one.
+    kind = "NodePatch" if obj["kind"] == "Node" else obj["kind"]
+    return f"kubernetes:{group_version}:{kind}"
 
 
 class KubernetesObject(pulumi.CustomResource):

@@ -30,6 +30,8 @@ MANAGED_BY = {"app.kubernetes.io/managed-by": "cilium-bgp"}
 NO_ADVERTISE_LABEL = "cilium-bgp.io/no-advertise"
 ALL_SERVICES = {"matchExpressions": [{"key": NO_ADVERTISE_LABEL, "operator": "NotIn", "values": ["true"]}]}
 AUTH_SECRET_NAME = "cilium-bgp-auth"
+# BGP Control Plane v1: a Node annotation per virtual router (suffix: its local ASN) sets the router-id.
+BGP_VIRTUAL_ROUTER_ANNOTATION = "cilium.io/bgp-virtual-router."
 ADVERTISE_LABEL = {"cilium-bgp.io/advertise": "cilium-bgp"}
 HOSTNAME_LABEL = "kubernetes.io/hostname"
 # kube-router reads its peer passwords base64-encoded: this secret is derived from bgpPassword where
@@ -111,24 +113,31 @@ def _metallb_config(cfg: StackConfig) -> str:
     groups = peer_groups(cfg)
     peers = []
     for group in groups:
-        peer: dict[str, Any] = {
-            "peer-address": str(group.address),
-            "peer-asn": cfg.router.asn,
-            "my-asn": cfg.bgp.node_asn,
-        }
-        if timers.hold is not None:
-            peer["hold-time"] = f"{timers.hold}s"
-        if cfg.uses_password:
-            peer["password"] = SingleQuoted(secret_ref("bgpPassword"))
-        if len(groups) > 1:
-            peer["node-selectors"] = [
-                {
-                    "match-expressions": [
-                        {"key": HOSTNAME_LABEL, "operator": "In", "values": [n.name for n in group.nodes]}
-                    ]
-                }
-            ]
-        peers.append(peer)
+        # A node with its own router-id gets a peer entry of its own; every node matches one entry.
+        shared = tuple(n for n in group.nodes if n.router_id is None)
+        entries = [(shared, None)] if shared else []
+        entries += [((n,), n.router_id) for n in group.nodes if n.router_id is not None]
+        for nodes, router_id in entries:
+            peer: dict[str, Any] = {
+                "peer-address": str(group.address),
+                "peer-asn": cfg.router.asn,
+                "my-asn": cfg.bgp.node_asn,
+            }
+            if router_id is not None:
+                peer["router-id"] = str(router_id)
+            if timers.hold is not None:
+                peer["hold-time"] = f"{timers.hold}s"
+            if cfg.uses_password:
+                peer["password"] = SingleQuoted(secret_ref("bgpPassword"))
+            if len(groups) > 1 or len(entries) > 1:
+                peer["node-selectors"] = [
+                    {
+                        "match-expressions": [
+                            {"key": HOSTNAME_LABEL, "operator": "In", "values": [n.name for n in nodes]}
+                        ]
+                    }
+                ]
+            peers.append(peer)
     pools = []
     if cfg.load_balancer is not None:
         pools.append(
@@ -442,6 +451,25 @@ def _demo_objects(cfg: StackConfig) -> list[dict[str, Any]]:
     ]
 
 
+def node_patches(cfg: StackConfig) -> list[dict[str, Any]]:
+    """Annotations on Nodes the program does not own (applied as server-side patches): BGP Control
+    Plane v1 takes a node's router-id from ``cilium.io/bgp-virtual-router.<ASN>``."""
+    if not cfg.kubernetes.enabled or cfg.method != "cilium-bgp-v1":
+        return []
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": {
+                "name": node.name,
+                "annotations": {f"{BGP_VIRTUAL_ROUTER_ANNOTATION}{cfg.bgp.node_asn}": f"router-id={node.router_id}"},
+            },
+        }
+        for node in cfg.nodes
+        if node.router_id is not None
+    ]
+
+
 def method_manifests(cfg: StackConfig) -> list[dict[str, Any]]:
     """The BGP method's objects, the LB IP pool and the BGP password Secret, in apply order."""
     if not cfg.kubernetes.enabled:
@@ -467,8 +495,9 @@ def demo_manifests(cfg: StackConfig) -> list[dict[str, Any]]:
 
 
 def render_manifests(cfg: StackConfig) -> list[dict[str, Any]]:
-    """Every Kubernetes object the stack creates besides the Helm release, in apply order."""
-    return method_manifests(cfg) + demo_manifests(cfg)
+    """Every Kubernetes object the stack creates or patches besides the Helm release, in apply order
+    (node patches come before the release)."""
+    return node_patches(cfg) + method_manifests(cfg) + demo_manifests(cfg)
 
 
 def manifest_filename(index: int, obj: dict[str, Any]) -> str:
