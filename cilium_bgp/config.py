@@ -324,7 +324,11 @@ class BgpSettings(Model):
 class LoadBalancerSettings(Model):
     """LoadBalancer IPs announced by Cilium's speakers or kube-router."""
 
-    cidrs: list[Cidr] = Field(min_length=1, description="LB IP pool (seed variant B: `192.0.2.0/24`).")
+    cidrs: list[Cidr] = Field(
+        min_length=1,
+        description="LB IP pool (seed variant B: `192.0.2.0/24`). Before Cilium 1.15, LB IPAM (every method but "
+        "`cilium-metallb`) never hands out a block's first or last address: blocks of /30 or larger.",
+    )
     pool_name: DnsLabel = Field("default", description="Name of the pool object or address-pool.")
 
 
@@ -347,7 +351,10 @@ class DemoServiceSettings(Model):
     namespace: DnsLabel = Field("default", description="Namespace of the demo objects.")
     image: str = Field("docker.io/traefik/whoami:v1.10.3", description="Image serving HTTP on port 80.")
     load_balancer_ip: Address | None = Field(
-        None, alias="loadBalancerIP", description="Ask LB IPAM for this IP (seed: 192.0.2.0). Default: any."
+        None,
+        alias="loadBalancerIP",
+        description="Ask LB IPAM for this IP (seed: 192.0.2.0). Default: any. Before Cilium 1.15 not a block's first "
+        "or last address (LB IPAM skips them; `cilium-metallb` does not).",
     )
 
 
