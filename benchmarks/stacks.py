@@ -41,6 +41,9 @@ def stack_config(nodes: int, method: str = "bird", *, hosts: bool = False, **ove
         "cilium-bgp:method": method,
         "cilium-bgp:cilium": {
             "version": "1.18.10",
+            # Kube-proxy replacement (the default) needs the API server's address: node0's.
+            "k8sServiceHost": str(node_subnet(0)[10]),
+            "k8sServicePort": 6443,
             "clusterPoolIPv4PodCIDRList": [str(POOL)],
             "clusterPoolIPv4MaskSize": MASK,
         },

@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 
 from benchmarks.__main__ import daemon_version, machine
+from benchmarks.stacks import stack_config
+from cilium_bgp.config import load_config
 
 BGPD = Path("/usr/lib/frr/bgpd")
 
@@ -38,3 +40,13 @@ def test_the_version_is_read_from_stderr_too(tmp_path: Path) -> None:
     fake.write_text("#!/bin/sh\necho 'BIRD version 2.0.12' >&2\n")
     fake.chmod(0o755)
     assert daemon_version([str(fake), "--version"]) == "2.0.12"
+
+
+@pytest.mark.parametrize(
+    ("method", "hosts"), [("bird", False), ("cilium-bgp-v2", False), ("bird", True)], ids=["bird", "v2", "hosts"]
+)
+def test_benchmark_stacks_are_valid(method: str, hosts: bool) -> None:
+    """The stacks the benchmarks (and the 50-node e2e test) generate pass validation."""
+    config = stack_config(3, method, hosts=hosts)
+    raw = {key.removeprefix("cilium-bgp:"): value for key, value in config.items()}
+    assert load_config(raw, frozenset()).method == method
