@@ -18,12 +18,14 @@ import sys
 from pathlib import Path
 from types import FrameType
 
-from lab.hosts import exec_on_host, inspect_hosts, not_empty
+from lab.faults import run_faults
+from lab.inspection import exec_on_host, inspect_hosts, not_empty
 from lab.plan import StackUnusable
 from lab.report import hosts_lines, inspect_lines, summary, timings_lines
-from lab.run import Lab, default_workdir, down, up
+from lab.run import Lab, default_workdir, up
 from lab.shell import LabError
 from lab.state import LabState
+from lab.teardown import down
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
@@ -121,8 +123,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "up":
             lab = up(args.stack_file, workdir, keep_on_failure=args.keep_on_failure, hosts=args.hosts == "ssh")
             print(f"lab {lab.plan.lab_id} up in {workdir}: {' '.join(lab.state.namespaces)}")
-            if lab.hosts_mode:
-                print("\n".join(hosts_lines(lab.state, workdir)))
+            for line in hosts_lines(lab.state, workdir):
+                print(line)
             print("\n".join(timings_lines(json.loads((workdir / "timings.json").read_text()))))
         elif args.command == "exec":
             return _exec(workdir, args.host, command)
@@ -130,11 +132,7 @@ def main(argv: list[str] | None = None) -> int:
             return _inspect(workdir, args.json, args.expect_empty)
         elif args.command == "verify":
             lab = Lab.attach(workdir)
-            if args.faults and lab.hosts_mode:
-                raise LabError("--faults needs the lab's own daemons: not on a hosts-mode lab (`up --hosts ssh`)")
             if args.faults:
-                from lab.faults import run_faults
-
                 run_faults(lab)
             report = lab.verify()
             print(json.dumps(report, indent=2, sort_keys=True) if args.json else summary(report))

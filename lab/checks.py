@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import re
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Address
 from typing import Any
 
 from cilium_bgp.hostscripts import bgp_status
-from lab.daemons import BirdDaemon, FrrRouter, GobgpSpeaker
+from lab.daemons import RouterDaemon
+from lab.plan import LabPlan
 from lab.shell import CommandFailed, CommandTimeout, run
+from lab.wait import Budget, wait_until
 
 ESTABLISHED = "Established"
 
@@ -27,13 +29,10 @@ class RouterView:
     routes: dict[str, list[str]]  # prefix -> nexthops, BGP routes of the kernel table
 
 
-def observe_router(router: FrrRouter | BirdDaemon, netns: str) -> RouterView:
+def observe_router(router: RouterDaemon, netns: str) -> RouterView:
     """The router's sessions and kernel routes, read by the functions ``pulumi up``'s check runs."""
     try:
-        if isinstance(router, FrrRouter):
-            peers = bgp_status.frr_peers(router.vtysh_argv)
-        else:
-            peers = bgp_status.bird_peers(router.birdc_argv)
+        peers = router.peers()
         routes = bgp_status.kernel_routes(["ip", "-n", netns])
     except RuntimeError as error:
         raise CommandFailed(["bgp_status"], 1, "", str(error)) from None
@@ -66,6 +65,33 @@ def route_problems(expect: Mapping[str, Any], view: RouterView, *, withdrawn: Se
     return problems
 
 
+def with_problems(value: Any, problems: Callable[[Any], list[str]]) -> tuple[Any, list[str]]:
+    """A probe's answer: ``value`` and what ``problems`` finds wrong with it."""
+    return value, problems(value)
+
+
+def converge_budget(plan: LabPlan) -> Budget:
+    return Budget("convergence (verify.timeoutSeconds)", plan.cfg.verify.timeout_seconds)
+
+
+def wait_converged(router: RouterDaemon, plan: LabPlan, since: float) -> dict[str, float]:
+    """Wait until the router has every expected session, then every route; seconds since ``since``."""
+    expect = plan.expected
+    established = wait_until(
+        lambda: with_problems(observe_router(router, router.netns), lambda v: session_problems(expect, v)),
+        converge_budget(plan),
+        "every expected BGP session Established on the router",
+        since=since,
+    )
+    routed = wait_until(
+        lambda: with_problems(observe_router(router, router.netns), lambda v: route_problems(expect, v)),
+        converge_budget(plan),
+        "every PodCIDR and LB IP in the router's kernel table with the expected nexthops",
+        since=since,
+    )
+    return {"establishedSeconds": established.elapsed, "routesInstalledSeconds": routed.elapsed}
+
+
 def without_node(expect: Mapping[str, Any], node_ip: str) -> tuple[dict[str, Any], list[str]]:
     """What the router should show once ``node_ip`` stops speaking: its peer gone from the checks,
     its own prefixes withdrawn, shared (ECMP) prefixes via the other nodes only."""
@@ -82,16 +108,6 @@ def without_node(expect: Mapping[str, Any], node_ip: str) -> tuple[dict[str, Any
         else:
             withdrawn.append(prefix)
     return {"peers": peers, "routes": routes}, withdrawn
-
-
-def speaker_sessions(speaker: BirdDaemon | GobgpSpeaker) -> dict[str, dict[str, Any]]:
-    """The node's own view: neighbor address -> {state, asn}."""
-    if isinstance(speaker, GobgpSpeaker):
-        return speaker.neighbors()
-    try:
-        return bgp_status.bird_peers(speaker.birdc_argv)
-    except RuntimeError as error:
-        raise CommandFailed(speaker.birdc_argv, 1, "", str(error)) from None
 
 
 def speaker_problems(node: str, sessions: Mapping[str, Mapping[str, Any]], peers: list[IPv4Address]) -> list[str]:

@@ -18,16 +18,19 @@ from __future__ import annotations
 import shlex
 import signal
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from cilium_bgp.artifacts import sha256
 from cilium_bgp.renderers.scripts import activate_script
 from lab.checks import observe_router, route_problems, without_node
-from lab.daemons import BirdDaemon, FrrRouter, GobgpSpeaker, signal_process
+from lab.daemons import BirdDaemon, FrrRouter, NodeSpeaker, RouterDaemon
+from lab.process import signal_process
 from lab.run import Lab, Timings
 from lab.shell import LabError, redact, run
-from lab.wait import Budget, wait_until
+from lab.wait import Budget, Waited, wait_until
 
 # Appended to a config to break it: every checker rejects it, and it names itself in the message.
 BROKEN_LINE = "lab-fault-injected this is not a config statement"
@@ -56,11 +59,17 @@ def _mounts(daemon: BirdDaemon | FrrRouter) -> str:
     return " && ".join(f"mount --bind {shlex.quote(str(src))} {dst}" for src, dst in pairs)
 
 
+def _host_daemon(lab: Lab, host: str) -> BirdDaemon | FrrRouter:
+    """The lab's own FRR or BIRD on ``host``: what the program's host scripts configure."""
+    daemon: RouterDaemon | NodeSpeaker = lab.router if host == "router" else lab.speakers[host]
+    if not isinstance(daemon, BirdDaemon | FrrRouter):
+        raise LabError(f"{host} runs {daemon.kind} (configured through Kubernetes objects): no host config to push")
+    return daemon
+
+
 def push_through_activation(lab: Lab, host: str, text: str) -> ActivationResult:
     """Run the program's activation script for ``host``'s daemon with ``text`` on stdin."""
-    daemon = lab.router if host == "router" else lab.speakers[host]
-    if isinstance(daemon, GobgpSpeaker):
-        raise LabError(f"{host} runs GoBGP (configured through Kubernetes objects): no host config to push")
+    daemon = _host_daemon(lab, host)
     netns_name = lab.plan.topology.router_netns if host == "router" else lab.plan.topology.node(host).netns
     script = activate_script(daemon.kind, sha256(text))
     shell = f"{_mounts(daemon)} && exec sh -c {shlex.quote(script)}"
@@ -84,41 +93,70 @@ def _session_marks(lab: Lab) -> dict[str, Any]:
     return {line.split()[0]: " ".join(line.split()[3:5]) for line in lines if " BGP " in line}
 
 
-def frozen_speaker(lab: Lab, node: str, recovery: Budget = RECOVERY) -> dict[str, Any]:
-    """Freeze ``node``'s speaker; time the withdrawal; bring it back; time the recovery (within
-    ``recovery``: BIRD with default timers waits up to 300 s after a hold-timer expiry)."""
-    hold = lab.negotiated_hold(node)
+@dataclass
+class Frozen:
+    """A node speaker stopped with SIGSTOP: what the router should show meanwhile, and when."""
+
+    node: str
+    node_ip: str
+    hold: int  # the negotiated hold time: the router must notice within it
+    degraded: dict[str, Any]  # the expectation without the node (``checks.without_node``)
+    withdrawn: list[str]  # prefixes only this node announces
+    frozen_at: float
+    resumed_at: float | None = None
+
+
+@contextmanager
+def frozen(lab: Lab, node: str) -> Iterator[Frozen]:
+    """``node``'s speaker frozen inside the block (its TCP session open but silent, so only the
+    hold timer notices), resumed with SIGCONT however the block ends."""
     node_ip = next(str(n.ip) for n in lab.plan.cfg.nodes if n.name == node)
     degraded, withdrawn = without_node(lab.plan.expected, node_ip)
-    router_ns = lab.plan.topology.router_netns
     record = lab.speaker_record(node)
     if not signal_process(record, signal.SIGSTOP):
         raise LabError(f"{record.role} ({record.pid}) is not running")
-    frozen_at = time.monotonic()
+    state = Frozen(node, node_ip, lab.negotiated_hold(node), degraded, withdrawn, time.monotonic())
     try:
-        gone = wait_until(
-            lambda: _observed(lab, router_ns, degraded, withdrawn),
-            Budget("withdrawal after a frozen speaker (hold time + 10 s)", hold + 10),
-            f"{node}'s routes withdrawn and ECMP sets without {node_ip}",
-            since=frozen_at,
-        )
+        yield state
     finally:
         signal_process(record, signal.SIGCONT)
-        how = "resumed (SIGCONT)"
-    back_at = time.monotonic()
-    back = wait_until(
-        lambda: _observed(lab, router_ns, lab.plan.expected, []),
-        recovery,
-        f"{node}'s routes back after it was {how}",
-        since=back_at,
+        state.resumed_at = time.monotonic()
+
+
+def wait_withdrawn(lab: Lab, state: Frozen) -> Waited[Any]:
+    """Until the router has withdrawn the frozen node's prefixes and dropped it from every ECMP set
+    (budget: the hold time + 10 s); the router's view then, seconds since the freeze."""
+    return wait_until(
+        lambda: _observed(lab, lab.plan.topology.router_netns, state.degraded, state.withdrawn),
+        Budget("withdrawal after a frozen speaker (hold time + 10 s)", state.hold + 10),
+        f"{state.node}'s routes withdrawn and ECMP sets without {state.node_ip}",
+        since=state.frozen_at,
     )
+
+
+def wait_recovered(lab: Lab, state: Frozen, recovery: Budget = RECOVERY) -> Waited[Any]:
+    """Until every session and route is back after the resume; seconds since the resume."""
+    return wait_until(
+        lambda: _observed(lab, lab.plan.topology.router_netns, lab.plan.expected, []),
+        recovery,
+        f"{state.node}'s routes back after it was resumed (SIGCONT)",
+        since=state.resumed_at,
+    )
+
+
+def frozen_speaker(lab: Lab, node: str, recovery: Budget = RECOVERY) -> dict[str, Any]:
+    """Freeze ``node``'s speaker; time the withdrawal; bring it back; time the recovery (within
+    ``recovery``: BIRD with default timers waits up to 300 s after a hold-timer expiry)."""
+    with frozen(lab, node) as state:
+        gone = wait_withdrawn(lab, state)
+    back = wait_recovered(lab, state, recovery)
     return {
         "node": node,
-        "holdTimeSeconds": hold,
+        "holdTimeSeconds": state.hold,
         "withdrawnSeconds": gone.elapsed,
-        "withdrawn": withdrawn,
+        "withdrawn": state.withdrawn,
         "routesAfterWithdrawal": gone.value.routes,
-        "recovery": how,
+        "recovery": "resumed (SIGCONT)",
         "recoveredSeconds": back.elapsed,
     }
 
@@ -131,9 +169,7 @@ def _observed(lab: Lab, router_ns: str, expect: dict[str, Any], withdrawn: list[
 def broken_config_rejected(lab: Lab, host: str) -> dict[str, Any]:
     """Push ``host``'s running config with one bad line through safe activation: it must be refused
     with the daemon checker's own message, the file left alone, and no session or route lost."""
-    daemon = lab.router if host == "router" else lab.speakers[host]
-    if isinstance(daemon, GobgpSpeaker):
-        raise LabError(f"{host} runs GoBGP: no host config to push")
+    daemon = _host_daemon(lab, host)
     before_text = daemon.conf.read_text()
     before_marks = _session_marks(lab)
     broken = before_text + BROKEN_LINE + "\n"
@@ -158,7 +194,7 @@ def broken_config_rejected(lab: Lab, host: str) -> dict[str, Any]:
 
 def good_config_reloaded(lab: Lab, host: str) -> dict[str, Any]:
     """Push the running BIRD config again through safe activation: accepted, reloaded, no reset."""
-    daemon = lab.speakers[host] if host != "router" else lab.router
+    daemon = _host_daemon(lab, host)
     if not isinstance(daemon, BirdDaemon):
         raise LabError(f"{host}: the good-config push is exercised on BIRD hosts only")
     before_marks = _session_marks(lab)
@@ -176,6 +212,8 @@ def good_config_reloaded(lab: Lab, host: str) -> dict[str, Any]:
 
 def run_faults(lab: Lab, node: str | None = None) -> dict[str, Any]:
     """Every fault case the lab's speakers allow, on ``node`` (default: the first node)."""
+    if lab.hosts_mode:
+        raise LabError("--faults needs the lab's own daemons: not on a hosts-mode lab (`up --hosts ssh`)")
     target = node or lab.plan.cfg.nodes[0].name
     results: dict[str, Any] = {"frozenSpeaker": frozen_speaker(lab, target)}
     refused = [broken_config_rejected(lab, "router")]

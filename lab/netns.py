@@ -13,7 +13,7 @@ import signal
 from collections.abc import Callable
 from pathlib import Path
 
-from lab.daemons import running
+from lab.process import running
 from lab.shell import LabError, log, run
 from lab.topology import Segment, Topology
 from lab.wait import Budget, wait_until
@@ -28,6 +28,15 @@ def exists(name: str) -> bool:
 
 def ip(netns: str, *args: str) -> None:
     run(["ip", "-n", netns, *args])
+
+
+def add(name: str, record: Callable[[str], None]) -> None:
+    """Create the lab namespace ``name`` (recorded first) with its loopback up; refuse an existing one."""
+    if exists(name):
+        raise LabError(f"namespace {name} already exists: another lab run with the same id?")
+    record(name)
+    run(["ip", "netns", "add", name])
+    ip(name, "link", "set", "lo", "up")
 
 
 def _segment(topology: Topology, index: int, segment: Segment) -> None:
@@ -55,11 +64,7 @@ def build(topology: Topology, record: Callable[[str], None], router_sysctl: Path
     ``router_sysctl`` None (hosts mode): the program's own sysctl activation sets the router up.
     """
     for name in topology.namespaces:
-        if exists(name):
-            raise LabError(f"namespace {name} already exists: another lab run with the same id?")
-        record(name)
-        run(["ip", "netns", "add", name])
-        ip(name, "link", "set", "lo", "up")
+        add(name, record)
     for index, segment in enumerate(topology.segments):
         _segment(topology, index, segment)
     for node in topology.nodes:

@@ -2,7 +2,9 @@
 
 The configs are the program's own artifacts (``cilium_bgp.artifacts.render_artifacts``), the bytes
 ``pulumi up`` pushes; for Cilium's speaker methods the rendered Kubernetes objects are translated
-into GoBGP configs (``lab.speakers``). Expectations come from ``cilium_bgp.renderers.expectations``.
+into GoBGP configs (``lab.standin``). Expectations come from ``cilium_bgp.renderers.expectations``.
+The hosts (namespaces, links, addresses) come from ``lab.topology``; hosts mode adds its SSH hosts
+and management network from ``lab.hostsplan``.
 """
 
 from __future__ import annotations
@@ -19,15 +21,17 @@ import yaml
 from cilium_bgp.artifacts import HELM_VALUES, node_config_path, render_artifacts, router_config
 from cilium_bgp.config import StackConfig
 from cilium_bgp.errors import ConfigError
+from cilium_bgp.renderers.common import effective_timers
 from cilium_bgp.renderers.expectations import expected_state
 from cilium_bgp.stackfile import StackFileError, load_stack_file
 from cilium_bgp.versions import METHODS_WITH_CILIUM_SPEAKER
 from lab.cluster import allocate_lb_ips, pod_cidrs_of
 from lab.shell import LabError
-from lab.speakers import Speaker, translate
+from lab.standin import SpeakerSpec, translate
 from lab.topology import Topology, build_topology
 
 ConfigKind = Literal["frr", "bird", "gobgp"]
+SpeakerKind = Literal["bird", "gobgp"]
 # A test's way to break a config before the lab starts: artifact path -> text transformation.
 Tampering = Mapping[str, Callable[[str], str]]
 
@@ -36,6 +40,8 @@ KUBE_ROUTER_REFUSAL = (
     "(docker.io/cloudnativelabs/kube-router), not as a binary from this machine's package registries, "
     "and it needs a Kubernetes API to read nodes and Services from (see docs/lab.md)"
 )
+# What FRR and BIRD use when the stack sets no hold time.
+DAEMON_DEFAULT_HOLD = {"frr": 180, "bird": 240}
 
 
 class StackUnusable(LabError):
@@ -61,7 +67,7 @@ class LabPlan:
     pod_cidrs: dict[str, list[IPv4Network]]
     lb_ips: dict[str, IPv4Address]  # Service -> the address LB IPAM (played by the lab) gave it
     artifacts: dict[str, str]
-    speakers: dict[str, Speaker]
+    standins: dict[str, SpeakerSpec]  # node -> the GoBGP stand-in for its cilium-agent (Cilium methods)
     configs: tuple[ConfigFile, ...]
     topology: Topology
     expected: dict[str, Any]
@@ -74,8 +80,24 @@ class LabPlan:
         return next(c for c in self.configs if c.host == node)
 
     @property
-    def speaker_kind(self) -> Literal["bird", "gobgp"]:
+    def speaker_kind(self) -> SpeakerKind:
+        """What speaks BGP on the nodes: BIRD with the rendered bird.conf, or the GoBGP stand-in."""
         return "gobgp" if self.cfg.method in METHODS_WITH_CILIUM_SPEAKER else "bird"
+
+    def speaker_peers(self, node: str) -> list[IPv4Address]:
+        """The addresses ``node``'s speaker must have an Established session with."""
+        if node in self.standins:
+            return [n.address for n in self.standins[node].neighbors]
+        return [self.cfg.router_address_for(next(n for n in self.cfg.nodes if n.name == node))]
+
+    def negotiated_hold(self, node: str) -> int:
+        """The hold time the router's session with ``node`` runs with: the smaller of both ends'."""
+        router_hold = effective_timers(self.cfg).hold or DAEMON_DEFAULT_HOLD[self.cfg.router.daemon]
+        if node in self.standins:
+            node_hold = min(n.hold_time for n in self.standins[node].neighbors)
+        else:
+            node_hold = effective_timers(self.cfg).hold or DAEMON_DEFAULT_HOLD["bird"]
+        return min(router_hold, node_hold)
 
 
 def stack_digest(path: Path) -> str:
@@ -102,7 +124,7 @@ def plan_lab(stack_file: Path, lab_id: str, tamper: Tampering | None = None) -> 
     artifacts = render_artifacts(cfg, pod_cidrs)
     manifests = _manifests(artifacts)
     helm_values = yaml.safe_load(artifacts[HELM_VALUES]) if HELM_VALUES in artifacts else {}
-    speakers: dict[str, Speaker] = {}
+    standins: dict[str, SpeakerSpec] = {}
     lb_ips: dict[str, IPv4Address] = {}
     if cfg.method in METHODS_WITH_CILIUM_SPEAKER:
         metallb_pools: list[dict[str, Any]] = []
@@ -110,15 +132,15 @@ def plan_lab(stack_file: Path, lab_id: str, tamper: Tampering | None = None) -> 
             if obj.get("kind") == "ConfigMap" and obj["metadata"]["name"] == "bgp-config":
                 metallb_pools = (yaml.safe_load(obj["data"]["config.yaml"]) or {}).get("address-pools") or []
         lb_ips = allocate_lb_ips(manifests, cfg.version, metallb_pools)
-        speakers = translate(cfg, manifests, helm_values, pod_cidrs, lb_ips)
+        standins = translate(cfg, manifests, helm_values, pod_cidrs, lb_ips)
     router_path, _ = router_config(cfg)
     configs = [
         ConfigFile(router_path, "frr" if cfg.router.daemon == "frr" else "bird", "router", artifacts[router_path])
     ]
     for node in cfg.nodes:
-        if node.name in speakers:
+        if node.name in standins:
             path = f"nodes/{node.name}/gobgpd.toml"
-            configs.append(ConfigFile(path, "gobgp", node.name, speakers[node.name].gobgp_toml()))
+            configs.append(ConfigFile(path, "gobgp", node.name, standins[node.name].gobgp_toml()))
         else:
             path = node_config_path(node)
             configs.append(ConfigFile(path, "bird", node.name, artifacts[path]))
@@ -129,7 +151,7 @@ def plan_lab(stack_file: Path, lab_id: str, tamper: Tampering | None = None) -> 
         configs = [
             ConfigFile(c.path, c.kind, c.host, tamper[c.path](c.text)) if c.path in tamper else c for c in configs
         ]
-    lb_by_node = {name: list(s.lb_ips) for name, s in speakers.items()}
+    lb_by_node = {name: list(s.lb_ips) for name, s in standins.items()}
     topology = build_topology(cfg, lab_id, pod_cidrs, lb_by_node)
     expected = expected_state(cfg, pod_cidrs, [str(ip) for ip in lb_ips.values()])
     return LabPlan(
@@ -140,7 +162,7 @@ def plan_lab(stack_file: Path, lab_id: str, tamper: Tampering | None = None) -> 
         pod_cidrs=pod_cidrs,
         lb_ips=lb_ips,
         artifacts=artifacts,
-        speakers=speakers,
+        standins=standins,
         configs=tuple(configs),
         topology=topology,
         expected=expected,

@@ -64,7 +64,10 @@ def timings_lines(timings: dict[str, Any]) -> list[str]:
 
 
 def hosts_lines(state: LabState, workdir: Path) -> list[str]:
-    """What ``up --hosts ssh`` prints: how to reach each host, and the files a client needs."""
+    """What ``up --hosts ssh`` prints: how to reach each host, and the files a client needs (nothing
+    for a lab without SSH hosts)."""
+    if not state.hosts:
+        return []
     rows = [["host", "ssh", "sshd", "/etc", "host key"]]
     for name, info in state.hosts.items():
         pid = next((p["pid"] for p in state.processes if p["role"] == f"{name}/sshd"), "?")

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lab.daemons import ProcessRecord
+from lab.process import ProcessRecord
 
 STATE_FILE = "lab-state.json"
 

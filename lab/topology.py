@@ -94,6 +94,14 @@ class Topology:
                 return node
         raise KeyError(name)
 
+    def netns_of(self, host: str) -> str:
+        """The namespace of ``host``: "router", "client" or a node name."""
+        if host == "router":
+            return self.router_netns
+        if host == "client":
+            return self.client.netns
+        return self.node(host).netns
+
 
 def netns_name(lab_id: str, host: str) -> str:
     return f"{PREFIX}-{lab_id}-{host}"

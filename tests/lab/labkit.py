@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from lab import netns
-from lab.daemons import ProcessRecord, is_alive
+from lab.process import ProcessRecord, is_alive
 from lab.run import Lab, down, up
 from lab.state import LabState
 

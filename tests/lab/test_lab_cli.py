@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lab.daemons import ProcessRecord
+from lab.process import ProcessRecord
 from tests.lab.labkit import ROOT, assert_nothing_left
 
 pytestmark = pytest.mark.lab

@@ -16,9 +16,12 @@ import pytest
 import yaml
 
 from lab import netns
-from lab.daemons import FRR_ETC, ProcessRecord
-from lab.run import RUN_ROOT, ConfigRejected, down, up
+from lab.backends.daemons import RUN_ROOT
+from lab.daemons import FRR_ETC
+from lab.process import ProcessRecord
+from lab.run import down, up
 from lab.state import LabState
+from lab.syntax import ConfigRejected
 from lab.wait import Budget, DeadlinePassed, wait_until
 from tests.lab.labkit import LAB_STACKS, ROOT, assert_nothing_left
 

@@ -32,9 +32,11 @@ from cilium_bgp.renderers.scripts import TARGETS
 from cilium_bgp.renderers.sysctl import render_router_sysctl
 from cilium_bgp.stackfile import load_stack_file
 from lab import netns
-from lab.daemons import ProcessRecord, is_alive, running
-from lab.hosts import CONFIG_PATHS, SYSCTL_PATH, plan_hosts, root_conflicts, ssh_argv
+from lab.hostsplan import CONFIG_PATHS, SYSCTL_PATH, plan_hosts
+from lab.mgmt import root_conflicts
 from lab.plan import StackUnusable, plan_lab
+from lab.process import ProcessRecord, is_alive, running
+from lab.sshd import ssh_argv
 from tests.harness import run_program, stack_file_config
 from tests.lab.labkit import ROOT
 

@@ -88,7 +88,7 @@ def test_shared_subnets_are_bridged_and_the_client_gets_a_spare_one(tmp_path: Pa
 
 def test_v2_objects_become_gobgp_speakers() -> None:
     plan = plan_lab(LAB_STACKS / "Pulumi.lab-v2.yaml", "t00007")
-    node3 = plan.speakers["node3"]
+    node3 = plan.standins["node3"]
     assert node3.router_id == IPv4Address("10.255.0.3"), "CiliumBGPNodeConfigOverride routerID"
     assert node3.listen_port == -1, "Cilium's speaker only dials out"
     (peer,) = node3.neighbors
@@ -107,16 +107,16 @@ def test_v2_objects_become_gobgp_speakers() -> None:
 
 def test_metallb_peers_follow_node_selectors() -> None:
     plan = plan_lab(LAB_STACKS / "Pulumi.lab-metallb.yaml", "t00008")
-    peers = {n: [str(p.address) for p in s.neighbors] for n, s in plan.speakers.items()}
+    peers = {n: [str(p.address) for p in s.neighbors] for n, s in plan.standins.items()}
     assert peers == {"node1": ["10.0.1.2"], "node2": ["10.0.2.2"]}, f"one bgp-config peer per subnet: {peers}"
-    peer = plan.speakers["node1"].neighbors[0]
+    peer = plan.standins["node1"].neighbors[0]
     assert (peer.hold_time, peer.keepalive_time, peer.multihop_ttl) == (9, 3, 64), f"hold-time 9s: {peer}"
 
 
 def test_v1_lb_ipam_hands_out_the_first_free_address() -> None:
     plan = plan_lab(LAB_STACKS / "Pulumi.lab-v1.yaml", "t00009")
     assert plan.lb_ips == {"whoami-lb": IPv4Address("203.0.113.1")}, f"1.14 reserves the CIDR's first: {plan.lb_ips}"
-    assert all(n.password is None for s in plan.speakers.values() for n in s.neighbors), "1.14: no authSecretRef"
+    assert all(n.password is None for s in plan.standins.values() for n in s.neighbors), "1.14: no authSecretRef"
     assert plan.expected["routes"]["203.0.113.1/32"] == ["10.0.1.10", "10.0.2.10"], f"{plan.expected}"
 
 

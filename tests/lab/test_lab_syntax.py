@@ -10,7 +10,7 @@ import pytest
 from cilium_bgp.artifacts import router_config
 from cilium_bgp.secrets import reveal
 from lab.plan import ConfigFile, load_stack, plan_lab
-from lab.run import ConfigRejected, check_syntax
+from lab.syntax import ConfigRejected, check_syntax
 from tests.lab.labkit import LAB_STACKS, SHIPPED_STACKS
 
 pytestmark = pytest.mark.lab

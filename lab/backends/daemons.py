@@ -1,0 +1,113 @@
+"""Daemons mode: the lab runs the routing daemons itself, from the program's rendered configs.
+
+Every config is written where its daemon reads it (``hosts/<host>/`` in the workdir, FRR's
+pathspace), the ``<<secret:bgpPassword>>`` placeholders filled with a password generated per run,
+and checked by the daemon's own checker before any namespace exists. Then the namespaces are
+built, every daemon started at once, and ``up`` waits until the router has every session and route.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from cilium_bgp.artifacts import ROUTER_SYSCTL
+from cilium_bgp.renderers.frr import frr_daemons
+from cilium_bgp.secrets import reveal
+from lab import netns
+from lab.checks import wait_converged
+from lab.daemons import BirdDaemon, Enter, FrrRouter, GobgpSpeaker, NodeSpeaker, RouterDaemon
+from lab.plan import LabPlan
+from lab.shell import in_netns
+from lab.state import LabState
+from lab.syntax import ConfigRejected, check_syntax
+from lab.topology import NodeHost
+
+RUN_ROOT = Path("/run")
+
+
+class DaemonsBackend:
+    mode = "daemons"
+
+    def __init__(self, plan: LabPlan, workdir: Path, state: LabState) -> None:
+        self.plan = plan
+        self.workdir = workdir
+        self.state = state
+        self.run_dir = RUN_ROOT / f"cbgp-{plan.lab_id}"
+        topo = plan.topology
+        self.router: RouterDaemon
+        if plan.cfg.router.daemon == "frr":
+            self.router = FrrRouter(topo.router_netns, topo.router_netns, self._enter("router"), frr_daemons(plan.cfg))
+        else:
+            self.router = self._bird("router", topo.router_netns)
+        speakers = {"bird": self._bird_speaker, "gobgp": self._gobgp_speaker}[plan.speaker_kind]
+        self.speakers: dict[str, NodeSpeaker] = {node.name: speakers(node) for node in topo.nodes}
+
+    @classmethod
+    def refuse_unplayable(cls, plan: LabPlan) -> None:
+        """The plan itself refuses what no daemon here can play (kube-router)."""
+
+    def _host_dir(self, host: str) -> Path:
+        return self.workdir / "hosts" / host
+
+    def _enter(self, host: str) -> Enter:
+        netns_name = self.plan.topology.netns_of(host)
+        return lambda: in_netns(netns_name, [])
+
+    def enter(self, host: str) -> list[str]:
+        return self._enter(host)()
+
+    def _bird(self, host: str, netns_name: str) -> BirdDaemon:
+        etc = self._host_dir(host) / "etc-bird"
+        return BirdDaemon(host, netns_name, etc, self.run_dir / host, self._enter(host), lab_owned=True)
+
+    def _bird_speaker(self, node: NodeHost) -> NodeSpeaker:
+        return self._bird(node.name, node.netns)
+
+    def _gobgp_speaker(self, node: NodeHost) -> NodeSpeaker:
+        host_dir = self._host_dir(node.name)
+        prefixes = self.plan.standins[node.name].prefixes
+        return GobgpSpeaker(
+            node.name, node.netns, host_dir / "gobgpd.toml", host_dir / "gobgpd.log", prefixes, self._enter(node.name)
+        )
+
+    def _install_configs(self, password: str) -> None:
+        """Write every config where its daemon reads it, secrets filled in, and check each one."""
+        self.state.add("directories", str(self.run_dir))
+        if isinstance(self.router, FrrRouter):
+            self.state.add("directories", str(self.router.conf_dir))
+            self.state.add("directories", str(self.router.run_dir))
+        self.run_dir.mkdir(mode=0o700, exist_ok=True)
+        for config in self.plan.configs:
+            daemon = self.router if config.host == "router" else self.speakers[config.host]
+            daemon.install(reveal(config.text, {"bgpPassword": password}))
+            try:
+                check_syntax(config.kind, daemon.conf)
+            except ConfigRejected as error:
+                raise ConfigRejected(f"{config.path} ({config.host}): {error}") from None
+
+    def _start(self, daemon: RouterDaemon | NodeSpeaker) -> None:
+        for record in daemon.start():
+            self.state.add_process(record)
+
+    def up(self, began: float) -> dict[str, Any]:
+        self._install_configs(secrets.token_urlsafe(18))
+        netns.build(
+            self.plan.topology,
+            lambda name: self.state.add("namespaces", name),
+            self.workdir / "rendered" / ROUTER_SYSCTL,
+        )
+        started = time.monotonic()
+        daemons: list[RouterDaemon | NodeSpeaker] = [self.router, *self.speakers.values()]
+        with ThreadPoolExecutor(max_workers=len(daemons)) as pool:
+            futures = [pool.submit(self._start, daemon) for daemon in daemons]
+            errors = [f.exception() for f in futures if f.exception() is not None]
+        if errors:
+            raise errors[0]  # type: ignore[misc]
+        return {"buildSeconds": round(started - began, 2), **wait_converged(self.router, self.plan, started)}
+
+    def before_verify(self) -> dict[str, Any]:
+        return {}

@@ -1,0 +1,95 @@
+"""Hosts mode: the router and nodes as SSH hosts that the real program configures.
+
+``up`` builds the same namespaces, links and addresses as daemons mode but starts no routing
+daemon and applies no sysctl: it adds the management network (``lab.mgmt``) and one sshd per host
+(``lab.sshd``), and waits until each accepts a login. The daemons the program starts are read at
+their default paths inside each host, entered through its sshd (``lab.inspection``).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from lab import mgmt, netns, sshd
+from lab.daemons import BirdDaemon, Enter, FrrRouter, NodeSpeaker, RouterDaemon
+from lab.hostsplan import plan_hosts
+from lab.inspection import enter_argv, inspect_hosts
+from lab.plan import LabPlan
+from lab.process import record_process
+from lab.shell import LabError
+from lab.state import LabState
+
+HOST_ETC_BIRD = Path("/etc/bird")
+HOST_RUN = Path("/run")
+
+
+class SshHostsBackend:
+    mode = "hosts"
+
+    def __init__(self, plan: LabPlan, workdir: Path, state: LabState) -> None:
+        self.plan = plan
+        self.workdir = workdir
+        self.state = state
+        self.hosts = plan_hosts(plan)
+        topo = plan.topology
+        self.router: RouterDaemon
+        if plan.cfg.router.daemon == "frr":
+            self.router = FrrRouter(topo.router_netns, None, self._enter("router"))
+        else:
+            self.router = self._bird("router", topo.router_netns)
+        self.speakers: dict[str, NodeSpeaker] = {node.name: self._bird(node.name, node.netns) for node in topo.nodes}
+
+    @classmethod
+    def refuse_unplayable(cls, plan: LabPlan) -> None:
+        plan_hosts(plan)
+
+    def _enter(self, host: str) -> Enter:
+        # Resolved at each call: the host's sshd comes up after this object is made.
+        return lambda: enter_argv(self.state, host)
+
+    def enter(self, host: str) -> list[str]:
+        return enter_argv(self.state, host)
+
+    def _bird(self, host: str, netns_name: str) -> BirdDaemon:
+        return BirdDaemon(host, netns_name, HOST_ETC_BIRD, HOST_RUN, self._enter(host), lab_owned=False)
+
+    def _record_namespace(self, name: str) -> None:
+        self.state.add("namespaces", name)
+
+    def up(self, began: float) -> dict[str, Any]:
+        hp = self.hosts
+        mgmt.check_root_free(hp)
+        netns.build(self.plan.topology, self._record_namespace, None)
+        mgmt.build_management(hp, self._record_namespace, lambda link: self.state.add("links", link))
+        authorised = sshd.client_key(self.workdir, self.plan.lab_id)
+        host_keys = {}
+        for host in hp.hosts:
+            self.state.set_host(
+                host.name,
+                {"netns": host.netns, "address": str(host.address), "port": host.port, "files": list(host.files)},
+            )
+            host_keys[host.name] = sshd.prepare_host(self.workdir, self.plan.lab_id, host, authorised)
+        sshd.write_client_files(self.workdir, hp.hosts, host_keys)
+        started = time.monotonic()
+        records = {
+            h.name: sshd.record_sshd(self.state, self.workdir, h.name, sshd.start_sshd(self.workdir, h))
+            for h in hp.hosts
+        }
+        ready = sshd.wait_logins(self.workdir, hp.hosts, records, started)
+        for host in hp.hosts:
+            # By now the process is sshd itself, no longer `ip netns exec` on its way there.
+            self.state.update_process(record_process(records[host.name].role, records[host.name].pid))
+            info = self.state.hosts[host.name] | {"etc": sshd.etc_view(records[host.name].pid)}
+            self.state.set_host(host.name, info | {"hostKey": host_keys[host.name]})
+        return {"buildSeconds": round(started - began, 2), "sshdReadySeconds": ready}
+
+    def before_verify(self) -> dict[str, Any]:
+        hosts = inspect_hosts(self.state)
+        if not hosts["router"]["daemons"]:
+            raise LabError(
+                f"no routing daemon runs on the router host ({hosts['router']['ssh']}): "
+                "configure the hosts first (`pulumi up`, or the program's scripts over SSH)"
+            )
+        return {"hosts": hosts}

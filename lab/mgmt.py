@@ -1,0 +1,85 @@
+"""Hosts mode's management network: the one change the lab makes in the root namespace.
+
+::
+
+    root namespace                        cbgp-<id>-mgmt               host namespaces
+    cbgpm-<id> 198.18.0.1/24 ==veth== uplink -[br0]- mp-0 ==veth== mgmt0 198.18.0.2/24   router
+                                                   - mp-1 ==veth== mgmt0 198.18.0.11/24  node1
+
+One veth in the root namespace (no IPv6 address, so its connected route is the only route the lab
+adds there), checked free before it is made and deleted on teardown; a bridge in the management
+namespace; one port per SSH host. No host routes anything through it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Callable
+from ipaddress import IPv4Network, ip_network
+
+from lab import netns
+from lab.hostsplan import HOST_MGMT_IF, ROOT_LINK_PREFIX, HostsPlan
+from lab.shell import LabError, run
+
+MGMT_BRIDGE = "br0"
+MGMT_UPLINK = "uplink"
+
+
+def root_conflicts(subnet: IPv4Network, link: str) -> list[str]:
+    """Why the management veth cannot go into the root namespace (empty: it can)."""
+    problems = []
+    for route in json.loads(run(["ip", "-j", "-4", "route", "show", "table", "all"]).stdout or "[]"):
+        dst = route.get("dst", "")
+        if dst == "default":
+            continue
+        with contextlib.suppress(ValueError):
+            if ip_network(dst if "/" in dst else f"{dst}/32", strict=False).overlaps(subnet):
+                where = f"dev {route.get('dev', '?')} table {route.get('table', 'main')}"
+                problems.append(f"the root namespace already routes {dst} ({where})")
+    if root_link_exists(link):
+        problems.append(f"a link named {link} already exists in the root namespace")
+    return problems
+
+
+def root_link_exists(name: str) -> bool:
+    return run(["ip", "link", "show", "dev", name], check=False).returncode == 0
+
+
+def delete_root_link(name: str) -> bool:
+    """Delete the lab's management veth from the root namespace (its peer goes with it)."""
+    if not name.startswith(ROOT_LINK_PREFIX) or not root_link_exists(name):
+        return False
+    run(["ip", "link", "del", "dev", name])
+    return True
+
+
+def check_root_free(hp: HostsPlan) -> None:
+    conflicts = root_conflicts(hp.subnet, hp.root_link)
+    if conflicts:
+        raise LabError(f"hosts mode needs {hp.subnet} free in the root namespace: " + "; ".join(conflicts))
+
+
+def build_management(
+    hp: HostsPlan, record_namespace: Callable[[str], None], record_link: Callable[[str], None]
+) -> None:
+    """The management namespace with its bridge, the root namespace's veth into it (.1 of the /24),
+    and a port with ``ssh.host`` per host; each is recorded before it is made."""
+    mgmt = hp.mgmt_netns
+    check_root_free(hp)  # checked again right before the veth is added
+    netns.add(mgmt, record_namespace)
+    netns.ip(mgmt, "link", "add", MGMT_BRIDGE, "type", "bridge")
+    netns.ip(mgmt, "link", "set", MGMT_BRIDGE, "up")
+    record_link(hp.root_link)
+    run(["ip", "link", "add", hp.root_link, "type", "veth", "peer", "name", MGMT_UPLINK, "netns", mgmt])
+    # No IPv6 link-local address (and so no fe80::/64 route) on the root namespace's end.
+    run(["ip", "link", "set", "dev", hp.root_link, "addrgenmode", "none"], check=False)
+    netns.ip(mgmt, "link", "set", MGMT_UPLINK, "master", MGMT_BRIDGE, "up")
+    run(["ip", "addr", "add", str(hp.gateway), "dev", hp.root_link])
+    run(["ip", "link", "set", "dev", hp.root_link, "up"])
+    for index, host in enumerate(hp.hosts):
+        port = f"mp-{index}"
+        netns.ip(mgmt, "link", "add", port, "type", "veth", "peer", "name", HOST_MGMT_IF, "netns", host.netns)
+        netns.ip(mgmt, "link", "set", port, "master", MGMT_BRIDGE, "up")
+        netns.ip(host.netns, "addr", "add", f"{host.address}/{hp.subnet.prefixlen}", "dev", HOST_MGMT_IF)
+        netns.ip(host.netns, "link", "set", HOST_MGMT_IF, "up")
