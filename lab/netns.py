@@ -41,6 +41,9 @@ def add(name: str, record: Callable[[str], None]) -> None:
 
 def _segment(topology: Topology, index: int, segment: Segment) -> None:
     router = topology.router_netns
+    if segment.loopback:
+        ip(router, "addr", "add", str(segment.address), "dev", "lo")
+        return
     if segment.bridged:
         # Several hosts (or none) on one subnet: the router's interface is a bridge.
         ip(router, "link", "add", segment.ifname, "type", "bridge")

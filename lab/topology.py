@@ -10,7 +10,9 @@
 
 One network namespace per host, named ``cbgp-<lab id>-<host>``. Each router interface of the
 stack becomes a veth pair to the single host on its subnet, or a bridge when several hosts (or
-none) share it. Nodes route everything via the router address on their subnet.
+none) share it; one named ``lo`` is the router's loopback. Nodes route everything via the router
+address on their subnet. The client takes the highest free address of the first router subnet no
+node uses and that has one to spare (not a /32 loopback), else a link of its own (``lab-client``).
 """
 
 from __future__ import annotations
@@ -48,8 +50,13 @@ class Segment:
     members: tuple[Member, ...]
 
     @property
+    def loopback(self) -> bool:
+        """The router's own ``lo`` (e.g. a /32 holding the router-id): the address goes on it."""
+        return self.ifname == "lo"
+
+    @property
     def bridged(self) -> bool:
-        return len(self.members) != 1
+        return len(self.members) != 1 and not self.loopback
 
 
 @dataclass(frozen=True)
@@ -113,11 +120,10 @@ def _check_ifname(name: str, where: str) -> str:
     return name
 
 
-def _client_address(network: IPv4Network, taken: set[IPv4Address]) -> IPv4Address:
-    for candidate in reversed(list(network.hosts())):
-        if candidate not in taken:
-            return candidate
-    raise LabError(f"no free address for the client in {network}")
+def _client_address(network: IPv4Network, taken: set[IPv4Address]) -> IPv4Address | None:
+    """The highest address of ``network`` nobody holds; None when there is none (a router's /32
+    loopback, a /31 point-to-point link)."""
+    return next((a for a in reversed(list(network.hosts())) if a not in taken), None)
 
 
 def build_topology(
@@ -158,10 +164,11 @@ def build_topology(
                     lb_ips=tuple(lb_ips_by_node.get(node.name, ())),
                 )
             )
-        if not members and client is None:
-            address = IPv4Interface(
-                f"{_client_address(iface.address.network, taken)}/{iface.address.network.prefixlen}"
-            )
+        if members and ifname == "lo":
+            raise LabError(f"router.interfaces[{index}]: lo is the router's loopback; no node can sit on it")
+        free = _client_address(iface.address.network, taken) if not members and client is None else None
+        if free is not None:
+            address = IPv4Interface(f"{free}/{iface.address.network.prefixlen}")
             client = ClientHost(client_netns, "eth0", address, iface.address.ip)
             members.append(Member("client", client_netns, "eth0", address))
         segments.append(Segment(ifname, iface.address, tuple(members)))

@@ -86,6 +86,32 @@ def test_shared_subnets_are_bridged_and_the_client_gets_a_spare_one(tmp_path: Pa
     assert busy.segments[-1].ifname == "lab-client", f"the lab adds the client's link: {busy.segments}"
 
 
+def test_a_router_loopback_does_not_hold_the_client(tmp_path: Path) -> None:
+    """A /32 router interface (a loopback holding the router-id, as on most real routers) has no
+    address to spare: the client goes to the next router subnet no node uses, or onto its own link."""
+    document = yaml.safe_load(DEV.read_text())
+    router = document["config"]["cilium-bgp:router"]
+    eth1, eth2, eth0 = router["interfaces"]
+    loopback = {"name": "lo", "address": "10.255.255.1/32"}
+    with_eth0 = variant(
+        DEV, tmp_path, {"router": router | {"routerId": "10.255.255.1", "interfaces": [loopback, eth1, eth2, eth0]}}
+    )
+    topo = plan_lab(with_eth0, "t00013").topology
+    assert str(topo.client.address) == "192.168.121.254/24", (
+        f"the client takes the free /24, not the /32: {topo.client}"
+    )
+    only_loopback = variant(DEV, tmp_path, {"router": router | {"interfaces": [loopback, eth1, eth2]}})
+    topo = plan_lab(only_loopback, "t00014").topology
+    assert (str(topo.client.address), str(topo.client.gateway)) == ("198.51.100.254/24", "198.51.100.1"), (
+        f"no router subnet can hold the client: it gets the lab's own link: {topo.client}"
+    )
+    segments = {s.ifname: s for s in topo.segments}
+    assert [m.host for m in segments["lab-client"].members] == ["client"], f"the client's link: {segments}"
+    assert str(segments["lo"].address) == "10.255.255.1/32" and not segments["lo"].members, (
+        f"the loopback holds the router's address and no host: {segments['lo']}"
+    )
+
+
 def test_v2_objects_become_gobgp_speakers() -> None:
     plan = plan_lab(LAB_STACKS / "Pulumi.lab-v2.yaml", "t00007")
     node3 = plan.standins["node3"]
