@@ -91,5 +91,10 @@ def kernel_routes(routes: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 def gobgp_neighbors(neighbors: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """``gobgp neighbor -j`` keyed by neighbor address (its ``state.session_state``: 6 is Established)."""
-    return {str(n.get("state", {}).get("neighbor_address", "?")): n for n in neighbors}
+    """``gobgp neighbor -j`` keyed by neighbor address (its ``state.session_state``: 6 is Established),
+    without the password GoBGP prints back (``conf.auth_password``)."""
+    keyed = {}
+    for neighbor in neighbors:
+        conf = {k: v for k, v in neighbor.get("conf", {}).items() if k != "auth_password"}
+        keyed[str(neighbor.get("state", {}).get("neighbor_address", "?"))] = neighbor | {"conf": conf}
+    return keyed

@@ -1,4 +1,5 @@
-"""Helpers of the lab tests: where the stacks are, and the proof that a lab left nothing behind."""
+"""Helpers of the lab tests: where the stacks are, the proof that a lab left nothing behind, and
+topotests' check: run a ``show``, compare its JSON with an expected subset, retry to a named deadline."""
 
 from __future__ import annotations
 
@@ -7,10 +8,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from lab import netns
 from lab.process import ProcessRecord, is_alive
 from lab.run import Lab, down, up
+from lab.shell import redact
 from lab.state import LabState
+from lab.wait import Budget, DeadlinePassed, Waited, wait_until
+from tests.lab.expect import Show
+from tests.lab.jsoncmp import json_cmp
 
 ROOT = Path(__file__).resolve().parents[2]
 LAB_STACKS = ROOT / "tests" / "stacks" / "lab"
@@ -52,3 +59,34 @@ def running_lab(stack_file: Path, workdir: Path) -> Iterator[Lab]:
         down(workdir)
         assert_nothing_left(recorded, workdir)
         assert down(workdir) == [], "a second down found something to remove"
+
+
+def expect(show: Show, budget: Budget, *, since: float | None = None) -> Waited[Any]:
+    """Run ``show`` until its answer contains the expected subset (``json_cmp``); fail after ``budget``
+    with the differences still left (passwords redacted). Returns the answer and the seconds it took
+    (from ``since``, a ``time.monotonic()`` value, when given)."""
+
+    def probe() -> tuple[Any, list[str]]:
+        actual = show.read()
+        return actual, json_cmp(actual, show.expected) or []
+
+    try:
+        return wait_until(probe, budget, f"{show.host}: `{show.command}`", since=since)
+    except DeadlinePassed as late:
+        differences = "\n".join(f"  {p}" for p in late.problems)
+        raise AssertionError(
+            redact(
+                f"{show.host}: `{show.command}` still differs after the {budget.name} budget "
+                f"({budget.seconds:.0f} s):\n{differences}"
+            )
+        ) from None
+
+
+def stack_variant(base: Path, directory: Path, change: dict[str, Any], name: str = "variant") -> Path:
+    """A copy of the stack ``base`` in ``directory`` with some ``cilium-bgp:`` keys replaced."""
+    document = yaml.safe_load(base.read_text())
+    for key, value in change.items():
+        document["config"][f"cilium-bgp:{key}"] = value
+    path = directory / f"Pulumi.{name}.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return path

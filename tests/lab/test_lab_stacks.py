@@ -1,90 +1,178 @@
-"""Every shipped stack and every lab stack, built with real daemons: sessions, routes, pings; then
-the fault cases on one BIRD stack and one GoBGP stack. Each lab is torn down and proven gone."""
+"""Every shipped stack and every lab stack on real daemons, in topotests' shape: one lab per stack,
+built once, then short ordered steps, each a ``show ... json`` compared with the subset it must
+contain (``tests.lab.expect``), retried to a named deadline. Then the fault cases on one BIRD stack
+and one GoBGP stack, on the same labs. Each lab is torn down and proven gone.
+
+::
+
+                 client (default via the router)
+                   |
+     node1 --- [ router ] --- node2 ...      FRR or BIRD on the router; BIRD, or GoBGP standing in
+     (each stack's subnets, docs/lab.md)     for the cilium-agent, on the nodes
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from cilium_bgp.versions import SHARED_ASN_METHODS
-from lab.faults import run_faults
-from lab.plan import StackUnusable, load_stack, plan_lab
+from cilium_bgp.versions import METHODS_WITH_CILIUM_SPEAKER, SHARED_ASN_METHODS
+from lab import faults
+from lab.plan import load_stack
 from lab.run import Lab
-from tests.lab.labkit import LAB_STACKS, SHIPPED_STACKS
+from lab.wait import Budget
+from tests.lab.expect import kernel_routes, pings, router_rib, router_sessions, speaker_originated, speaker_sessions
+from tests.lab.jsoncmp import Exact, json_cmp
+from tests.lab.labkit import LAB_STACKS, SHIPPED_STACKS, expect
 
 pytestmark = pytest.mark.lab
 
-STACKS = SHIPPED_STACKS + sorted(LAB_STACKS.glob("Pulumi.*.yaml"))
+STACKS = [s for s in SHIPPED_STACKS + sorted(LAB_STACKS.glob("Pulumi.*.yaml")) if load_stack(s).method != "kube-router"]
+GOBGP_STACKS = [s for s in STACKS if load_stack(s).method in METHODS_WITH_CILIUM_SPEAKER]
 FAULT_STACKS = [LAB_STACKS / "Pulumi.lab-bird.yaml", LAB_STACKS / "Pulumi.lab-v2.yaml"]
+BIRD_FAULT_STACKS = [s for s in FAULT_STACKS if s not in GOBGP_STACKS]
+# Right after a fault's own wait has seen the router settle, its tables must already say so.
+SETTLED = Budget("tables settled (the fault's own wait already saw it)", 3)
+RESUMED = Budget("recovery after a resumed speaker", 30)
+CHECKER_WORDS = {"frr": "Unknown command", "bird": "syntax error"}
+
+
+def on(stacks: list[Path]) -> pytest.MarkDecorator:
+    """Run the step on the lab of each of ``stacks`` (one lab per stack, shared by the steps)."""
+    return pytest.mark.parametrize("stack_file", stacks, indirect=True, ids=lambda p: p.name)
+
+
+@pytest.fixture(scope="module")
+def fault_log(lab: Lab) -> dict[str, Any]:
+    """What one fault step leaves for the next on the same lab (the frozen speaker)."""
+    return {}
+
+
+@on(STACKS)
+def test_router_sessions_established(lab: Lab) -> None:
+    expect(router_sessions(lab), lab.converge_budget)
+
+
+@on(STACKS)
+def test_router_rib_holds_every_prefix(lab: Lab) -> None:
+    expect(router_rib(lab), lab.converge_budget)
+
+
+@on(STACKS)
+def test_kernel_routes_with_exact_nexthops(lab: Lab) -> None:
+    routes = expect(kernel_routes(lab), lab.converge_budget).value
+    if lab.plan.cfg.method in SHARED_ASN_METHODS:
+        assert lab.plan.lb_ips, "a shared-ASN stack should announce an LB IP"
+        for ip in lab.plan.lb_ips.values():
+            hops = routes[f"{ip}/32"].get("nexthops", [])
+            assert len(hops) == len(lab.plan.cfg.nodes), f"LB IP {ip}: {hops}, want one nexthop per node (ECMP)"
+
+
+@on(STACKS)
+def test_speakers_see_their_sessions(lab: Lab) -> None:
+    for node in lab.speakers:
+        expect(speaker_sessions(lab, node), lab.converge_budget)
+
+
+@on(GOBGP_STACKS)
+def test_standins_originate_exactly_their_prefixes(lab: Lab) -> None:
+    for node in lab.speakers:
+        expect(speaker_originated(lab, node), lab.converge_budget)
+
+
+@on(STACKS)
+def test_programs_router_check_passes(lab: Lab) -> None:
+    report = lab.program_check()
+    differences = json_cmp(report, {"ok": True, "problems": Exact([])})
+    assert differences is None, f"bgp_status.py (pulumi up's check) on the router: {differences}"
+
+
+@on(STACKS)
+def test_pings_cross_the_router(lab: Lab) -> None:
+    sent = [p.as_dict() for p in lab.pings()]
+    differences = json_cmp(sent, pings(lab))
+    assert differences is None, f"pings (TTL 63: one routed hop): {differences}"
 
 
 def check_report(lab: Lab, report: dict[str, Any]) -> None:
+    """``verify``'s report (what ``python -m lab verify --json`` prints) says what the steps saw."""
     expected = lab.plan.expected
-    peers = report["router"]["peers"]
-    for address, want in expected["peers"].items():
-        got = peers.get(address, {})
-        assert got.get("state") == "Established", f"router: peer {address} ({want['node']}) is {got}"
-        assert got.get("prefixesReceived") == want["prefixesReceived"], f"router: peer {address} sent {got}"
-    routes = report["router"]["routes"]
-    assert set(routes) == set(expected["routes"]), f"router kernel routes {routes}, expected {expected['routes']}"
-    for prefix, hops in expected["routes"].items():
-        if hops is not None:
-            assert routes[prefix] == sorted(hops), f"{prefix} via {routes[prefix]}, expected via {hops}"
-    if lab.plan.cfg.method in SHARED_ASN_METHODS:
-        assert lab.plan.lb_ips, "a shared-ASN lab stack should announce an LB IP"
-        for ip in lab.plan.lb_ips.values():
-            hops = routes[f"{ip}/32"]
-            assert len(hops) == len(lab.plan.cfg.nodes), f"LB IP {ip}: {len(hops)} nexthops {hops}, want one per node"
-    assert report["programCheck"]["ok"], f"the program's own check failed: {report['programCheck']['problems']}"
-    for node, view in report["speakers"].items():
-        states = set(view["sessions"].values())
-        assert states == {"Established"}, f"{node}'s own view of its sessions: {view['sessions']}"
-    pings = report["pings"]
+    peers = {
+        a: {"state": "Established", "prefixesReceived": p["prefixesReceived"]} for a, p in expected["peers"].items()
+    }
+    routes = {p: Exact(sorted(hops)) for p, hops in expected["routes"].items() if hops is not None}
     nodes = len(lab.plan.cfg.nodes)
-    assert len(pings) == nodes * (nodes - 1) + nodes + len(lab.plan.lb_ips), f"unexpected set of pings: {pings}"
-    failed = [p for p in pings if not p["ok"] or p["ttl"] != 63]
-    assert not failed, f"pings that failed or skipped the router: {failed}"
+    want = {
+        "router": {"peers": peers, "routes": routes},
+        "programCheck": {"ok": True},
+        "speakers": {n: {"sessions": {str(p): "Established" for p in lab.plan.speaker_peers(n)}} for n in lab.speakers},
+        "pings": pings(lab),
+    }
+    differences = json_cmp(report, want)
+    assert differences is None, f"verify's report: {differences}"
+    assert set(report["router"]["routes"]) == set(expected["routes"]), f"routes beyond the expected: {report['router']}"
+    assert len(report["pings"]) == nodes * (nodes - 1) + nodes + len(lab.plan.lb_ips), f"{report['pings']}"
     up = report["timings"]["up"]
     budget = lab.plan.cfg.verify.timeout_seconds
     assert 0 < up["establishedSeconds"] <= up["routesInstalledSeconds"] <= budget, f"timings out of order: {up}"
 
 
-@pytest.mark.parametrize("stack_file", STACKS, ids=lambda p: p.name)
-def test_lab_routes_every_pod_cidr_and_lb_ip(lab_run: Callable[[Path], Any], stack_file: Path) -> None:
-    if load_stack(stack_file).method == "kube-router":
-        with pytest.raises(StackUnusable, match="method 'kube-router' is out of the lab"):
-            plan_lab(stack_file, "000000")
-        return
-    with lab_run(stack_file) as lab:
-        check_report(lab, lab.verify())
+@on(STACKS)
+def test_verify_reports_it_all(lab: Lab) -> None:
+    check_report(lab, lab.verify())
 
 
-@pytest.mark.parametrize("stack_file", FAULT_STACKS, ids=lambda p: p.name)
-def test_lab_fault_cases(lab_run: Callable[[Path], Any], stack_file: Path) -> None:
-    with lab_run(stack_file) as lab:
-        faults = run_faults(lab)
-        frozen = faults["frozenSpeaker"]
-        node = lab.plan.cfg.nodes[0]
-        hold = frozen["holdTimeSeconds"]
-        assert hold == 9, f"the fault stacks use a 9 s hold time, the lab computed {hold}"
-        # The router's hold timer runs from the last keepalive it got: withdrawal within the hold time.
-        assert frozen["withdrawnSeconds"] <= hold + 1.5, f"withdrawal took {frozen['withdrawnSeconds']} s (hold {hold})"
-        assert frozen["withdrawn"] == [str(c) for c in lab.plan.pod_cidrs[node.name]], f"withdrawn: {frozen}"
-        after = frozen["routesAfterWithdrawal"]
-        for ip in lab.plan.lb_ips.values():
-            others = sorted(str(n.ip) for n in lab.plan.cfg.nodes if n.name != node.name)
-            assert after[f"{ip}/32"] == others, f"ECMP set for {ip} after {node.name} froze: {after[f'{ip}/32']}"
-        assert frozen["recoveredSeconds"] < 30, f"recovery: {frozen}"
-        refused = {r["host"]: r for r in faults["brokenConfigRefused"]}
-        assert "router" in refused, f"the router's broken config was not pushed: {faults}"
-        words = {"frr": "Unknown command", "bird": "syntax error"}
-        for host, result in refused.items():
-            message = "\n".join(result["message"])
-            assert words[result["kind"]] in message, f"{host}: refusal without the checker's words: {message}"
-        if lab.plan.speaker_kind == "bird":
-            assert node.name in refused, f"{node.name}'s broken bird.conf was not pushed: {faults}"
-            assert faults["goodConfigReloaded"]["reloaded"], f"good config push: {faults['goodConfigReloaded']}"
-        check_report(lab, lab.verify())
+@on(FAULT_STACKS)
+def test_frozen_speaker_is_withdrawn_within_the_hold_time(lab: Lab, fault_log: dict[str, Any]) -> None:
+    node = lab.plan.cfg.nodes[0]
+    with faults.frozen(lab, node.name) as frozen:
+        fault_log["frozen"] = frozen
+        gone = faults.wait_withdrawn(lab, frozen)
+        expect(kernel_routes(lab, frozen.degraded), SETTLED)
+        expect(router_rib(lab, frozen.degraded, frozen.withdrawn), SETTLED)
+    assert frozen.hold == 9, f"the fault stacks use a 9 s hold time, the lab computed {frozen.hold}"
+    # The router's hold timer runs from the last keepalive it got: withdrawal within the hold time.
+    assert gone.elapsed <= frozen.hold + 1.5, f"withdrawal took {gone.elapsed} s (hold {frozen.hold})"
+    assert frozen.withdrawn == [str(c) for c in lab.plan.pod_cidrs[node.name]], f"withdrawn: {frozen.withdrawn}"
+
+
+@on(FAULT_STACKS)
+def test_frozen_speaker_is_back_after_it_resumes(lab: Lab, fault_log: dict[str, Any]) -> None:
+    assert "frozen" in fault_log, "the freeze step did not run on this lab"
+    back = faults.wait_recovered(lab, fault_log["frozen"], RESUMED)
+    expect(kernel_routes(lab), SETTLED)
+    expect(router_sessions(lab), SETTLED)
+    assert back.elapsed < RESUMED.seconds, f"recovery took {back.elapsed} s"
+
+
+def check_refused(lab: Lab, host: str) -> None:
+    result = faults.broken_config_rejected(lab, host)
+    message = "\n".join(result["message"])
+    assert CHECKER_WORDS[result["kind"]] in message, f"{host}: the refusal does not quote the checker: {message}"
+    expect(router_sessions(lab), SETTLED)
+    expect(kernel_routes(lab), SETTLED)
+
+
+@on(FAULT_STACKS)
+def test_broken_router_config_is_refused_without_a_reset(lab: Lab) -> None:
+    check_refused(lab, "router")
+
+
+@on(BIRD_FAULT_STACKS)
+def test_broken_node_config_is_refused_without_a_reset(lab: Lab) -> None:
+    check_refused(lab, lab.plan.cfg.nodes[0].name)
+
+
+@on(BIRD_FAULT_STACKS)
+def test_unchanged_node_config_reloads_without_a_reset(lab: Lab) -> None:
+    node = lab.plan.cfg.nodes[0].name
+    result = faults.good_config_reloaded(lab, node)
+    assert result["reloaded"] and any("Reconfigured" in line for line in result["message"]), f"{node}: {result}"
+    expect(router_sessions(lab), SETTLED)
+
+
+@on(FAULT_STACKS)
+def test_routed_again_after_the_faults(lab: Lab) -> None:
+    check_report(lab, lab.verify())
