@@ -90,6 +90,16 @@ def router_rib(lab: Lab, expect: Mapping[str, Any] | None = None, withdrawn: Seq
     return Show("router", "birdc show route", router.routes, expected | dict.fromkeys(withdrawn))
 
 
+def ip_json(lab: Lab, host: str, args: Sequence[str], expected: Any) -> Show:
+    """``ip -j <args>`` in ``host``'s namespace ("router", "client", a node name)."""
+    netns = lab.plan.topology.netns_of(host)
+
+    def read() -> Any:
+        return json.loads(run(["ip", "-j", *args], netns=netns).stdout or "[]")
+
+    return Show(host, f"ip -j {' '.join(args)}", read, expected)
+
+
 def kernel_routes(lab: Lab, expect: Mapping[str, Any] | None = None) -> Show:
     """The router's kernel table: exactly the expected daemon routes, each via exactly its nexthops."""
     routes = (expect or lab.plan.expected)["routes"]
@@ -101,12 +111,8 @@ def kernel_routes(lab: Lab, expect: Mapping[str, Any] | None = None) -> Show:
             expected[prefix] = {"gateway": hops[0], "nexthops": None}
         else:
             expected[prefix] = {"nexthops": Exact([{"gateway": h} for h in hops])}
-    netns = lab.plan.topology.router_netns
-
-    def read() -> dict[str, Any]:
-        return shows.kernel_routes(json.loads(run(["ip", "-j", "-4", "route", "show"], netns=netns).stdout or "[]"))
-
-    return Show("router", "ip -j -4 route show", read, Exact(expected))
+    routes = ip_json(lab, "router", ["-4", "route", "show"], Exact(expected))
+    return Show(routes.host, routes.command, lambda: shows.kernel_routes(routes.read()), routes.expected)
 
 
 def speaker_sessions(lab: Lab, node: str) -> Show:
