@@ -3,6 +3,8 @@ topotests' check: run a ``show``, compare its JSON with an expected subset, retr
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +25,13 @@ ROOT = Path(__file__).resolve().parents[2]
 LAB_STACKS = ROOT / "tests" / "stacks" / "lab"
 SHIPPED_STACKS = sorted(ROOT.glob("Pulumi.*.yaml"))
 TOOLS = ("ip", "vtysh", "bird", "birdc", "gobgpd", "gobgp", "unshare", "ping")
+
+
+def lab_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """``python -m lab ARGS`` from the repository root, as a user runs it; its output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "lab", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False
+    )
 
 
 def snapshot(workdir: Path) -> dict[str, Any]:

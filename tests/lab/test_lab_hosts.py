@@ -1,13 +1,20 @@
 """Hosts mode without Pulumi: the program's own remote commands, replayed over real SSH into the lab.
 
+::
+
+    root namespace  cbgpm-<id> 198.18.0.1/24 ==veth== [mgmt bridge] == mgmt0 of router, node1, node2
+                                                                        (each its own sshd, mount
+     node1 --eth1-- [ router ] --eth2-- node2                            and UTS namespace)
+
 ``python -m lab up --hosts ssh`` turns the router and nodes of ``Pulumi.lab.yaml`` into SSH hosts
 (own sshd, network, mount and UTS namespace, copy-on-write /etc). The commands are the ones the
 program registers (``remote.Command`` inputs collected under the test harness's mocks, with the
 lab's host keys pinned in the stack config): each ``create`` (or ``delete``) is run by the remote
-user's shell, its ``stdin`` fed in, exactly as pulumi-command does over its SSH session. Then
-``python -m lab verify`` must find sessions, routes and pings right; a second push of the same FRR
-config must reload without a reset; the ``delete`` scripts must leave no daemon and no file; and
-``down`` must leave the machine as it was.
+user's shell, its ``stdin`` fed in, exactly as pulumi-command does over its SSH session. The steps
+below run in order on one hosts-mode lab: what ``up`` hands a stack, the root namespace, the hosts;
+then ``pulumi up``'s commands, ``verify`` and the same show checks as daemons mode (the daemons
+read inside the hosts), a second push of the same FRR config (a reload, no reset), the ``delete``
+scripts (no daemon, no file left), and ``down`` (the machine as it was).
 """
 
 from __future__ import annotations
@@ -17,9 +24,9 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 import time
-from collections.abc import Callable
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from ipaddress import ip_network
 from pathlib import Path
 from typing import Any
@@ -28,6 +35,7 @@ import pytest
 from pulumi.runtime import rpc
 
 from cilium_bgp.artifacts import render_artifacts, sha256
+from cilium_bgp.config import StackConfig
 from cilium_bgp.renderers.scripts import TARGETS
 from cilium_bgp.renderers.sysctl import render_router_sysctl
 from cilium_bgp.stackfile import load_stack_file
@@ -36,9 +44,12 @@ from lab.hostsplan import CONFIG_PATHS, SYSCTL_PATH, plan_hosts
 from lab.mgmt import root_conflicts
 from lab.plan import StackUnusable, plan_lab
 from lab.process import ProcessRecord, is_alive, running
+from lab.run import Lab
 from lab.sshd import ssh_argv
+from lab.wait import Budget, wait_until
 from tests.harness import run_program, stack_file_config
-from tests.lab.labkit import ROOT
+from tests.lab.expect import kernel_routes, router_sessions, speaker_sessions
+from tests.lab.labkit import ROOT, expect, lab_cli
 
 pytestmark = pytest.mark.lab
 
@@ -49,28 +60,27 @@ HOST_KEY = re.compile(r"^ssh-ed25519 AAAA[0-9A-Za-z+/]+=*$")
 MACHINE_FILES = ("/etc/frr/frr.conf", "/etc/frr/daemons", "/etc/bird/bird.conf")
 # Without overlayfs a host's /etc is a private copy (the lab falls back to it).
 OVERLAY = "overlay" in Path("/proc/filesystems").read_text()
+RESTARTED = Budget("a BIRD the program started again is running", 10)
+SETTLED = Budget("the program's BGP check already converged", 10)
 
 
-def lab_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "lab", *args], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
-    )
+def run_json(argv: list[str]) -> Any:
+    return json.loads(subprocess.run(argv, capture_output=True, text=True, check=True).stdout)
 
 
 def root_routes() -> list[dict[str, Any]]:
-    return json.loads(subprocess.run(["ip", "-j", "route"], capture_output=True, text=True, check=True).stdout)
+    return run_json(["ip", "-j", "route"])
 
 
 def root_links() -> set[str]:
-    links = json.loads(subprocess.run(["ip", "-j", "link"], capture_output=True, text=True, check=True).stdout)
-    return {link["ifname"] for link in links}
+    return {link["ifname"] for link in run_json(["ip", "-j", "link"])}
 
 
 def digest(path: str) -> str | None:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest() if Path(path).exists() else None
 
 
-def lab_stack(tmp_path: Path) -> Path:
+def lab_stack(directory: Path) -> Path:
     """``Pulumi.lab.yaml``; when its management /24 is in use here (another hosts-mode lab), a copy
     of it with the ssh.host addresses moved to a free /24 of 198.18.0.0/15."""
     text = STACK.read_text()
@@ -78,24 +88,10 @@ def lab_stack(tmp_path: Path) -> Path:
         return STACK
     for third in range(100, 200):
         if not root_conflicts(ip_network(f"198.18.{third}.0/24"), "cbgpm-unused"):
-            moved = tmp_path / "Pulumi.lab.yaml"
+            moved = directory / "Pulumi.lab.yaml"
             moved.write_text(text.replace("host: 198.18.0.", f"host: 198.18.{third}."))
             return moved
     pytest.fail("no free /24 in 198.18.0.0/15 for the management network")
-
-
-def program_commands(stack: Path, hosts: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The program's remote commands for ``stack`` with the lab's host keys pinned: name -> inputs."""
-    config = stack_file_config(stack)
-    config["cilium-bgp:router"]["ssh"]["hostKey"] = hosts["router"]["hostKey"]
-    for node in config["cilium-bgp:nodes"]:
-        node["ssh"]["hostKey"] = hosts[node["name"]]["hostKey"]
-    run = run_program(config)
-    commands = {}
-    for registration in run.of_type(COMMAND):
-        inputs = {k: rpc.unwrap_rpc_secret(v) for k, v in run.inputs[registration.urn].items()}
-        commands[registration.urn.split("::")[-1]] = inputs
-    return commands
 
 
 class Remote:
@@ -128,223 +124,301 @@ class Remote:
         return proc
 
 
-def inspect(workdir: Path, *extra: str) -> tuple[int, dict[str, Any]]:
-    proc = lab_cli("inspect", "--workdir", str(workdir), "--json", *extra)
-    assert proc.stdout, f"inspect printed nothing ({proc.returncode}): {proc.stderr}"
-    return proc.returncode, json.loads(proc.stdout)
+@dataclass
+class HostsLab:
+    """The module's hosts-mode lab, and what the machine looked like before it."""
+
+    stack: Path
+    cfg: StackConfig
+    workdir: Path
+    remote: Remote
+    routes_before: list[dict[str, Any]]
+    links_before: set[str]
+    machine_before: dict[str, str | None]
+    forwarding_before: str
+    timings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def state_file(self) -> Path:
+        return self.workdir / "lab-state.json"
+
+    def recorded(self) -> dict[str, Any]:
+        return json.loads(self.state_file.read_text()) if self.state_file.exists() else {}
+
+    def hosts(self) -> dict[str, Any]:
+        return json.loads((self.workdir / "hosts.json").read_text())
+
+    def inspect(self, *extra: str) -> tuple[int, dict[str, Any]]:
+        proc = lab_cli("inspect", "--workdir", str(self.workdir), "--json", *extra)
+        assert proc.stdout, f"inspect printed nothing ({proc.returncode}): {proc.stderr}"
+        return proc.returncode, json.loads(proc.stdout)
+
+    def bgp_neighbors(self) -> dict[str, Any]:
+        argv = ["exec", "--workdir", str(self.workdir), "--host", "router", "--"]
+        proc = lab_cli(*argv, "vtysh", "-c", "show bgp neighbors json")
+        assert proc.returncode == 0, f"vtysh on the router host: {proc.stderr}"
+        return json.loads(proc.stdout)
 
 
-def bgp_neighbors(workdir: Path) -> dict[str, Any]:
-    proc = lab_cli(
-        "exec", "--workdir", str(workdir), "--host", "router", "--", "vtysh", "-c", "show bgp neighbors json"
-    )
-    assert proc.returncode == 0, f"vtysh on the router host: {proc.stderr}"
-    return json.loads(proc.stdout)
-
-
-def wait_for(what: str, seconds: float, probe: Callable[[], list[str]]) -> None:
-    """Retry ``probe`` until it reports nothing or ``seconds`` pass (a named budget, no bare sleep)."""
-    deadline = time.monotonic() + seconds
-    while problems := probe():
-        assert time.monotonic() < deadline, f"{what} not reached within {seconds} s: {problems}"
-        time.sleep(0.2)
-
-
-@pytest.fixture
+@pytest.fixture(scope="module")
 def ssh_machine(lab_machine: None) -> None:
     missing = [t for t in ("sshd", "ssh", "ssh-keygen", "nsenter", "findmnt") if shutil.which(t) is None]
     if missing:
         pytest.skip(f"hosts mode needs OpenSSH (client and server), nsenter, findmnt; missing: {missing}")
 
 
-def test_hosts_mode_runs_the_programs_commands_over_ssh(ssh_machine: None, tmp_path: Path) -> None:
-    stack = lab_stack(tmp_path)
-    workdir = tmp_path / "lab"
-    routes_before, links_before = root_routes(), root_links()
-    machine_before = {path: digest(path) for path in MACHINE_FILES}
-    forwarding_before = Path("/proc/sys/net/ipv4/ip_forward").read_text()
-    timings: dict[str, Any] = {}
-    remote = Remote(workdir)
-    left_running: list[dict[str, Any]] = []
+@pytest.fixture(scope="module")
+def hosts_lab(ssh_machine: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostsLab]:
+    """``up --hosts ssh`` once for the module; ``down`` afterwards unless the last step did it."""
+    directory = tmp_path_factory.mktemp("hosts")
+    stack = lab_stack(directory)
+    lab = HostsLab(
+        stack=stack,
+        cfg=load_stack_file(stack),
+        workdir=directory / "lab",
+        remote=Remote(directory / "lab"),
+        routes_before=root_routes(),
+        links_before=root_links(),
+        machine_before={path: digest(path) for path in MACHINE_FILES},
+        forwarding_before=Path("/proc/sys/net/ipv4/ip_forward").read_text(),
+    )
     began = time.monotonic()
-    up = lab_cli("up", "--stack-file", str(stack), "--hosts", "ssh", "--workdir", str(workdir))
-    timings["up (CLI)"] = round(time.monotonic() - began, 2)
-    state_file = workdir / "lab-state.json"
-    recorded = json.loads(state_file.read_text()) if state_file.exists() else {}
+    up = lab_cli("up", "--stack-file", str(stack), "--hosts", "ssh", "--workdir", str(lab.workdir), timeout=120)
+    lab.timings["up (CLI)"] = round(time.monotonic() - began, 2)
     try:
         assert up.returncode == 0, f"up --hosts ssh failed:\n{up.stdout}\n{up.stderr}"
-        lab_id = recorded["lab_id"]
-        mgmt_link = f"cbgpm-{lab_id}"
-        assert recorded["mode"] == "hosts" and recorded["links"] == [mgmt_link], f"state: {recorded}"
         assert "hosts.json" in up.stdout and "every sshd accepted an SSH login after" in up.stdout, up.stdout
-
-        # What a Pulumi stack config needs: hosts.json, the client key (0600), known_hosts.
-        hosts = json.loads((workdir / "hosts.json").read_text())
-        cfg = load_stack_file(stack)
-        assert set(hosts) == {"router", *(n.name for n in cfg.nodes)}, f"hosts.json: {hosts}"
-        for name, host in hosts.items():
-            assert set(host) == {"host", "port", "user", "hostKey"}, f"{name}: {host}"
-            assert host["port"] == 22 and host["user"] == "root", f"{name}: {host}"
-            assert HOST_KEY.match(host["hostKey"]), f"{name}'s host key as pulumi-command takes it: {host['hostKey']!r}"
-        assert hosts["router"]["host"] == cfg.router.ssh.host
-        assert len({h["hostKey"] for h in hosts.values()}) == len(hosts), "one host key per host"
-        key = workdir / "ssh" / "id_ed25519"
-        assert key.stat().st_mode & 0o777 == 0o600 and "OPENSSH PRIVATE KEY" in key.read_text()
-        known = (workdir / "ssh" / "known_hosts").read_text().splitlines()
-        assert sorted(known) == sorted(f"{h['host']} {h['hostKey']}" for h in hosts.values()), known
-
-        # The root namespace: one new link (the management veth) and its connected route, nothing else.
-        links_during = root_links()
-        assert {link for link in links_during - links_before if lab_id in link} == {mgmt_link}, links_during
-        new_routes = [r for r in root_routes() if r not in routes_before]
-        subnet = str(ip_network(f"{hosts['router']['host']}/24", strict=False))
-        ours = [r for r in new_routes if r.get("dev") == mgmt_link or r["dst"] == subnet]
-        assert [(r["dst"], r.get("dev"), r.get("protocol")) for r in ours] == [(subnet, mgmt_link, "kernel")], ours
-        data = [ip_network(s) for s in ("10.0.0.0/8", "172.31.254.0/23", "192.168.121.0/24")]
-        assert not [
-            r for r in new_routes if r["dst"] != "default" and any(ip_network(r["dst"]).overlaps(d) for d in data)
-        ], f"lab data prefixes routed in the root namespace: {new_routes}"
-
-        # Each host is its own machine: hostname, /etc copy-on-write, /run, /tmp and /root private.
-        for name, host in hosts.items():
-            connection = {"host": host["host"], "port": 22, "user": "root", "hostKey": host["hostKey"]}
-            seen = remote.run(
-                f"{name} look", connection, "hostname; for d in /etc /run /tmp /root; do findmnt -n -o FSTYPE $d; done"
-            )
-            assert seen.returncode == 0, f"ssh {name}: {seen.stderr}"
-            hostname, etc_fs, *private = seen.stdout.split()
-            assert [hostname, *private] == [name, "tmpfs", "tmpfs", "tmpfs"], f"{name}: {seen.stdout!r}"
-            assert etc_fs == "overlay" or not OVERLAY, f"{name}: /etc is {etc_fs}, not copy-on-write"
-        # A host key is pinned: the router with node1's key is refused.
-        wrong = {"host": hosts["router"]["host"], "port": 22, "user": "root", "hostKey": hosts["node1"]["hostKey"]}
-        refused = remote.run("pinning", wrong, "true")
-        assert refused.returncode == 255 and "Host key verification failed" in refused.stderr, refused.stderr
-
-        # exec: output and exit status of a command run on a host.
-        ran = lab_cli("exec", "--workdir", str(workdir), "--host", "node1", "--", "sh", "-c", "hostname; exit 7")
-        assert ran.returncode == 7 and ran.stdout.strip() == "node1", f"exec: {ran.returncode} {ran.stdout!r}"
-
-        # Before the program: nothing runs, and verify says so at once.
-        _, hosts_view = inspect(workdir)
-        assert all(not h["daemons"] for h in hosts_view.values()), f"daemons before the program: {hosts_view}"
-        early = lab_cli("verify", "--workdir", str(workdir))
-        assert early.returncode == 1 and "no routing daemon runs on the router host" in early.stderr, early.stderr
-
-        # The program's commands, as `pulumi up` registers them.
-        began = time.monotonic()
-        commands = program_commands(stack, hosts)
-        timings["program under mocks"] = round(time.monotonic() - began, 2)
-        artifacts = render_artifacts(cfg)
-        frr_conf, sysctl = artifacts["router/frr.conf"], render_router_sysctl()
-        files = {"router-sysctl": sysctl, "router-frr-config": frr_conf}
-        files |= {f"{n.name}-bird-config": artifacts[f"nodes/{n.name}/bird.conf"] for n in cfg.nodes}
-        where = {"router-sysctl": ("router", SYSCTL_PATH), "router-frr-config": ("router", CONFIG_PATHS["frr"])}
-        where |= {f"{n.name}-bird-config": (n.name, CONFIG_PATHS["bird"]) for n in cfg.nodes}
-        for name, text in files.items():
-            assert commands[name]["stdin"] == text, f"{name}: stdin is not the rendered file"
-            assert f"content sha256 {sha256(text)}" in commands[name]["create"], f"{name}: hash not in the script"
-            assert commands[name]["connection"]["hostKey"], f"{name}: no pinned host key"
-        assert commands["verify-check"]["create"].startswith("python3 - --daemon frr")
-
-        # pulumi up: the sysctl and BIRD configs (independent), the FRR config (after the sysctl), the check.
-        began = time.monotonic()
-        for name in ("router-sysctl", *(f"{n.name}-bird-config" for n in cfg.nodes), "router-frr-config"):
-            pushed = remote.create(name, commands[name])
-            if "installed?" in commands[name]["create"]:
-                assert "=present" in pushed.stdout, (
-                    f"{name}: the install check did not find the daemon: {pushed.stdout}"
-                )
-        check = remote.create("verify-check", commands["verify-check"])
-        timings["program's commands (pulumi up)"] = round(time.monotonic() - began, 2)
-        report = json.loads(check.stdout)
-        assert report["ok"], f"the program's check: {report}"
-        timings["check: converged after"] = report["elapsedSeconds"]
-
-        verify = lab_cli("verify", "--workdir", str(workdir), "--json")
-        assert verify.returncode == 0, f"verify on the hosts failed:\n{verify.stdout}\n{verify.stderr}"
-        seen = json.loads(verify.stdout)
-        for address, want in seen["expected"]["peers"].items():
-            got = seen["router"]["peers"][address]
-            assert got["state"] == "Established" and got["prefixesReceived"] == want["prefixesReceived"], got
-        assert seen["router"]["routes"] == {p: sorted(h) for p, h in seen["expected"]["routes"].items()}
-        assert seen["programCheck"]["ok"] and all(p["ok"] and p["ttl"] == 63 for p in seen["pings"]), seen["pings"]
-        assert len(seen["pings"]) == 4, f"pod to pod both ways and client to both pods: {seen['pings']}"
-        assert {v for s in seen["speakers"].values() for v in s["sessions"].values()} == {"Established"}
-        router_view = seen["hosts"]["router"]
-        assert {d["comm"] for d in router_view["daemons"]} >= {"watchfrr", "zebra", "bgpd"}, router_view
-        assert all(d["inHostMountNamespace"] for h in seen["hosts"].values() for d in h["daemons"])
-        for name, text in files.items():
-            host, path = where[name]
-            state = seen["hosts"][host]["files"][path]
-            want = {"exists": True, "sha256": sha256(text), "from": "host" if OVERLAY else None}
-            assert state == want, f"{host}:{path}: {state}"
-
-        # The machine's own files and forwarding are untouched by what the hosts did.
-        assert {path: digest(path) for path in MACHINE_FILES} == machine_before, "a push reached the machine's /etc"
-        assert not Path(SYSCTL_PATH).exists(), f"{SYSCTL_PATH} appeared on the machine"
-        assert Path("/proc/sys/net/ipv4/ip_forward").read_text() == forwarding_before
-
-        # The same FRR config again: a reload, no session reset (same bgpd, counters, growing uptime).
-        before = bgp_neighbors(workdir)
-        bgpd_before = [d["pid"] for d in router_view["daemons"] if d["comm"] == "bgpd"]
-        again = remote.create("router-frr-config", commands["router-frr-config"], again=True)
-        assert "Stopped bgpd" not in again.stdout, f"the second push restarted FRR:\n{again.stdout}"
-        after = bgp_neighbors(workdir)
-        _, hosts_view = inspect(workdir)
-        assert [d["pid"] for d in hosts_view["router"]["daemons"] if d["comm"] == "bgpd"] == bgpd_before
-        for address, peer in before.items():
-            now = after[address]
-            assert now["bgpState"] == "Established", f"{address} after the reload: {now['bgpState']}"
-            for counter in ("connectionsEstablished", "connectionsDropped"):
-                assert now[counter] == peer[counter], f"{address} {counter}: {peer[counter]} -> {now[counter]}"
-            assert now["bgpTimerUpMsec"] >= peer["bgpTimerUpMsec"], f"{address}: the session restarted"
-
-        # pulumi destroy, node1's BIRD and the router's FRR first: stopped and removed.
-        began = time.monotonic()
-        remote.delete("node1-bird-config", commands["node1-bird-config"])
-        remote.delete("router-frr-config", commands["router-frr-config"])
-        timings["delete node1 BIRD + router FRR"] = round(time.monotonic() - began, 2)
-        _, hosts_view = inspect(workdir)
-        for host, path in (("node1", CONFIG_PATHS["bird"]), ("router", CONFIG_PATHS["frr"])):
-            assert hosts_view[host]["daemons"] == [], f"{host} still runs {hosts_view[host]['daemons']}"
-            assert hosts_view[host]["files"][path] == {"exists": False}, f"{host}: {path} is still there"
-        assert [d["comm"] for d in hosts_view["node2"]["daemons"]] == ["bird"], "node2 is not destroyed yet"
-        code, _ = inspect(workdir, "--expect-empty")
-        assert code == 1, "--expect-empty must fail while node2's BIRD still runs"
-        for name in ("node2-bird-config", "router-sysctl"):
-            remote.delete(name, commands[name])
-        code, hosts_view = inspect(workdir, "--expect-empty")
-        assert code == 0, f"after every delete something is left: {hosts_view}"
-
-        # A daemon the program started is still running at `down` (node2 pushed again): down stops it.
-        remote.create("node2-bird-config", commands["node2-bird-config"], again=True)
-
-        def node2_bird() -> list[str]:
-            return [] if inspect(workdir)[1]["node2"]["daemons"] else ["node2's BIRD not running yet"]
-
-        wait_for("node2's BIRD running again", 10, node2_bird)
-        left_running = inspect(workdir)[1]["node2"]["daemons"]
+        yield lab
     finally:
-        recorded = json.loads(state_file.read_text()) if state_file.exists() else recorded
-        began = time.monotonic()
-        down = lab_cli("down", "--workdir", str(workdir))
-        timings["down (CLI)"] = round(time.monotonic() - began, 2)
-        print("hosts-mode timings:", json.dumps(timings | {"ssh": remote.seconds}))
+        if lab.state_file.exists():
+            lab_cli("down", "--workdir", str(lab.workdir))
+        print("hosts-mode timings:", json.dumps(lab.timings | {"ssh": lab.remote.seconds}))
+
+
+@pytest.fixture(scope="module")
+def commands(hosts_lab: HostsLab) -> dict[str, dict[str, Any]]:
+    """The program's remote commands for the stack with the lab's host keys pinned: name -> inputs."""
+    hosts = hosts_lab.hosts()
+    config = stack_file_config(hosts_lab.stack)
+    config["cilium-bgp:router"]["ssh"]["hostKey"] = hosts["router"]["hostKey"]
+    for node in config["cilium-bgp:nodes"]:
+        node["ssh"]["hostKey"] = hosts[node["name"]]["hostKey"]
+    began = time.monotonic()
+    run = run_program(config)
+    hosts_lab.timings["program under mocks"] = round(time.monotonic() - began, 2)
+    found = {}
+    for registration in run.of_type(COMMAND):
+        inputs = {k: rpc.unwrap_rpc_secret(v) for k, v in run.inputs[registration.urn].items()}
+        found[registration.urn.split("::")[-1]] = inputs
+    return found
+
+
+def rendered_files(cfg: StackConfig) -> dict[str, tuple[str, str, str]]:
+    """Command name -> (host, path it writes, the rendered text)."""
+    artifacts = render_artifacts(cfg)
+    files = {
+        "router-sysctl": ("router", SYSCTL_PATH, render_router_sysctl()),
+        "router-frr-config": ("router", CONFIG_PATHS["frr"], artifacts["router/frr.conf"]),
+    }
+    for n in cfg.nodes:
+        files[f"{n.name}-bird-config"] = (n.name, CONFIG_PATHS["bird"], artifacts[f"nodes/{n.name}/bird.conf"])
+    return files
+
+
+def test_up_hands_a_stack_what_it_needs(hosts_lab: HostsLab) -> None:
+    recorded = hosts_lab.recorded()
+    mgmt_link = f"cbgpm-{recorded['lab_id']}"
+    assert recorded["mode"] == "hosts" and recorded["links"] == [mgmt_link], f"state: {recorded}"
+    hosts = hosts_lab.hosts()
+    cfg = hosts_lab.cfg
+    assert set(hosts) == {"router", *(n.name for n in cfg.nodes)}, f"hosts.json: {hosts}"
+    for name, host in hosts.items():
+        assert set(host) == {"host", "port", "user", "hostKey"}, f"{name}: {host}"
+        assert host["port"] == 22 and host["user"] == "root", f"{name}: {host}"
+        assert HOST_KEY.match(host["hostKey"]), f"{name}'s host key as pulumi-command takes it: {host['hostKey']!r}"
+    assert hosts["router"]["host"] == cfg.router.ssh.host, f"the router's address: {hosts['router']}"
+    assert len({h["hostKey"] for h in hosts.values()}) == len(hosts), "one host key per host"
+    key = hosts_lab.workdir / "ssh" / "id_ed25519"
+    assert key.stat().st_mode & 0o777 == 0o600 and "OPENSSH PRIVATE KEY" in key.read_text(), "the client key, 0600"
+    known = (hosts_lab.workdir / "ssh" / "known_hosts").read_text().splitlines()
+    assert sorted(known) == sorted(f"{h['host']} {h['hostKey']}" for h in hosts.values()), f"known_hosts: {known}"
+
+
+def test_the_root_namespace_gets_one_veth_and_its_route(hosts_lab: HostsLab) -> None:
+    lab_id = hosts_lab.recorded()["lab_id"]
+    mgmt_link = f"cbgpm-{lab_id}"
+    links_during = root_links()
+    assert {link for link in links_during - hosts_lab.links_before if lab_id in link} == {mgmt_link}, links_during
+    new_routes = [r for r in root_routes() if r not in hosts_lab.routes_before]
+    subnet = str(ip_network(f"{hosts_lab.hosts()['router']['host']}/24", strict=False))
+    ours = [r for r in new_routes if r.get("dev") == mgmt_link or r["dst"] == subnet]
+    assert [(r["dst"], r.get("dev"), r.get("protocol")) for r in ours] == [(subnet, mgmt_link, "kernel")], ours
+    data = [ip_network(s) for s in ("10.0.0.0/8", "172.31.254.0/23", "192.168.121.0/24")]
+    routed = [r for r in new_routes if r["dst"] != "default" and any(ip_network(r["dst"]).overlaps(d) for d in data)]
+    assert not routed, f"lab data prefixes routed in the root namespace: {routed}"
+
+
+def test_each_host_is_a_machine_of_its_own(hosts_lab: HostsLab) -> None:
+    hosts = hosts_lab.hosts()
+    for name, host in hosts.items():
+        connection = {"host": host["host"], "port": 22, "user": "root", "hostKey": host["hostKey"]}
+        script = "hostname; for d in /etc /run /tmp /root; do findmnt -n -o FSTYPE $d; done"
+        seen = hosts_lab.remote.run(f"{name} look", connection, script)
+        assert seen.returncode == 0, f"ssh {name}: {seen.stderr}"
+        hostname, etc_fs, *private = seen.stdout.split()
+        assert [hostname, *private] == [name, "tmpfs", "tmpfs", "tmpfs"], f"{name}: {seen.stdout!r}"
+        assert etc_fs == "overlay" or not OVERLAY, f"{name}: /etc is {etc_fs}, not copy-on-write"
+    # A host key is pinned: the router with node1's key is refused.
+    wrong = {"host": hosts["router"]["host"], "port": 22, "user": "root", "hostKey": hosts["node1"]["hostKey"]}
+    refused = hosts_lab.remote.run("pinning", wrong, "true")
+    assert refused.returncode == 255 and "Host key verification failed" in refused.stderr, refused.stderr
+
+
+def test_exec_runs_a_command_on_a_host(hosts_lab: HostsLab) -> None:
+    ran = lab_cli("exec", "--workdir", str(hosts_lab.workdir), "--host", "node1", "--", "sh", "-c", "hostname; exit 7")
+    assert ran.returncode == 7 and ran.stdout.strip() == "node1", f"exec: {ran.returncode} {ran.stdout!r}"
+
+
+def test_before_the_program_nothing_runs(hosts_lab: HostsLab) -> None:
+    _, hosts_view = hosts_lab.inspect()
+    assert all(not h["daemons"] for h in hosts_view.values()), f"daemons before the program: {hosts_view}"
+    early = lab_cli("verify", "--workdir", str(hosts_lab.workdir))
+    assert early.returncode == 1 and "no routing daemon runs on the router host" in early.stderr, early.stderr
+
+
+def test_the_programs_commands_push_the_rendered_files(
+    commands: dict[str, dict[str, Any]], hosts_lab: HostsLab
+) -> None:
+    for name, (_, _, text) in rendered_files(hosts_lab.cfg).items():
+        assert commands[name]["stdin"] == text, f"{name}: stdin is not the rendered file"
+        assert f"content sha256 {sha256(text)}" in commands[name]["create"], f"{name}: hash not in the script"
+        assert commands[name]["connection"]["hostKey"], f"{name}: no pinned host key"
+    assert commands["verify-check"]["create"].startswith("python3 - --daemon frr"), commands["verify-check"]["create"]
+
+
+def test_pulumi_ups_commands_configure_the_hosts(commands: dict[str, dict[str, Any]], hosts_lab: HostsLab) -> None:
+    """The sysctl and BIRD configs (independent), the FRR config (after the sysctl), the check."""
+    began = time.monotonic()
+    for name in ("router-sysctl", *(f"{n.name}-bird-config" for n in hosts_lab.cfg.nodes), "router-frr-config"):
+        pushed = hosts_lab.remote.create(name, commands[name])
+        if "installed?" in commands[name]["create"]:
+            assert "=present" in pushed.stdout, f"{name}: the install check did not find the daemon: {pushed.stdout}"
+    check = hosts_lab.remote.create("verify-check", commands["verify-check"])
+    hosts_lab.timings["program's commands (pulumi up)"] = round(time.monotonic() - began, 2)
+    report = json.loads(check.stdout)
+    assert report["ok"], f"the program's check: {report}"
+    hosts_lab.timings["check: converged after"] = report["elapsedSeconds"]
+
+
+def test_the_same_show_checks_as_in_daemons_mode(hosts_lab: HostsLab) -> None:
+    """The daemons the program started, read inside the hosts through the same interface."""
+    lab = Lab.attach(hosts_lab.workdir)
+    expect(router_sessions(lab), SETTLED)
+    expect(kernel_routes(lab), SETTLED)
+    for node in lab.speakers:
+        expect(speaker_sessions(lab, node), SETTLED)
+
+
+def test_verify_finds_sessions_routes_pings_and_the_files(hosts_lab: HostsLab) -> None:
+    verify = lab_cli("verify", "--workdir", str(hosts_lab.workdir), "--json")
+    assert verify.returncode == 0, f"verify on the hosts failed:\n{verify.stdout}\n{verify.stderr}"
+    seen = json.loads(verify.stdout)
+    for address, want in seen["expected"]["peers"].items():
+        got = seen["router"]["peers"][address]
+        assert got["state"] == "Established" and got["prefixesReceived"] == want["prefixesReceived"], got
+    assert seen["router"]["routes"] == {p: sorted(h) for p, h in seen["expected"]["routes"].items()}, seen["router"]
+    assert seen["programCheck"]["ok"] and all(p["ok"] and p["ttl"] == 63 for p in seen["pings"]), seen["pings"]
+    assert len(seen["pings"]) == 4, f"pod to pod both ways and client to both pods: {seen['pings']}"
+    states = {v for s in seen["speakers"].values() for v in s["sessions"].values()}
+    assert states == {"Established"}, f"the nodes' own views: {seen['speakers']}"
+    router_view = seen["hosts"]["router"]
+    assert {d["comm"] for d in router_view["daemons"]} >= {"watchfrr", "zebra", "bgpd"}, router_view
+    inside = [d["inHostMountNamespace"] for h in seen["hosts"].values() for d in h["daemons"]]
+    assert all(inside), f"a daemon outside its host's mount namespace: {seen['hosts']}"
+    for name, (host, path, text) in rendered_files(hosts_lab.cfg).items():
+        state = seen["hosts"][host]["files"][path]
+        want = {"exists": True, "sha256": sha256(text), "from": "host" if OVERLAY else None}
+        assert state == want, f"{name}: {host}:{path}: {state}"
+
+
+def test_the_machine_is_untouched(hosts_lab: HostsLab) -> None:
+    machine = {path: digest(path) for path in MACHINE_FILES}
+    assert machine == hosts_lab.machine_before, "a push reached the machine's /etc"
+    assert not Path(SYSCTL_PATH).exists(), f"{SYSCTL_PATH} appeared on the machine"
+    forwarding = Path("/proc/sys/net/ipv4/ip_forward").read_text()
+    assert forwarding == hosts_lab.forwarding_before, "the machine's forwarding changed"
+
+
+def test_the_same_frr_config_again_reloads_without_a_reset(
+    commands: dict[str, dict[str, Any]], hosts_lab: HostsLab
+) -> None:
+    """Same bgpd, same connection counters, a growing uptime."""
+    before = hosts_lab.bgp_neighbors()
+    bgpd_before = [d["pid"] for d in hosts_lab.inspect()[1]["router"]["daemons"] if d["comm"] == "bgpd"]
+    again = hosts_lab.remote.create("router-frr-config", commands["router-frr-config"], again=True)
+    assert "Stopped bgpd" not in again.stdout, f"the second push restarted FRR:\n{again.stdout}"
+    after = hosts_lab.bgp_neighbors()
+    bgpd_after = [d["pid"] for d in hosts_lab.inspect()[1]["router"]["daemons"] if d["comm"] == "bgpd"]
+    assert bgpd_after == bgpd_before, f"bgpd {bgpd_before} -> {bgpd_after}"
+    for address, peer in before.items():
+        now = after[address]
+        assert now["bgpState"] == "Established", f"{address} after the reload: {now['bgpState']}"
+        for counter in ("connectionsEstablished", "connectionsDropped"):
+            assert now[counter] == peer[counter], f"{address} {counter}: {peer[counter]} -> {now[counter]}"
+        assert now["bgpTimerUpMsec"] >= peer["bgpTimerUpMsec"], f"{address}: the session restarted"
+
+
+def test_pulumi_destroys_commands_leave_nothing(commands: dict[str, dict[str, Any]], hosts_lab: HostsLab) -> None:
+    """node1's BIRD and the router's FRR first: stopped and removed; then the rest."""
+    began = time.monotonic()
+    hosts_lab.remote.delete("node1-bird-config", commands["node1-bird-config"])
+    hosts_lab.remote.delete("router-frr-config", commands["router-frr-config"])
+    hosts_lab.timings["delete node1 BIRD + router FRR"] = round(time.monotonic() - began, 2)
+    _, hosts_view = hosts_lab.inspect()
+    for host, path in (("node1", CONFIG_PATHS["bird"]), ("router", CONFIG_PATHS["frr"])):
+        assert hosts_view[host]["daemons"] == [], f"{host} still runs {hosts_view[host]['daemons']}"
+        assert hosts_view[host]["files"][path] == {"exists": False}, f"{host}: {path} is still there"
+    assert [d["comm"] for d in hosts_view["node2"]["daemons"]] == ["bird"], "node2 is not destroyed yet"
+    code, _ = hosts_lab.inspect("--expect-empty")
+    assert code == 1, "--expect-empty must fail while node2's BIRD still runs"
+    for name in ("node2-bird-config", "router-sysctl"):
+        hosts_lab.remote.delete(name, commands[name])
+    code, hosts_view = hosts_lab.inspect("--expect-empty")
+    assert code == 0, f"after every delete something is left: {hosts_view}"
+
+
+def test_down_stops_what_the_program_left_and_restores_the_machine(
+    commands: dict[str, dict[str, Any]], hosts_lab: HostsLab
+) -> None:
+    # A daemon the program started is still running at `down` (node2 pushed again): down stops it.
+    hosts_lab.remote.create("node2-bird-config", commands["node2-bird-config"], again=True)
+
+    def node2_bird() -> tuple[list[dict[str, Any]], list[str]]:
+        daemons = hosts_lab.inspect()[1]["node2"]["daemons"]
+        return daemons, [] if daemons else ["node2's BIRD not running yet"]
+
+    left_running = wait_until(node2_bird, RESTARTED, "node2's BIRD running again").value
+    recorded = hosts_lab.recorded()
+    began = time.monotonic()
+    down = lab_cli("down", "--workdir", str(hosts_lab.workdir))
+    hosts_lab.timings["down (CLI)"] = round(time.monotonic() - began, 2)
     assert down.returncode == 0 and down.stdout.startswith("removed: "), f"down:\n{down.stdout}\n{down.stderr}"
     assert f"root-namespace link cbgpm-{recorded['lab_id']}" in down.stdout, down.stdout
     left = [n for n in recorded["namespaces"] if netns.exists(n)]
     assert not left, f"namespaces left: {left}"
     processes = [ProcessRecord(**p) for p in recorded["processes"]]
     assert processes and not [p.role for p in processes if is_alive(p)], "an sshd outlived down"
-    assert left_running and not [d for d in left_running if running(d["pid"])], f"left running: {left_running}"
+    assert not [d for d in left_running if running(d["pid"])], f"left running: {left_running}"
     assert f"cbgpm-{recorded['lab_id']}" not in root_links(), "the management veth outlived down"
     routes_after, links_after = root_routes(), root_links()
     assert not [r for r in routes_after if recorded["lab_id"] in r.get("dev", "")], routes_after
-    gone_with_link = [r for r in routes_before if r not in routes_after and r.get("dev") in links_after]
-    assert not gone_with_link, f"root-namespace routes lost: {gone_with_link}"
-    if links_after == links_before:  # nobody else changed the root namespace meanwhile: exactly as before
-        assert routes_after == routes_before, f"root routes before {routes_before}, after {routes_after}"
-    again = lab_cli("down", "--workdir", str(workdir))
+    lost = [r for r in hosts_lab.routes_before if r not in routes_after and r.get("dev") in links_after]
+    assert not lost, f"root-namespace routes lost: {lost}"
+    if links_after == hosts_lab.links_before:  # nobody else changed the root namespace meanwhile
+        assert routes_after == hosts_lab.routes_before, (
+            f"root routes before {hosts_lab.routes_before}, after {routes_after}"
+        )
+    again = lab_cli("down", "--workdir", str(hosts_lab.workdir))
     assert again.returncode == 0 and "nothing to remove" in again.stdout, again.stdout
 
 

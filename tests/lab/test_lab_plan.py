@@ -15,24 +15,12 @@ from cilium_bgp.versions import Version
 from lab.cluster import allocate_lb_ips, selector_matches
 from lab.plan import StackUnusable, plan_lab
 from lab.shell import LabError
-from tests.lab.labkit import LAB_STACKS, ROOT
+from tests.lab.labkit import LAB_STACKS, ROOT, stack_variant
 
 pytestmark = pytest.mark.lab
 
 PROD = ROOT / "Pulumi.prod.yaml"
 DEV = ROOT / "Pulumi.dev.yaml"
-
-
-def variant(base: Path, tmp_path: Path, change: dict[str, Any], drop: tuple[str, ...] = ()) -> Path:
-    """A copy of ``base`` with some ``cilium-bgp:`` keys replaced (or removed)."""
-    document = yaml.safe_load(base.read_text())
-    for key in drop:
-        document["config"].pop(f"cilium-bgp:{key}")
-    for key, value in change.items():
-        document["config"][f"cilium-bgp:{key}"] = value
-    path = tmp_path / f"Pulumi.variant-{base.stem.split('.')[-1]}.yaml"
-    path.write_text(yaml.safe_dump(document))
-    return path
 
 
 def test_cluster_pod_cidrs_are_carved_in_node_order() -> None:
@@ -50,11 +38,11 @@ def test_carving_spans_pools_and_fails_when_they_run_out(tmp_path: Path) -> None
     cilium = document["config"]["cilium-bgp:cilium"]
     cilium |= {"clusterPoolIPv4PodCIDRList": ["172.31.254.0/26", "172.31.255.0/26"], "clusterPoolIPv4MaskSize": 26}
     cilium["ipv4NativeRoutingCIDR"] = "172.31.254.0/23"
-    two_pools = variant(PROD, tmp_path, {"cilium": cilium})
+    two_pools = stack_variant(PROD, tmp_path, {"cilium": cilium})
     carved = plan_lab(two_pools, "t00002").pod_cidrs
     assert [str(carved[n][0]) for n in ("node1", "node2")] == ["172.31.254.0/26", "172.31.255.0/26"], f"{carved}"
     cilium["clusterPoolIPv4PodCIDRList"] = ["172.31.254.0/26"]
-    one_block = variant(PROD, tmp_path, {"cilium": cilium})
+    one_block = stack_variant(PROD, tmp_path, {"cilium": cilium})
     with pytest.raises(LabError, match="fewer /26 blocks than the stack has nodes"):
         plan_lab(one_block, "t00003")
 
@@ -81,7 +69,7 @@ def test_shared_subnets_are_bridged_and_the_client_gets_a_spare_one(tmp_path: Pa
     document = yaml.safe_load(DEV.read_text())
     interfaces = document["config"]["cilium-bgp:router"]["interfaces"][:2]
     router = document["config"]["cilium-bgp:router"] | {"interfaces": interfaces}
-    busy = plan_lab(variant(DEV, tmp_path, {"router": router}), "t00006").topology
+    busy = plan_lab(stack_variant(DEV, tmp_path, {"router": router}), "t00006").topology
     assert str(busy.client.address) == "198.51.100.254/24", f"no free router subnet: TEST-NET-2: {busy.client}"
     assert busy.segments[-1].ifname == "lab-client", f"the lab adds the client's link: {busy.segments}"
 
@@ -93,14 +81,14 @@ def test_a_router_loopback_does_not_hold_the_client(tmp_path: Path) -> None:
     router = document["config"]["cilium-bgp:router"]
     eth1, eth2, eth0 = router["interfaces"]
     loopback = {"name": "lo", "address": "10.255.255.1/32"}
-    with_eth0 = variant(
+    with_eth0 = stack_variant(
         DEV, tmp_path, {"router": router | {"routerId": "10.255.255.1", "interfaces": [loopback, eth1, eth2, eth0]}}
     )
     topo = plan_lab(with_eth0, "t00013").topology
     assert str(topo.client.address) == "192.168.121.254/24", (
         f"the client takes the free /24, not the /32: {topo.client}"
     )
-    only_loopback = variant(DEV, tmp_path, {"router": router | {"interfaces": [loopback, eth1, eth2]}})
+    only_loopback = stack_variant(DEV, tmp_path, {"router": router | {"interfaces": [loopback, eth1, eth2]}})
     topo = plan_lab(only_loopback, "t00014").topology
     assert (str(topo.client.address), str(topo.client.gateway)) == ("198.51.100.254/24", "198.51.100.1"), (
         f"no router subnet can hold the client: it gets the lab's own link: {topo.client}"
@@ -181,7 +169,7 @@ def test_label_selectors(selector: dict[str, Any], matches: bool) -> None:
 
 
 def test_kube_router_is_refused(tmp_path: Path) -> None:
-    stack = variant(PROD, tmp_path, {"method": "kube-router", "bgp": {"nodeASN": 65000}})
+    stack = stack_variant(PROD, tmp_path, {"method": "kube-router", "bgp": {"nodeASN": 65000}})
     with pytest.raises(StackUnusable, match="'kube-router' is out of the lab's reach"):
         plan_lab(stack, "t00010")
 
