@@ -27,7 +27,7 @@ from cilium_bgp.stackfile import StackFileError, load_stack_file
 from cilium_bgp.versions import METHODS_WITH_CILIUM_SPEAKER
 from lab.cluster import allocate_lb_ips, pod_cidrs_of
 from lab.shell import LabError
-from lab.standin import SpeakerSpec, translate
+from lab.standin import ClusterInputs, SpeakerSpec, translate
 from lab.topology import Topology, build_topology
 
 ConfigKind = Literal["frr", "bird", "gobgp"]
@@ -132,7 +132,7 @@ def plan_lab(stack_file: Path, lab_id: str, tamper: Tampering | None = None) -> 
             if obj.get("kind") == "ConfigMap" and obj["metadata"]["name"] == "bgp-config":
                 metallb_pools = (yaml.safe_load(obj["data"]["config.yaml"]) or {}).get("address-pools") or []
         lb_ips = allocate_lb_ips(manifests, cfg.version, metallb_pools)
-        standins = translate(cfg, manifests, helm_values, pod_cidrs, lb_ips)
+        standins = translate(ClusterInputs(cfg, manifests, helm_values, pod_cidrs, lb_ips))
     router_path, _ = router_config(cfg)
     configs = [
         ConfigFile(router_path, "frr" if cfg.router.daemon == "frr" else "bird", "router", artifacts[router_path])

@@ -12,36 +12,26 @@ cannot express raises :class:`LabError` naming the object, rather than running s
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from ipaddress import IPv4Address, IPv4Network
-from typing import Any
-
-from cilium_bgp.config import StackConfig
 from lab.shell import LabError
 from lab.standin.bgpcp import v1_speakers, v2_speakers
 from lab.standin.metallb import metallb_speakers
-from lab.standin.spec import Neighbor, SpeakerSpec
+from lab.standin.spec import ClusterInputs, Neighbor, SpeakerSpec
 
 
-def translate(
-    cfg: StackConfig,
-    objects: Sequence[Mapping[str, Any]],
-    helm_values: Mapping[str, Any],
-    pod_cidrs: Mapping[str, Sequence[IPv4Network]],
-    lb_ips: Mapping[str, IPv4Address],
-) -> dict[str, SpeakerSpec]:
+def translate(inputs: ClusterInputs) -> dict[str, SpeakerSpec]:
     """Node name -> the GoBGP speaker standing in for its cilium-agent, for Cilium's speaker methods."""
-    if cfg.method == "cilium-metallb":
+    method, helm_values = inputs.cfg.method, inputs.helm_values
+    if method == "cilium-metallb":
         if not (helm_values.get("bgp") or {}).get("enabled"):
             raise LabError("method cilium-metallb: the Helm values do not set bgp.enabled")
-        return metallb_speakers(cfg, objects, helm_values, pod_cidrs, lb_ips)
+        return metallb_speakers(inputs)
     if not (helm_values.get("bgpControlPlane") or {}).get("enabled"):
-        raise LabError(f"method {cfg.method}: the Helm values do not set bgpControlPlane.enabled")
-    if cfg.method == "cilium-bgp-v1":
-        return v1_speakers(cfg, objects, pod_cidrs, lb_ips)
-    if cfg.method == "cilium-bgp-v2":
-        return v2_speakers(cfg, objects, pod_cidrs, lb_ips)
-    raise LabError(f"method {cfg.method} has no Cilium speaker to translate")
+        raise LabError(f"method {method}: the Helm values do not set bgpControlPlane.enabled")
+    if method == "cilium-bgp-v1":
+        return v1_speakers(inputs)
+    if method == "cilium-bgp-v2":
+        return v2_speakers(inputs)
+    raise LabError(f"method {method} has no Cilium speaker to translate")
 
 
-__all__ = ["Neighbor", "SpeakerSpec", "translate"]
+__all__ = ["ClusterInputs", "Neighbor", "SpeakerSpec", "translate"]

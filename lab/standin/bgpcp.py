@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from typing import Any
 
-from cilium_bgp.config import NodeSettings, StackConfig
+from cilium_bgp.config import NodeSettings
 from lab.cluster import node_labels, selector_matches
 from lab.shell import LabError
 from lab.standin.spec import (
@@ -17,6 +17,7 @@ from lab.standin.spec import (
     CILIUM_HOLD_TIME,
     CILIUM_KEEPALIVE_TIME,
     NO_LISTEN,
+    ClusterInputs,
     Neighbor,
     SpeakerSpec,
     name_of,
@@ -42,6 +43,21 @@ def _selected(
     return chosen[0] if chosen else None
 
 
+def _the_one(
+    objects: Sequence[Mapping[str, Any]], kind: str, node: NodeSettings, what: str, key: str
+) -> tuple[str, Mapping[str, Any]]:
+    """The ``kind`` that picks ``node`` and its one entry under ``spec.<key>`` (v1's virtual router,
+    v2's BGP instance), with the name errors give it; the lab models exactly one."""
+    chosen = _selected(objects, kind, node, what)
+    if chosen is None:
+        raise LabError(f"no {kind} selects node {node.name}")
+    referrer = f"{kind} {name_of(chosen)}"
+    entries = chosen["spec"].get(key) or []
+    if len(entries) != 1:
+        raise LabError(f"{referrer}: {len(entries)} {key}; the lab models exactly one")
+    return referrer, entries[0]
+
+
 def _timed_neighbor(
     address: IPv4Address,
     peer_asn: int,
@@ -65,22 +81,11 @@ def _timed_neighbor(
     )
 
 
-def v1_speakers(
-    cfg: StackConfig,
-    objects: Sequence[Mapping[str, Any]],
-    pod_cidrs: Mapping[str, Sequence[IPv4Network]],
-    lb_ips: Mapping[str, IPv4Address],
-) -> dict[str, SpeakerSpec]:
+def v1_speakers(inputs: ClusterInputs) -> dict[str, SpeakerSpec]:
+    cfg, objects, pod_cidrs, lb_ips = inputs.cfg, inputs.objects, inputs.pod_cidrs, inputs.lb_ips
     speakers: dict[str, SpeakerSpec] = {}
     for node in cfg.nodes:
-        policy = _selected(objects, "CiliumBGPPeeringPolicy", node, "policy")
-        if policy is None:
-            raise LabError(f"no CiliumBGPPeeringPolicy selects node {node.name}")
-        referrer = f"CiliumBGPPeeringPolicy {name_of(policy)}"
-        routers = policy["spec"].get("virtualRouters") or []
-        if len(routers) != 1:
-            raise LabError(f"{referrer}: {len(routers)} virtualRouters; the lab models exactly one")
-        router = routers[0]
+        referrer, router = _the_one(objects, "CiliumBGPPeeringPolicy", node, "policy", "virtualRouters")
         neighbors = [
             _timed_neighbor(
                 IPv4Interface(n["peerAddress"]).ip,
@@ -143,23 +148,12 @@ def _override(objects: Sequence[Mapping[str, Any]], node: str, instance: str) ->
     return {}
 
 
-def v2_speakers(
-    cfg: StackConfig,
-    objects: Sequence[Mapping[str, Any]],
-    pod_cidrs: Mapping[str, Sequence[IPv4Network]],
-    lb_ips: Mapping[str, IPv4Address],
-) -> dict[str, SpeakerSpec]:
+def v2_speakers(inputs: ClusterInputs) -> dict[str, SpeakerSpec]:
+    cfg, objects, pod_cidrs, lb_ips = inputs.cfg, inputs.objects, inputs.pod_cidrs, inputs.lb_ips
     peer_configs = {name_of(o): o for o in objects_of(objects, "CiliumBGPPeerConfig")}
     speakers: dict[str, SpeakerSpec] = {}
     for node in cfg.nodes:
-        cluster_config = _selected(objects, "CiliumBGPClusterConfig", node, "config")
-        if cluster_config is None:
-            raise LabError(f"no CiliumBGPClusterConfig selects node {node.name}")
-        referrer = f"CiliumBGPClusterConfig {name_of(cluster_config)}"
-        instances = cluster_config["spec"].get("bgpInstances") or []
-        if len(instances) != 1:
-            raise LabError(f"{referrer}: {len(instances)} bgpInstances; the lab models exactly one")
-        instance = instances[0]
+        referrer, instance = _the_one(objects, "CiliumBGPClusterConfig", node, "config", "bgpInstances")
         override = _override(objects, node.name, instance["name"])
         local_addresses = {p["name"]: p["localAddress"] for p in override.get("peers") or [] if "localAddress" in p}
         neighbors = []

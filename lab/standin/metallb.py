@@ -4,16 +4,15 @@ embedded MetalLB speaker reads it, per node: peers picked by ``node-selectors``,
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from ipaddress import IPv4Address, IPv4Network
+from collections.abc import Mapping
+from ipaddress import IPv4Address
 from typing import Any
 
 import yaml
 
-from cilium_bgp.config import StackConfig
 from lab.cluster import metallb_selector_matches, node_labels
 from lab.shell import LabError
-from lab.standin.spec import BGP_PORT, Neighbor, SpeakerSpec, name_of, objects_of
+from lab.standin.spec import BGP_PORT, ClusterInputs, Neighbor, SpeakerSpec, name_of, objects_of
 
 # MetalLB's legacy config: hold-time defaults to 90 s, keepalives every third of it.
 METALLB_HOLD_TIME = 90
@@ -57,22 +56,17 @@ def _peer(peer: Mapping[str, Any], index: int) -> Neighbor:
     )
 
 
-def metallb_speakers(
-    cfg: StackConfig,
-    objects: Sequence[Mapping[str, Any]],
-    helm_values: Mapping[str, Any],
-    pod_cidrs: Mapping[str, Sequence[IPv4Network]],
-    lb_ips: Mapping[str, IPv4Address],
-) -> dict[str, SpeakerSpec]:
-    maps = [o for o in objects_of(objects, "ConfigMap") if name_of(o) == "bgp-config"]
+def metallb_speakers(inputs: ClusterInputs) -> dict[str, SpeakerSpec]:
+    cfg = inputs.cfg
+    maps = [o for o in objects_of(inputs.objects, "ConfigMap") if name_of(o) == "bgp-config"]
     if len(maps) != 1:
         raise LabError(f"method cilium-metallb: expected one bgp-config ConfigMap, the stack renders {len(maps)}")
     document = yaml.safe_load(maps[0]["data"]["config.yaml"]) or {}
     unknown = set(document) - METALLB_TOP_KEYS
     if unknown:
         raise LabError(f"bgp-config config.yaml: unknown keys {sorted(unknown)} (the agent parses it strictly)")
-    announce = (helm_values.get("bgp") or {}).get("announce") or {}
-    announced_lb = list(lb_ips.values()) if announce.get("loadbalancerIP") else []
+    announce = (inputs.helm_values.get("bgp") or {}).get("announce") or {}
+    announced_lb = list(inputs.lb_ips.values()) if announce.get("loadbalancerIP") else []
     speakers: dict[str, SpeakerSpec] = {}
     for node in cfg.nodes:
         neighbors: list[Neighbor] = []
@@ -97,7 +91,7 @@ def metallb_speakers(
             asn=asns.pop(),
             router_id=router_id,
             neighbors=tuple(neighbors),
-            pod_cidrs=tuple(pod_cidrs.get(node.name, [])) if announce.get("podCIDR") else (),
+            pod_cidrs=tuple(inputs.pod_cidrs.get(node.name, [])) if announce.get("podCIDR") else (),
             lb_ips=tuple(announced_lb),
             source=f"ConfigMap {cfg.cilium.namespace}/bgp-config",
         )

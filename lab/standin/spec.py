@@ -11,6 +11,7 @@ from typing import Any
 
 import tomli_w
 
+from cilium_bgp.config import StackConfig
 from lab.cluster import load_balancer_services, selector_matches
 from lab.shell import LabError
 
@@ -22,6 +23,18 @@ CILIUM_EBGP_MULTIHOP_TTL = 1
 BGP_PORT = 179
 # Cilium's speakers only dial out unless a local port is configured (GoBGP's "port = -1").
 NO_LISTEN = -1
+
+
+@dataclass(frozen=True)
+class ClusterInputs:
+    """What the agents read from the cluster: the rendered objects (as the program applies them),
+    the Helm values, each node's PodCIDRs and each LoadBalancer Service's address."""
+
+    cfg: StackConfig
+    objects: Sequence[Mapping[str, Any]]
+    helm_values: Mapping[str, Any]
+    pod_cidrs: Mapping[str, Sequence[IPv4Network]]
+    lb_ips: Mapping[str, IPv4Address]
 
 
 @dataclass(frozen=True)
