@@ -211,9 +211,10 @@ class BirdDaemon:
     def birdc(self, *args: str) -> str:
         return run([*self.cli_argv, *args]).stdout
 
-    def protocols(self) -> dict[str, dict[str, Any]]:
-        """``show protocols all`` parsed (``lab.shows.bird_protocols``)."""
-        return shows.bird_protocols(self.birdc("show", "protocols", "all"))
+    def bgp_sessions(self) -> dict[str, dict[str, Any]]:
+        """``show protocols all`` parsed, its BGP protocols keyed by neighbor address
+        (``lab.shows.bird_bgp_sessions``)."""
+        return shows.bird_bgp_sessions(self.birdc("show", "protocols", "all"))
 
     def routes(self) -> dict[str, list[dict[str, Any]]]:
         """``show route`` parsed (``lab.shows.bird_routes``)."""

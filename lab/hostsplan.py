@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network, ip_address, ip_network
 
 from lab.plan import LabPlan, StackUnusable
-from lab.shell import LabError
 from lab.topology import netns_name
 
 MGMT_HOST = "mgmt"  # the management namespace: cbgp-<id>-mgmt
@@ -46,12 +45,6 @@ class HostsPlan:
     root_link: str  # the only link in the root namespace
     mgmt_netns: str
     hosts: tuple[SshHost, ...]
-
-    def host(self, name: str) -> SshHost:
-        for host in self.hosts:
-            if host.name == name:
-                return host
-        raise LabError(f"no SSH host {name!r} in this lab: {', '.join(h.name for h in self.hosts)}")
 
 
 def _address(text: str | None, where: str) -> IPv4Address:

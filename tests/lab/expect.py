@@ -56,7 +56,7 @@ def router_sessions(lab: Lab, expect: Mapping[str, Any] | None = None) -> Show:
     return Show(
         "router",
         "birdc show protocols all",
-        lambda: shows.bird_bgp_sessions(router.birdc("show", "protocols", "all")),
+        router.bgp_sessions,
         expected,
     )
 
@@ -127,7 +127,7 @@ def speaker_sessions(lab: Lab, node: str) -> Show:
     return Show(
         node,
         "birdc show protocols all",
-        lambda: shows.bird_bgp_sessions(speaker.birdc("show", "protocols", "all")),
+        speaker.bgp_sessions,
         expected,
     )
 

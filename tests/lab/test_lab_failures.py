@@ -125,7 +125,16 @@ def test_an_interrupted_up_removes_what_it_built(lab_machine: None, tmp_path: Pa
     stack = tmp_path / "Pulumi.interrupted.yaml"
     stack.write_text((LAB_STACKS / "Pulumi.lab-v1.yaml").read_text())
     command = [sys.executable, "-m", "lab", "up", "--stack-file", str(stack), "--workdir", str(workdir)]
-    proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # A user's Ctrl-C: SIGINT must act even when the suite itself runs with it ignored (a background
+    # job of a non-interactive shell, nohup), as Python then never installs its handler in the child.
+    proc = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     state_file = workdir / "lab-state.json"
 
     def speakers_started() -> tuple[dict[str, Any], list[str]]:
