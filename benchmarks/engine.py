@@ -1,18 +1,19 @@
-"""Benchmark (c): the real Pulumi engine on the lab stack: `pulumi preview`, `pulumi up` on empty
-hosts, and a no-op `pulumi up` (nothing changed, so no command runs), each repeated."""
+"""Benchmark (c): the real Pulumi engine on the lab stack, through the Automation API: preview,
+up on empty hosts, a no-op up (nothing changed, so no command runs) and destroy, each repeated."""
 
 from __future__ import annotations
 
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from lab.engine import ROOT, STACK, lab_cli, lab_up
+from lab.engine import lab_down, lab_up
 
 
-def _timed(action: Any) -> float:
+def _timed(action: Callable[[], object]) -> float:
     start = time.monotonic()
     action()
     return round(time.monotonic() - start, 2)
@@ -22,18 +23,15 @@ def run(trials: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="cbgp-bench-engine-") as scratch:
         workdir = Path(scratch)
         engine = lab_up(workdir)
-        args = engine.stack_args()
         samples: dict[str, list[float]] = {"preview": [], "up": [], "noopUp": [], "destroy": []}
         try:
             for _ in range(trials):
-                samples["preview"].append(_timed(lambda: engine.run("preview", *args)))
-                samples["up"].append(_timed(lambda: engine.run("up", "--yes", "--skip-preview", *args)))
-                samples["noopUp"].append(_timed(lambda: engine.run("up", "--yes", "--expect-no-changes", *args)))
-                samples["destroy"].append(_timed(lambda: engine.run("destroy", "--yes", *args)))
+                samples["preview"].append(_timed(engine.preview))
+                samples["up"].append(_timed(engine.up))
+                samples["noopUp"].append(_timed(lambda: engine.up(expect_no_changes=True)))
+                samples["destroy"].append(_timed(engine.destroy))
         finally:
-            engine.run("destroy", "--yes", *args, check=False)
-            engine.run("stack", "rm", "--yes", "--force", "--preserve-config", "--stack", STACK, check=False)
-            lab_cli("down", "--stack-file", str(ROOT / "Pulumi.lab.yaml"), workdir=workdir / "lab", check=False)
+            lab_down(engine, workdir)
     return {
         "stack": "lab",
         "samples": samples,

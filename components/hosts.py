@@ -9,7 +9,7 @@ from pulumi_command import remote
 
 from cilium_bgp.artifacts import sha256
 from cilium_bgp.config import Ssh, StackConfig
-from cilium_bgp.renderers.scripts import Daemon, activate_script, remove_script
+from cilium_bgp.renderers.scripts import Daemon, activate_script, claim_script, remove_script
 from cilium_bgp.secrets import reveal
 
 
@@ -52,18 +52,31 @@ def config_file(
         )
     else:
         stdin = rendered
+    owner = f"{pulumi.get_project()}/{pulumi.get_stack()}/{name}"
     return remote.Command(
         name,
         connection=connection,
-        create=rendered.apply(lambda t: activate_script(kind, sha256(t), daemons, install)),
-        delete=remove_script(kind),
+        create=rendered.apply(lambda t: activate_script(kind, sha256(t), daemons, install) + claim_script(kind, owner)),
+        delete=remove_script(kind, owner),
         stdin=stdin,
+        # pulumi-command replaces a command only when its `triggers` change; any other change, a
+        # new connection included, runs `create` again in place. On another host that would leave
+        # the old host's file and daemon running, so the host and port (a port forward may lead to
+        # another machine) are the triggers. (`replace_on_changes=["connection.host"]` would not
+        # do: the provider diffs the connection, a secret, as one value.) With
+        # `delete_before_replace` the old resource's `delete` runs first, with the connection kept
+        # in the state, on the old host: it cannot undo a file just written when both addresses
+        # lead to the same machine, and it is done before the router check. A renamed resource is
+        # another matter: Pulumi creates the new one first and deletes the old one last, after the
+        # router check; the owner marker (``claim_script``) makes that delete leave the new file
+        # and its daemon alone.
+        triggers=[connection.host, connection.port],
+        # The delete reads nothing from earlier runs, and a secret stdout must not travel back.
+        add_previous_output_in_env=False,
         logging=remote.Logging.NONE if secrets else remote.Logging.STDOUT_AND_STDERR,
         opts=pulumi.ResourceOptions(
             parent=parent,
             depends_on=list(depends_on),
-            # A replacement (new connection) must not run the old resource's delete after the
-            # new create: that would stop the daemon and remove the file just written.
             delete_before_replace=True,
             additional_secret_outputs=["stdin", "stdout", "stderr"] if secrets else None,
         ),

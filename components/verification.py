@@ -9,6 +9,7 @@ from typing import Any
 import pulumi
 from pulumi_command import remote
 
+from cilium_bgp.artifacts import sha256
 from cilium_bgp.config import StackConfig
 from cilium_bgp.renderers.scripts import status_script_source, verify_command
 
@@ -39,8 +40,11 @@ class BgpVerification(pulumi.ComponentResource):
                 lambda e: verify_command(cfg.router.daemon, _wire_expectation(e), cfg.verify.timeout_seconds)
             ),
             stdin=status_script_source(),
-            # Re-check whenever anything that changes routing was pushed again.
-            triggers=list(triggers),
+            add_previous_output_in_env=False,
+            # Re-check whenever anything that changes routing was pushed again, and whenever the
+            # expectation changes: a renamed node's config is pushed by a new resource even when
+            # its text is unchanged, and the check must pass again after that push.
+            triggers=[*triggers, expect.apply(lambda e: sha256(json.dumps(e, sort_keys=True)))],
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(depends_on)),
         )
         self.peers = pulumi.Output.all(expect, self.command.stdout).apply(lambda v: observed_peers(v[0], v[1]))

@@ -1,12 +1,13 @@
-"""The real Pulumi engine against the lab: `pulumi up -s lab` over SSH into the lab's hosts.
+"""The real Pulumi engine against the lab, driven through the Automation API (`pulumi.automation`).
 
-    python -m lab.engine up     # toolchain, hosts-mode lab, stack, `pulumi up`, outputs, BGP summary
-    python -m lab.engine down   # `pulumi destroy`, then the lab removed
+    python -m lab.engine up     # toolchain, hosts-mode lab, stack, preview, up, outputs, BGP summary
+    python -m lab.engine down   # destroy, then the lab removed
 
-State lives in the project's local backend (``.pulumi-state/``, git-ignored; the passphrase is
-generated there on first use). The per-run stack config (the hosts' pinned keys, the SSH key as a
-secret) goes to a copy of ``Pulumi.lab.yaml`` in the lab's workdir, passed with ``--config-file``,
-so the repository's stack file is never rewritten.
+State lives in the local file backend ``.pulumi-state/`` (``PULUMI_BACKEND_URL``; git-ignored),
+secrets use the passphrase generated there on first use. Each stack has its workspace beside the
+state (``.pulumi-state/workspaces/<stack>``): the project's settings with ``main`` pointing at the
+repository, and the stack's settings with the per-run config (the stack file's, the lab's pinned
+host keys, the SSH key as a secret), so the repository's own files are never rewritten.
 """
 
 from __future__ import annotations
@@ -15,15 +16,16 @@ import argparse
 import json
 import os
 import secrets
-import shutil
 import subprocess
 import sys
-import tempfile
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import yaml
+from pulumi import automation as auto
 
 ROOT = Path(__file__).resolve().parent.parent
 STACK = "lab"
@@ -31,8 +33,6 @@ STACK_FILE = ROOT / "Pulumi.lab.yaml"
 STATE_DIR = ROOT / ".pulumi-state"
 DEFAULT_WORKDIR = Path("/tmp/cilium-bgp-lab-engine")
 PROJECT = "cilium-bgp"
-# The version the pulumi-command SDK (requirements.txt) asks for; our build reports 1.2.1+cilium-bgp.
-COMMAND_PLUGIN_VERSION = "1.2.1"
 
 
 class EngineError(Exception):
@@ -40,111 +40,159 @@ class EngineError(Exception):
 
 
 def toolchain_bin() -> Path:
-    """Build (or reuse) the Pulumi CLI and plugins; their directory."""
+    """Build (or reuse) the Pulumi CLI and install the plugins (a warm run builds nothing); the
+    CLI's directory."""
     out = subprocess.run(
-        ["bash", str(ROOT / "scripts" / "install-pulumi"), "--print-path"],
-        capture_output=True,
-        text=True,
-        check=False,
+        ["bash", str(ROOT / "scripts" / "install-pulumi")], capture_output=True, text=True, check=False
     )
     if out.returncode != 0:
         raise EngineError(f"scripts/install-pulumi failed:\n{out.stderr[-3000:]}")
-    return Path(out.stdout.strip().splitlines()[-1])
+    line = out.stdout.strip().splitlines()[-1]  # export PATH=<dir>:$PATH
+    return Path(line.removeprefix("export PATH=").removesuffix(":$PATH"))
+
+
+def state_env(bin_dir: Path) -> dict[str, str]:
+    """What every engine run gets: the local backend, the passphrase, no downloads, no update check."""
+    if "PULUMI_CONFIG_PASSPHRASE" in os.environ:
+        raise EngineError("unset PULUMI_CONFIG_PASSPHRASE: the lab's stacks use .pulumi-state/passphrase")
+    STATE_DIR.mkdir(mode=0o700, exist_ok=True)
+    passphrase = STATE_DIR / "passphrase"
+    if not passphrase.exists():
+        fd = os.open(passphrase, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(32))
+    return {
+        "PATH": f"{bin_dir}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+        "PULUMI_BACKEND_URL": f"file://{STATE_DIR}",
+        "PULUMI_CONFIG_PASSPHRASE_FILE": str(passphrase),
+        "PULUMI_SKIP_UPDATE_CHECK": "true",
+        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+    }
+
+
+@dataclass
+class Preview:
+    """What a preview would do, from its engine events."""
+
+    ok: bool
+    steps: dict[str, str]  # resource name -> op, for every step that is not `same`
+    policy: list[auto.PolicyEvent]
+    output: str
+
+
+def _name(urn: str) -> str:
+    return urn.split("::")[-1]
 
 
 @dataclass
 class Engine:
-    """Runs the Pulumi CLI with the lab's backend, passphrase and per-run config file."""
+    """One stack of the project in its own workspace, with the lab's backend and passphrase."""
 
     bin_dir: Path
-    workdir: Path
-    stack: str = STACK
-    stack_file: Path = STACK_FILE
+    stack_name: str = STACK
+    config: dict[str, Any] = field(default_factory=dict)  # what configure() last set
 
     @property
-    def config_file(self) -> Path:
-        return self.workdir / f"Pulumi.{self.stack}.yaml"
+    def workspace_dir(self) -> Path:
+        return STATE_DIR / "workspaces" / self.stack_name
 
-    def env(self) -> dict[str, str]:
-        STATE_DIR.mkdir(mode=0o700, exist_ok=True)
-        passphrase = STATE_DIR / "passphrase"
-        if not passphrase.exists():
-            fd = os.open(passphrase, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                handle.write(secrets.token_urlsafe(32))
-        env = {
-            **os.environ,
-            "PATH": f"{self.bin_dir}:{os.environ.get('PATH', '/usr/bin:/bin')}",
-            "PULUMI_BACKEND_URL": f"file://{STATE_DIR}",
-            "PULUMI_CONFIG_PASSPHRASE_FILE": str(passphrase),
-            "PULUMI_SKIP_UPDATE_CHECK": "true",
-            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-            "PULUMI_HOME": str(STATE_DIR / "home"),
-        }
-        env.pop("PULUMI_CONFIG_PASSPHRASE", None)
-        return env
-
-    def run(
-        self, *args: str, check: bool = True, stdin: str | None = None, cwd: Path = ROOT, timeout: float = 900
-    ) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run(
-            ["pulumi", *args, "--non-interactive"],
-            cwd=cwd,
-            env=self.env(),
-            input=stdin,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
+    @cached_property
+    def workspace(self) -> auto.LocalWorkspace:
+        self.workspace_dir.mkdir(parents=True, exist_ok=True)
+        project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+        (self.workspace_dir / "Pulumi.yaml").write_text(yaml.safe_dump({**project, "main": str(ROOT)}))
+        return auto.LocalWorkspace(
+            work_dir=str(self.workspace_dir),
+            env_vars=state_env(self.bin_dir),
+            secrets_provider="passphrase",
+            pulumi_command=auto.PulumiCommand(root=str(self.bin_dir.parent), skip_version_check=True),
         )
-        if check and proc.returncode != 0:
-            raise EngineError(
-                f"pulumi {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+
+    @cached_property
+    def stack(self) -> auto.Stack:
+        return auto.Stack.create_or_select(self.stack_name, self.workspace)
+
+    def forget_leftover(self) -> None:
+        """Remove a stack of this name an earlier run left behind (its state only: the lab hosts it
+        pointed at went with that run's lab)."""
+        if self.stack_name in {s.name for s in self.workspace.list_stacks()}:
+            self.workspace.remove_stack(self.stack_name, force=True)
+
+    def configure(self, config: Mapping[str, Any], secret_files: Mapping[str, Path] | None = None) -> None:
+        """Set stack config: full keys (``cilium-bgp:nodes``) to plain values, and secrets read
+        from files (the Automation API hands them to `pulumi config set-all` on its command line)."""
+        entries = {
+            key: {"value": json.dumps(value), "objectValue": value}
+            if isinstance(value, dict | list)
+            else {"value": str(value)}
+            for key, value in config.items()
+        }
+        entries |= {key: {"value": path.read_text(), "secret": True} for key, path in (secret_files or {}).items()}
+        self.stack.workspace.set_all_config_json(self.stack_name, json.dumps(entries))
+        self.config.update(config)
+
+    def preview(
+        self, policy_packs: Sequence[Path] = (), policy_pack_configs: Sequence[Path] = (), check: bool = True
+    ) -> Preview:
+        ops: dict[str, set[str]] = {}
+        policy: list[auto.PolicyEvent] = []
+        lines: list[str] = []
+
+        def on_event(event: auto.EngineEvent) -> None:
+            if event.resource_pre_event:
+                meta = event.resource_pre_event.metadata
+                ops.setdefault(_name(meta.urn), set()).add(meta.op.value)
+            if event.policy_event:
+                policy.append(event.policy_event)
+
+        try:
+            self.stack.preview(
+                policy_packs=[str(p) for p in policy_packs] or None,
+                policy_pack_configs=[str(p) for p in policy_pack_configs] or None,
+                on_event=on_event,
+                on_output=lines.append,
+                on_error=lines.append,
             )
-        return proc
+            ok = True
+        except auto.CommandError:
+            if check:
+                raise EngineError("pulumi preview failed:\n" + "\n".join(lines[-80:])) from None
+            ok = False
+        # A replacement shows as several steps (create-replacement, replace, delete-replaced).
+        steps = {name: "replace" if "replace" in o else o.pop() for name, o in ops.items() if o != {"same"}}
+        return Preview(ok, steps, policy, "\n".join(lines))
 
-    def register_plugins(self) -> None:
-        """Put the locally built provider into the plugin cache too, so `pulumi plugin ls` shows it
-        (the engine already finds it beside the CLI; nothing is ever downloaded)."""
-        listed = self.run("plugin", "ls", "--json")
-        if any(p.get("name") == "command" for p in json.loads(listed.stdout or "[]")):
-            return
-        binary = self.bin_dir / "pulumi-resource-command"
-        self.run("plugin", "install", "resource", "command", COMMAND_PLUGIN_VERSION, "--file", str(binary))
+    def up(
+        self, expect_no_changes: bool = False, on_event: Callable[[auto.EngineEvent], None] | None = None
+    ) -> auto.UpResult:
+        lines: list[str] = []
+        try:
+            return self.stack.up(
+                expect_no_changes=expect_no_changes,
+                on_event=on_event,
+                on_output=lines.append,
+                on_error=lines.append,
+                show_secrets=False,
+            )
+        except auto.CommandError:
+            raise EngineError("pulumi up failed:\n" + "\n".join(lines[-80:])) from None
 
-    def stack_args(self) -> list[str]:
-        return ["--stack", self.stack, "--config-file", str(self.config_file)]
+    def destroy(self) -> None:
+        lines: list[str] = []
+        try:
+            self.stack.destroy(on_output=lines.append, on_error=lines.append)
+        except auto.CommandError:
+            raise EngineError("pulumi destroy failed:\n" + "\n".join(lines[-80:])) from None
 
-    def ensure_stack(self) -> None:
-        """Create the stack (passphrase provider) without touching the repository's stack file."""
-        listed = self.run("stack", "ls", "--json")
-        if any(s.get("name") == self.stack for s in json.loads(listed.stdout or "[]")):
-            return
-        with tempfile.TemporaryDirectory(prefix="cbgp-stack-init-") as scratch:
-            shutil.copy(ROOT / "Pulumi.yaml", Path(scratch) / "Pulumi.yaml")
-            self.run("stack", "init", self.stack, "--secrets-provider", "passphrase", cwd=Path(scratch))
-            created = yaml.safe_load((Path(scratch) / f"Pulumi.{self.stack}.yaml").read_text()) or {}
-        salt = created.get("encryptionsalt")
-        if not salt:
-            raise EngineError("pulumi stack init wrote no encryptionsalt")
-        (STATE_DIR / f"{self.stack}.encryptionsalt").write_text(salt)
+    def outputs(self) -> dict[str, Any]:
+        return {key: output.value for key, output in self.stack.outputs().items()}
 
-    def write_config(self, hosts: dict[str, Any], private_key: Path, nodes: int | None = None) -> None:
-        """The working stack config: the stack file's, plus this lab's pinned host keys and the SSH
-        key as a secret. ``nodes``: keep only the first ``nodes`` nodes (the rest join later)."""
-        document = yaml.safe_load(self.stack_file.read_text())
-        salt_file = STATE_DIR / f"{self.stack}.encryptionsalt"
-        if salt_file.exists():
-            document["encryptionsalt"] = salt_file.read_text().strip()
-        config = document["config"]
-        router = config[f"{PROJECT}:router"]
-        router["ssh"] = {**router.get("ssh", {}), "hostKey": hosts[router.get("hostname", "router")]["hostKey"]}
-        config[f"{PROJECT}:nodes"] = config[f"{PROJECT}:nodes"][:nodes]
-        for node in config[f"{PROJECT}:nodes"]:
-            node["ssh"] = {**node.get("ssh", {}), "hostKey": hosts[node["name"]]["hostKey"]}
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        self.config_file.write_text(yaml.safe_dump(document, sort_keys=False))
-        self.run("config", "set", "--secret", "sshPrivateKey", *self.stack_args(), stdin=private_key.read_text())
+    def remove(self) -> None:
+        """Destroy what the stack holds, then the stack itself (state and workspace)."""
+        try:
+            self.destroy()
+        finally:
+            self.workspace.remove_stack(self.stack_name, force=True)
 
 
 def lab_cli(*args: str, workdir: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -161,15 +209,42 @@ def lab_cli(*args: str, workdir: Path, check: bool = True) -> subprocess.Complet
     return proc
 
 
+def lab_config(stack_file: Path, hosts: Mapping[str, Any], nodes: int | None = None) -> dict[str, Any]:
+    """The stack file's config with this lab's pinned host keys; ``nodes``: only the first ``nodes``
+    nodes (the rest are spare lab hosts)."""
+    config = yaml.safe_load(stack_file.read_text())["config"]
+    router = config[f"{PROJECT}:router"]
+    router["ssh"] = {**router.get("ssh", {}), "hostKey": hosts[router.get("hostname", "router")]["hostKey"]}
+    config[f"{PROJECT}:nodes"] = config[f"{PROJECT}:nodes"][:nodes]
+    for node in config[f"{PROJECT}:nodes"]:
+        node["ssh"] = {**node.get("ssh", {}), "hostKey": hosts[node["name"]]["hostKey"]}
+    return config
+
+
 def lab_up(workdir: Path, stack_file: Path = STACK_FILE, stack: str = STACK, nodes: int | None = None) -> Engine:
-    """Build the toolchain and a hosts-mode lab, create the stack and write its config."""
-    engine = Engine(toolchain_bin(), workdir / "engine", stack, stack_file)
+    """The toolchain, a hosts-mode lab of ``stack_file`` in ``workdir/lab``, and a new stack
+    configured for it."""
+    engine = Engine(toolchain_bin(), stack)
     lab_cli("up", "--stack-file", str(stack_file), "--hosts", "ssh", workdir=workdir / "lab")
+    engine.forget_leftover()
     hosts = json.loads((workdir / "lab" / "hosts.json").read_text())
-    engine.register_plugins()
-    engine.ensure_stack()
-    engine.write_config(hosts, workdir / "lab" / "ssh" / "id_ed25519", nodes)
+    private_key = workdir / "lab" / "ssh" / "id_ed25519"
+    engine.configure(lab_config(stack_file, hosts, nodes), secret_files={f"{PROJECT}:sshPrivateKey": private_key})
     return engine
+
+
+def lab_down(engine: Engine, workdir: Path, stack_file: Path = STACK_FILE) -> None:
+    """Destroy the stack and remove it, then the lab; each step runs even when the one before fails."""
+    try:
+        engine.remove()
+    finally:
+        lab_cli("down", "--stack-file", str(stack_file), workdir=workdir / "lab", check=False)
+
+
+def _print_progress(event: auto.EngineEvent) -> None:
+    if event.res_outputs_event:
+        meta = event.res_outputs_event.metadata
+        print(f"  {meta.op.value:>8}  {_name(meta.urn)}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -181,21 +256,21 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "up":
             engine = lab_up(workdir)
-            engine.run("preview", *engine.stack_args())
-            up = engine.run("up", "--yes", "--skip-preview", *engine.stack_args())
-            print(up.stdout[-3000:])
-            print(engine.run("stack", "output", "--json", "--stack", STACK).stdout)
+            planned = engine.preview().steps
+            print(f"preview: {len(planned)} changes")
+            engine.up(on_event=_print_progress)
+            print(json.dumps(engine.outputs(), indent=2))
             print(
                 lab_cli(
                     "exec", "--host", "router", "--", "vtysh", "-c", "show bgp summary", workdir=workdir / "lab"
                 ).stdout
             )
         else:
-            engine = Engine(toolchain_bin(), workdir / "engine")
-            if engine.config_file.exists():
-                engine.run("destroy", "--yes", *engine.stack_args(), check=False)
-                engine.run("stack", "rm", "--yes", "--force", "--preserve-config", "--stack", STACK, check=False)
-            print(lab_cli("down", "--stack-file", str(STACK_FILE), workdir=workdir / "lab", check=False).stdout)
+            engine = Engine(toolchain_bin())
+            if (engine.workspace_dir / f"Pulumi.{STACK}.yaml").exists():
+                lab_down(engine, workdir)
+            else:
+                lab_cli("down", "--stack-file", str(STACK_FILE), workdir=workdir / "lab", check=False)
     except EngineError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from cilium_bgp.artifacts import sha256
-from cilium_bgp.renderers.scripts import TARGETS, activate_script, remove_script, verify_command
+from cilium_bgp.renderers.scripts import TARGETS, activate_script, claim_script, remove_script, verify_command
 
 GOOD_FRR = "frr defaults traditional\nhostname router\n!\nrouter bgp 65100\n bgp router-id 192.168.121.16\nexit\n!\n"
 GOOD_BIRD = "router id 10.0.1.10;\nprotocol device { scan time 10; }\n"
@@ -27,7 +27,8 @@ def all_scripts() -> dict[str, str]:
         scripts[f"activate-{kind}"] = activate_script(kind, sha256(kind))
         if kind in ("frr", "bird"):
             scripts[f"install-and-activate-{kind}"] = activate_script(kind, sha256(kind), install=kind)  # type: ignore[arg-type]
-        scripts[f"remove-{kind}"] = remove_script(kind)
+        scripts[f"claim-{kind}"] = claim_script(kind, f"cilium-bgp/test/router-{kind}")
+        scripts[f"remove-{kind}"] = remove_script(kind, f"cilium-bgp/test/router-{kind}")
     scripts["verify"] = verify_command("frr", {"peers": {}, "routes": {}}, 10)
     return scripts
 
@@ -119,3 +120,49 @@ def test_broken_bird_conf_never_replaces_the_working_one(tmp_path: Path) -> None
     content, listing = after.split("\n--\n")
     assert content == GOOD_BIRD
     assert listing.split() == ["bird.conf"]
+
+
+def remove_in_scratch_etc(kind: str, owner: str, marker: str | None, tmp_path: Path) -> tuple[int, str, list[str]]:
+    """Run ``remove_script(kind, owner)`` with /etc and /run scratch tmpfs (no daemon reachable),
+    holding ``kind``'s file and, unless None, an owner marker saying ``marker``; what is left."""
+    conf = {"frr": "/etc/frr/frr.conf", "bird": "/etc/bird/bird.conf", "sysctl": "/etc/sysctl.d/90-cilium-bgp.conf"}
+    wrapper = f"""
+set -e
+mount -t tmpfs scratch /etc
+mount -t tmpfs scratch /run
+mkdir -p "$(dirname {conf[kind]})" /etc/cilium-bgp
+echo old > {conf[kind]}
+if [ -n "$MARKER" ]; then printf '%s\\n' "$MARKER" > /etc/cilium-bgp/{kind}.owner; fi
+set +e
+sh -c "$SCRIPT"
+rc=$?
+find /etc -type f | sort > {tmp_path}/left
+exit $rc
+"""
+    env = {**os.environ, "SCRIPT": remove_script(kind, owner), "MARKER": marker or ""}
+    proc = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "sh", "-c", wrapper],
+        text=True,
+        capture_output=True,
+        env=env,
+        timeout=60,
+    )
+    return proc.returncode, proc.stdout, (tmp_path / "left").read_text().split()
+
+
+@needs_root
+@pytest.mark.parametrize("kind", sorted(TARGETS))
+def test_remove_leaves_a_file_another_resource_activated_since(kind: str, tmp_path: Path) -> None:
+    """A renamed node's old resource is deleted after the new one activated the same file."""
+    rc, out, left = remove_in_scratch_etc(kind, "cilium-bgp/s/node2-x", "cilium-bgp/s/node2-renamed-x", tmp_path)
+    assert rc == 0
+    assert "now belongs to cilium-bgp/s/node2-renamed-x; left in place" in out
+    assert len(left) == 2, f"the file and its marker stay: {left}"
+
+
+@needs_root
+@pytest.mark.parametrize("marker", ["cilium-bgp/s/node2-x", None], ids=["own-marker", "no-marker"])
+def test_remove_takes_its_own_file_and_marker(marker: str | None, tmp_path: Path) -> None:
+    rc, out, left = remove_in_scratch_etc("bird", "cilium-bgp/s/node2-x", marker, tmp_path)
+    assert rc == 0, out
+    assert left == [], f"left behind: {left}"

@@ -457,10 +457,10 @@ def _cli_bin() -> Path | None:
 def test_policy_pack_in_pulumi_preview(tmp_path: Path) -> None:
     """`pulumi preview --policy-pack policies`: dev passes; a violating design fails the preview.
 
-    The stack is dev with its Kubernetes part left out: the Kubernetes provider is not built on
-    these machines (see README), and preview needs no host, so nothing else changes. The
-    violation: the same design under a policy config that makes `router-prefix-filter` mandatory,
-    as an organisation that forbids unfiltered routers would.
+    The stack is dev with its Kubernetes part left out (preview would need a cluster), and preview
+    needs no host, so nothing else changes. The violation: the same design under a policy config
+    that makes `router-prefix-filter` mandatory, as an organisation that forbids unfiltered routers
+    would.
     """
     import yaml
 
@@ -469,27 +469,23 @@ def test_policy_pack_in_pulumi_preview(tmp_path: Path) -> None:
     bin_dir = _cli_bin()
     if bin_dir is None:
         pytest.skip("no Pulumi CLI on PATH and none built by scripts/install-pulumi")
-    stack_file = tmp_path / "Pulumi.policy-dev.yaml"
-    document = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())
-    document["config"]["cilium-bgp:kubernetes"] = {"enabled": False}
-    stack_file.write_text(yaml.safe_dump(document))
-    engine = Engine(bin_dir, tmp_path / "engine", "policy-dev", stack_file)
-    engine.ensure_stack()
+    config = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())["config"]
+    config["cilium-bgp:kubernetes"] = {"enabled": False}
+    engine = Engine(bin_dir, "policy-dev")
+    engine.forget_leftover()
     try:
-        engine.workdir.mkdir(parents=True, exist_ok=True)
-        salt = (ROOT / ".pulumi-state" / "policy-dev.encryptionsalt").read_text().strip()
-        engine.config_file.write_text(yaml.safe_dump({"encryptionsalt": salt, **document}))
-        engine.run("config", "set", "--secret", "sshPrivateKey", *engine.stack_args(), stdin="preview-needs-no-key")
-        policies = str(ROOT / "policies")
-        passing = engine.run("preview", "--policy-pack", policies, *engine.stack_args(), check=False)
-        assert passing.returncode == 0, passing.stdout + passing.stderr
-        assert "ssh-host-key-pinned" in passing.stdout, "advisory findings are reported"
+        key = tmp_path / "key"
+        key.write_text("preview-needs-no-key")
+        engine.configure(config, secret_files={"cilium-bgp:sshPrivateKey": key})
+        policies = ROOT / "policies"
+        passing = engine.preview(policy_packs=[policies], check=False)
+        assert passing.ok, passing.output
+        assert "ssh-host-key-pinned" in {e.policy_name for e in passing.policy}, "advisory findings are reported"
         strict = tmp_path / "strict.json"
         strict.write_text('{"router-prefix-filter": "mandatory"}')
-        failing = engine.run(
-            "preview", "--policy-pack", policies, "--policy-pack-config", str(strict), *engine.stack_args(), check=False
-        )
-        assert failing.returncode != 0
-        assert "router.prefixFilter: true" in failing.stdout, failing.stdout
+        failing = engine.preview(policy_packs=[policies], policy_pack_configs=[strict], check=False)
+        assert not failing.ok
+        messages = [e.message for e in failing.policy if e.policy_name == "router-prefix-filter"]
+        assert any("router.prefixFilter: true" in m for m in messages), failing.output
     finally:
-        engine.run("stack", "rm", "--yes", "--force", "--preserve-config", "--stack", "policy-dev", check=False)
+        engine.forget_leftover()

@@ -313,3 +313,38 @@ def test_adding_a_node_touches_only_that_node_and_the_router(stack: Path, change
     assert added == ({"node9", "node9-bird-config"} if load_stack_file(stack).method == "bird" else {"node9"})
     # Besides: the router component's spec (it lists the neighbors) and the check's expectation.
     assert changed == {"router", "verify", "verify-check", *changes}
+
+
+def test_config_commands_follow_their_host_and_their_owner() -> None:
+    """pulumi-command replaces a command only when its triggers change: a new host (or port) must
+    replace the config commands, old one deleted first; each delete removes only what it wrote."""
+    run = run_of(ROOT / "Pulumi.dev.yaml")
+    kinds = {
+        "router-sysctl": "sysctl",
+        "router-frr-config": "frr",
+        "node1-bird-config": "bird",
+        "node2-bird-config": "bird",
+    }
+    for name, kind in kinds.items():
+        urn = run.named(name).urn
+        options, inputs = run.options[urn], run.inputs[urn]
+        connection = unwrap(inputs["connection"])
+        assert inputs["triggers"] == [connection["host"], connection["port"]], name
+        assert options["deleteBeforeReplace"], name
+        assert inputs["addPreviousOutputInEnv"] is False, name
+        owner = f"cilium-bgp/test/{name}"
+        claim = f"printf '%s\\n' {owner} >/etc/cilium-bgp/{kind}.owner\n"
+        assert unwrap(inputs["create"]).endswith(claim), "the owner is recorded after the activation"
+        assert f"!= {owner} ]; then" in inputs["delete"], "the delete checks its owner first"
+    assert run.inputs[run.named("verify-check").urn]["addPreviousOutputInEnv"] is False
+
+
+def test_renaming_a_node_runs_the_router_check_again() -> None:
+    """A renamed node's config is pushed by a new resource, even with the same text: the router
+    check must run again after that push (its triggers change)."""
+    config = stack_file_config(ROOT / "Pulumi.dev.yaml")
+    before = commands(run_program(config, secrets=SECRETS))
+    config["cilium-bgp:nodes"][1]["name"] = "node2-renamed"
+    after = commands(run_program(config, secrets=SECRETS))
+    assert unwrap(after["node2-renamed-bird-config"]["stdin"]) == unwrap(before["node2-bird-config"]["stdin"])
+    assert after["verify-check"]["triggers"] != before["verify-check"]["triggers"]

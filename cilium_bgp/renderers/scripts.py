@@ -231,9 +231,31 @@ rm -f /etc/bird/bird.conf /etc/bird.conf
 }
 
 
-def remove_script(kind: str) -> str:
-    """What ``pulumi destroy`` runs: stop the daemon and remove the file this program wrote."""
-    return f"set -u\n# cilium-bgp: remove {kind} config\n{_REMOVE[kind]}"
+# Which resource last activated each kind of file on a host: written after every successful
+# activation, read by the removal, so that a resource deleted after another one took the file over
+# (a renamed node: new resource first, old one deleted last) leaves the file and its daemon alone.
+_OWNER_DIR = "/etc/cilium-bgp"
+
+
+def claim_script(kind: str, owner: str) -> str:
+    """Shell run after a successful activation: record ``owner`` as the writer of ``kind``'s file."""
+    return f"mkdir -p {_OWNER_DIR}\nprintf '%s\\n' {shlex.quote(owner)} >{_OWNER_DIR}/{kind}.owner\n"
+
+
+def remove_script(kind: str, owner: str) -> str:
+    """What ``pulumi destroy`` runs: stop the daemon and remove the file this program wrote, unless
+    another resource than ``owner`` has activated it since."""
+    marker = f"{_OWNER_DIR}/{kind}.owner"
+    return f"""\
+set -u
+# cilium-bgp: remove {kind} config
+if [ -f {marker} ] && [ "$(cat {marker})" != {shlex.quote(owner)} ]; then
+  echo "cilium-bgp: the {kind} config now belongs to $(cat {marker}); left in place"
+  exit 0
+fi
+{_REMOVE[kind]}rm -f {marker}
+rmdir {_OWNER_DIR} 2>/dev/null || true
+"""
 
 
 def status_script_source() -> str:

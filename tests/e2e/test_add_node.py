@@ -9,13 +9,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
+from e2ekit import inspect, neighbors
 
 from benchmarks.stacks import stack_config
-from lab.engine import Engine, lab_cli, lab_up
+from lab.engine import Engine, lab_config, lab_down, lab_up
 
 pytestmark = pytest.mark.e2e
 NODES = 50
@@ -32,38 +32,26 @@ def scale(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Engine, Pa
     try:
         yield engine, workdir
     finally:
-        engine.run("destroy", "--yes", *engine.stack_args(), check=False)
-        engine.run("stack", "rm", "--yes", "--force", "--preserve-config", "--stack", STACK, check=False)
-        lab_cli("down", "--stack-file", str(stack_file), workdir=workdir / "lab", check=False)
-
-
-def neighbors(workdir: Path) -> dict[str, Any]:
-    out = lab_cli("exec", "--host", "router", "--", "vtysh", "-c", "show bgp neighbors json", workdir=workdir / "lab")
-    return json.loads(out.stdout)
+        lab_down(engine, workdir, stack_file)
 
 
 def bgpd_pid(workdir: Path) -> list[int]:
-    inspect = json.loads(lab_cli("inspect", "--json", workdir=workdir / "lab").stdout)
-    return [d["pid"] for d in inspect["router"]["daemons"] if d["comm"] == "bgpd"]
+    return [d["pid"] for d in inspect(workdir)["router"]["daemons"] if d["comm"] == "bgpd"]
 
 
 def test_adding_a_node_disturbs_no_session(scale: tuple[Engine, Path]) -> None:
     engine, workdir = scale
-    engine.run("up", "--yes", "--skip-preview", *engine.stack_args())
+    engine.up()
     before = neighbors(workdir)
     assert len(before) == NODES and {n["bgpState"] for n in before.values()} == {"Established"}
     pid = bgpd_pid(workdir)
 
-    document = yaml.safe_load((workdir / "engine" / f"Pulumi.{STACK}.yaml").read_text())
-    every_node = yaml.safe_load((workdir / f"Pulumi.{STACK}.yaml").read_text())["config"]["cilium-bgp:nodes"]
     hosts = json.loads((workdir / "lab" / "hosts.json").read_text())
+    every_node = lab_config(workdir / f"Pulumi.{STACK}.yaml", hosts)["cilium-bgp:nodes"]
     new = every_node[NODES]
-    new["ssh"] = {**new["ssh"], "hostKey": hosts[new["name"]]["hostKey"]}
-    document["config"]["cilium-bgp:nodes"].append(new)
-    (workdir / "engine" / f"Pulumi.{STACK}.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
+    engine.configure({"cilium-bgp:nodes": every_node})
 
-    preview = json.loads(engine.run("preview", "--json", *engine.stack_args()).stdout)
-    planned = {s["urn"].split("::")[-1]: s["op"] for s in preview["steps"] if s["op"] != "same"}
+    planned = engine.preview().steps
     name = new["name"]
     assert planned == {
         name: "create",
@@ -74,7 +62,7 @@ def test_adding_a_node_disturbs_no_session(scale: tuple[Engine, Path]) -> None:
         "verify-check": "replace",
     }, planned
 
-    engine.run("up", "--yes", "--skip-preview", *engine.stack_args())
+    engine.up()
     after = neighbors(workdir)
     address = new["address"].split("/")[0]
     assert after[address]["bgpState"] == "Established", "the new node's session is up"

@@ -1,4 +1,5 @@
-"""The real Pulumi engine on the lab: preview, up, no-op up, one change, policies, outputs, destroy.
+"""The real Pulumi engine on the lab: toolchain, preview, up, no-op up, one change, policies, outputs,
+destroy — driven through the Automation API.
 
 One hosts-mode lab (namespace hosts with their own sshd) and one `lab` stack serve the whole
 module, in order. Plugins are never downloaded (PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION).
@@ -6,18 +7,24 @@ module, in order. Plugins are never downloaded (PULUMI_DISABLE_AUTOMATIC_PLUGIN_
 
 from __future__ import annotations
 
+import copy
 import json
-import shutil
-import time
+import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from e2ekit import host, inspect, owner_markers, router_summary
 
-from lab.engine import ROOT, STACK, Engine, lab_cli, lab_up
+from lab.engine import ROOT, Engine, lab_cli, lab_down, lab_up, state_env
 
 pytestmark = pytest.mark.e2e
+TOOLCHAIN = Path(
+    os.environ.get("CILIUM_BGP_TOOLCHAIN_DIR")
+    or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "cilium-bgp" / "toolchain"
+)
+PLUGIN_CACHE = Path(os.environ.get("PULUMI_HOME") or Path.home() / ".pulumi") / "plugins"
 
 
 @pytest.fixture(scope="module")
@@ -31,57 +38,53 @@ def engine(workdir: Path) -> Iterator[Engine]:
     try:
         yield built
     finally:
-        built.run("destroy", "--yes", *built.stack_args(), check=False)
-        built.run("stack", "rm", "--yes", "--force", "--preserve-config", "--stack", STACK, check=False)
-        lab_cli("down", "--stack-file", str(ROOT / "Pulumi.lab.yaml"), workdir=workdir / "lab", check=False)
+        lab_down(built, workdir)
 
 
 @pytest.fixture
 def deployed(engine: Engine) -> Engine:
     """The stack is up (a no-op when an earlier test already brought it up): tests can run alone."""
-    engine.run("up", "--yes", "--skip-preview", *engine.stack_args())
+    engine.up()
     return engine
 
 
-def host(workdir: Path, name: str, *command: str) -> str:
-    return lab_cli("exec", "--host", name, "--", *command, workdir=workdir / "lab").stdout
+def _build_info(binary: Path) -> str:
+    return subprocess.run(["go", "version", "-m", str(binary)], capture_output=True, text=True, check=True).stdout
 
 
-def router_summary(workdir: Path) -> dict[str, Any]:
-    return json.loads(host(workdir, "router", "vtysh", "-c", "show bgp summary json"))["ipv4Unicast"]["peers"]
-
-
-def outputs(engine: Engine) -> dict[str, Any]:
-    return json.loads(engine.run("stack", "output", "--json", "--stack", STACK).stdout)
-
-
-def changes(engine: Engine) -> dict[str, str]:
-    """What a preview would do: resource name -> op, for every step that is not `same`."""
-    preview = json.loads(engine.run("preview", "--json", *engine.stack_args()).stdout)
-    return {step["urn"].split("::")[-1]: step["op"] for step in preview.get("steps", []) if step.get("op") != "same"}
-
-
-TIMINGS: dict[str, float] = {}
-
-
-def test_toolchain_is_the_local_build(engine: Engine) -> None:
-    env = engine.env()
+def test_toolchain_is_the_upstream_build(engine: Engine) -> None:
+    env = state_env(engine.bin_dir)
     assert env["PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION"] == "true", "a missing plugin fails, never downloads"
-    assert engine.run("version").stdout.strip() == "v3.274.1"
-    plugins = {p["name"]: p for p in json.loads(engine.run("plugin", "ls", "--json").stdout)}
-    assert plugins["command"]["kind"] == "resource"
-    about = engine.run("about", "--json", "--stack", STACK, check=False).stdout
-    assert '"language"' in about or "python" in about, about[:500]
-    assert str(engine.bin_dir) in (shutil.which("pulumi", path=env["PATH"]) or "")
+    workspace = engine.stack.workspace
+    assert workspace.pulumi_version == "3.274.1"
+    installed = {(p.name, p.kind): p for p in workspace.list_plugins()}
+    assert installed["command", "resource"].version == "1.2.1"
+    assert installed["kubernetes", "resource"].version == "4.25.0"
+    # What the engine loads for this project: the program's plugins and its language host.
+    about = json.loads(workspace.pulumi_command.run(["about", "--json"], workspace.work_dir, env).stdout)
+    plugins = {(p["name"], p["kind"]): p["version"] for p in about["plugins"]}
+    assert plugins["command", "resource"] == "1.2.1"
+    assert plugins["kubernetes", "resource"] == "4.25.0"
+    # Upstream builds the language host without a version stamp; it is the one beside the CLI.
+    assert ("python", "language") in plugins and plugins["python", "language"] is None, plugins
+    language_host = engine.bin_dir / "pulumi-language-python"
+    info = _build_info(language_host)
+    assert "path\tgithub.com/pulumi/pulumi/sdk/python/cmd/pulumi-language-python/v3\n" in info, info[:300]
+    assert "dep\tgithub.com/pulumi/pulumi/sdk/v3\tv3.274.1\t" in info
+    for name, version in (("command", "1.2.1"), ("kubernetes", "4.25.0")):
+        plugin = PLUGIN_CACHE / f"resource-{name}-v{version}" / f"pulumi-resource-{name}"
+        module = "pulumi-command/provider" if name == "command" else "pulumi-kubernetes/provider/v4"
+        assert f"path\tgithub.com/pulumi/{module}/cmd/pulumi-resource-{name}\n" in _build_info(plugin)
+        built = TOOLCHAIN / "plugins" / plugin.name
+        if built.exists():  # built here from shared/upstream and the module proxy
+            assert plugin.read_bytes() == built.read_bytes(), f"{plugin} is not {built}"
 
 
 def test_preview_then_up_routes_the_lab(engine: Engine, workdir: Path) -> None:
-    planned = changes(engine)
+    planned = engine.preview().steps
     assert planned and set(planned.values()) == {"create"}, planned
-    start = time.monotonic()
-    engine.run("up", "--yes", "--skip-preview", *engine.stack_args())
-    TIMINGS["up"] = time.monotonic() - start
-    out = outputs(engine)
+    engine.up()
+    out = engine.outputs()
     assert out["bgpMethod"] == "bird"
     assert out["podCidrs"] == {"node1": ["172.31.254.0/26"], "node2": ["172.31.254.64/26"]}
     assert {a: (p["state"], p["prefixesReceived"]) for a, p in out["bgpPeers"].items()} == {
@@ -93,14 +96,13 @@ def test_preview_then_up_routes_the_lab(engine: Engine, workdir: Path) -> None:
     assert report["mode"] == "hosts"
     assert sorted(report["router"]["routes"]) == ["172.31.254.0/26", "172.31.254.64/26"]
     assert report["pings"] and all(p["ok"] and p["ttl"] == 63 for p in report["pings"]), report["pings"]
+    assert owner_markers(workdir, "node2") == "cilium-bgp/lab/node2-bird-config\n"
 
 
 def test_second_up_changes_nothing(deployed: Engine, workdir: Path) -> None:
     engine = deployed
     before = router_summary(workdir)
-    start = time.monotonic()
-    engine.run("up", "--yes", "--expect-no-changes", *engine.stack_args())
-    TIMINGS["noop_up"] = time.monotonic() - start
+    engine.up(expect_no_changes=True)
     after = router_summary(workdir)
     for peer, state in before.items():
         assert after[peer]["connectionsEstablished"] == state["connectionsEstablished"], f"{peer} was reset"
@@ -108,7 +110,7 @@ def test_second_up_changes_nothing(deployed: Engine, workdir: Path) -> None:
 
 def test_stack_output_equals_what_frr_shows(deployed: Engine, workdir: Path) -> None:
     engine = deployed
-    peers = outputs(engine)["bgpPeers"]
+    peers = engine.outputs()["bgpPeers"]
     frr = router_summary(workdir)
     assert set(peers) == set(frr)
     for address, peer in peers.items():
@@ -119,8 +121,10 @@ def test_stack_output_equals_what_frr_shows(deployed: Engine, workdir: Path) -> 
 
 def test_changing_one_asn_touches_that_node_and_the_router(deployed: Engine, workdir: Path) -> None:
     engine = deployed
-    engine.run("config", "set", "--path", "nodes[1].asn", "65021", *engine.stack_args())
-    planned = changes(engine)
+    nodes = copy.deepcopy(engine.config["cilium-bgp:nodes"])
+    nodes[1]["asn"] = 65021
+    engine.configure({"cilium-bgp:nodes": nodes})
+    planned = engine.preview().steps
     # node2 (its spec and its bird.conf), the router (its spec and frr.conf) and the router-side
     # check; nothing of node1, and no replacement of a config command.
     assert set(planned) == {"node2", "node2-bird-config", "router", "router-frr-config", "verify", "verify-check"}, (
@@ -128,37 +132,37 @@ def test_changing_one_asn_touches_that_node_and_the_router(deployed: Engine, wor
     )
     assert planned["node2-bird-config"] == planned["router-frr-config"] == "update"
     node1_before = router_summary(workdir)["10.0.1.10"]["connectionsEstablished"]
-    engine.run("up", "--yes", "--skip-preview", *engine.stack_args())
+    engine.up()
     frr = router_summary(workdir)
     assert frr["10.0.2.10"]["remoteAs"] == 65021
     assert frr["10.0.2.10"]["state"] == "Established", "node2's session came back"
     assert frr["10.0.1.10"]["connectionsEstablished"] == node1_before, "node1's session was not reset"
-    assert outputs(engine)["bgpPeers"]["10.0.2.10"]["asn"] == 65021
+    assert engine.outputs()["bgpPeers"]["10.0.2.10"]["asn"] == 65021
 
 
 def test_policy_pack_runs_in_preview(engine: Engine, workdir: Path) -> None:
-    policies = str(ROOT / "policies")
-    passing = engine.run("preview", "--policy-pack", policies, *engine.stack_args(), check=False)
-    assert passing.returncode == 0, passing.stdout + passing.stderr
-    assert "router-prefix-filter" in passing.stdout, "advisory rules report without failing the preview"
+    policies = ROOT / "policies"
+    passing = engine.preview(policy_packs=[policies])
+    advisory = {e.policy_name: e.enforcement_level for e in passing.policy}
+    assert advisory.get("router-prefix-filter") == "advisory", "advisory rules report without failing the preview"
     strict = workdir / "strict.json"
     strict.write_text(json.dumps({"router-prefix-filter": "mandatory"}))
-    failing = engine.run(
-        "preview", "--policy-pack", policies, "--policy-pack-config", str(strict), *engine.stack_args(), check=False
-    )
-    assert failing.returncode != 0
-    assert "mandatory" in failing.stdout and "router.prefixFilter: true" in failing.stdout, failing.stdout
+    failing = engine.preview(policy_packs=[policies], policy_pack_configs=[strict], check=False)
+    assert not failing.ok, failing.output[-2000:]
+    raised = [e for e in failing.policy if e.policy_name == "router-prefix-filter"]
+    assert raised and raised[0].enforcement_level == "mandatory", failing.policy
+    assert "router.prefixFilter: true" in raised[0].message, raised[0].message
 
 
 def test_destroy_stops_the_daemons_and_removes_the_configs(deployed: Engine, workdir: Path) -> None:
     engine = deployed
-    before = json.loads(lab_cli("inspect", "--json", workdir=workdir / "lab").stdout)
+    before = inspect(workdir)
     assert before["router"]["daemons"] and before["node1"]["daemons"], "daemons ran before the destroy"
-    engine.run("destroy", "--yes", *engine.stack_args())
-    after = json.loads(lab_cli("inspect", "--json", workdir=workdir / "lab").stdout)
-    for name, host_state in after.items():
+    engine.destroy()
+    for name, host_state in inspect(workdir).items():
         assert host_state["sshd"]["running"], f"{name}: cannot look inside"
         assert host_state["daemons"] == [], f"{name} still runs {host_state['daemons']}"
         assert not [p for p, f in host_state["files"].items() if f["exists"]], f"{name}: {host_state['files']}"
+        assert host(workdir, name, "ls", "-A", "/etc/cilium-bgp", check=False) == "", f"{name}: owner markers left"
     # The lab's own verdict on the same question.
     lab_cli("inspect", "--expect-empty", workdir=workdir / "lab")
