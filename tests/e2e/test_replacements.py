@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2ekit import host, inspect, neighbors, owner_markers
+from e2ekit import inspect, neighbors, owner_markers
 from pulumi import automation as auto
 
 from lab.engine import ROOT, Engine, lab_config, lab_down, lab_up
@@ -96,25 +96,23 @@ def test_renaming_a_node_stops_nothing_after_the_check(engine: Engine, workdir: 
         "verify-check": "replace",
     }, planned
 
-    # FRR's session counters the moment the router check has passed; the old resource's delete
-    # comes after it.
+    # FRR's session counters as the router check starts: everything the check depends on is done
+    # then, and the old resource's delete comes after the check.
     at_check: dict[str, Any] = {}
 
     def on_event(event: auto.EngineEvent) -> None:
-        outputs = event.res_outputs_event
-        if outputs and outputs.metadata.urn.endswith("::verify-check") and not at_check:
+        starting = event.resource_pre_event
+        if starting and starting.metadata.urn.endswith("::verify-check") and not at_check:
             at_check.update(neighbors(workdir))
 
     engine.up(on_event=on_event)
     assert at_check, "the router check ran in this update"
+    checked = engine.outputs()["bgpPeers"][address]
+    assert (checked["node"], checked["state"]) == (renamed, "Established"), "the check passed for the renamed node"
     after = neighbors(workdir)
     for peer, state in at_check.items():
-        assert state["bgpState"] == "Established", f"{peer} at the check"
         assert after[peer]["bgpState"] == "Established", f"{peer} after the update"
         for counter in ("connectionsEstablished", "connectionsDropped"):
-            assert after[peer][counter] == state[counter], f"{peer}: {counter} changed after the router check"
-    assert after[address]["bgpState"] == "Established"
+            assert after[peer][counter] == state[counter], f"{peer}: {counter} changed during or after the check"
     assert bird_on(workdir, where) == (True, ["bird"]), "the renamed node's BIRD and bird.conf stay"
     assert owner_markers(workdir, where) == f"cilium-bgp/{STACK}/{renamed}-bird-config\n"
-    assert engine.outputs()["bgpPeers"][address]["node"] == renamed
-    assert host(workdir, where, "birdc", "show", "protocols").count("Established") == 1
