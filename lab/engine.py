@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -124,7 +125,7 @@ class Engine:
         entries = {
             key: {"value": json.dumps(value), "objectValue": value}
             if isinstance(value, dict | list)
-            else {"value": str(value)}
+            else {"value": value if isinstance(value, str) else json.dumps(value)}
             for key, value in config.items()
         }
         entries |= {key: {"value": path.read_text(), "secret": True} for key, path in (secret_files or {}).items()}
@@ -193,6 +194,7 @@ class Engine:
             self.destroy()
         finally:
             self.workspace.remove_stack(self.stack_name, force=True)
+            shutil.rmtree(self.workspace_dir)
 
 
 def lab_cli(*args: str, workdir: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -233,12 +235,13 @@ def lab_up(workdir: Path, stack_file: Path = STACK_FILE, stack: str = STACK, nod
     return engine
 
 
-def lab_down(engine: Engine, workdir: Path, stack_file: Path = STACK_FILE) -> None:
-    """Destroy the stack and remove it, then the lab; each step runs even when the one before fails."""
+def lab_down(engine: Engine, workdir: Path, stack_file: Path = STACK_FILE) -> str:
+    """Destroy the stack and remove it, then the lab (also when that fails); what the lab removed."""
     try:
         engine.remove()
     finally:
-        lab_cli("down", "--stack-file", str(stack_file), workdir=workdir / "lab", check=False)
+        removed = lab_cli("down", "--stack-file", str(stack_file), workdir=workdir / "lab", check=False).stdout
+    return removed
 
 
 def _print_progress(event: auto.EngineEvent) -> None:
@@ -268,9 +271,9 @@ def main(argv: list[str] | None = None) -> int:
         else:
             engine = Engine(toolchain_bin())
             if (engine.workspace_dir / f"Pulumi.{STACK}.yaml").exists():
-                lab_down(engine, workdir)
+                print(lab_down(engine, workdir))
             else:
-                lab_cli("down", "--stack-file", str(STACK_FILE), workdir=workdir / "lab", check=False)
+                print(lab_cli("down", "--stack-file", str(STACK_FILE), workdir=workdir / "lab", check=False).stdout)
     except EngineError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
