@@ -71,7 +71,7 @@ def config_file(
         # router check; the owner marker (``claim_script``) makes that delete leave the new file
         # and its daemon alone.
         triggers=[connection.host, connection.port],
-        # The delete reads nothing from earlier runs, and a secret stdout must not travel back.
+        # Our scripts read nothing of an earlier run; its (maybe secret) output stays off the host.
         add_previous_output_in_env=False,
         logging=remote.Logging.NONE if secrets else remote.Logging.STDOUT_AND_STDERR,
         opts=pulumi.ResourceOptions(
