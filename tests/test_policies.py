@@ -488,4 +488,4 @@ def test_policy_pack_in_pulumi_preview(tmp_path: Path) -> None:
         messages = [e.message for e in failing.policy if e.policy_name == "router-prefix-filter"]
         assert any("router.prefixFilter: true" in m for m in messages), failing.output
     finally:
-        engine.forget_leftover()
+        engine.remove()
