@@ -2,26 +2,28 @@
 
 from __future__ import annotations
 
-import bisect
 import re
 from collections.abc import Callable, Iterator
 from ipaddress import IPv4Address, IPv4Network
-from typing import Any
 
+from cilium_bgp.checks import (
+    PodCidrOverlap,
+    direct_routes_across_subnets,
+    kube_proxy_replacement_problem,
+    lb_pool_clashes,
+    missing_helm_keys,
+    pod_cidr_findings,
+)
 from cilium_bgp.config import StackConfig
 from cilium_bgp.errors import ConfigError, Problem
 from cilium_bgp.renderers.common import DEFAULT_BGP_SECRETS_NAMESPACE
 from cilium_bgp.versions import (
     K8S_SERVICE_HOST_AUTO,
-    KPR_BOOLEAN,
-    KPR_WORDS,
-    KUBE_PROXY_REPLACEMENT_WORDS,
     LB_POOL_FIRST_LAST_IPS,
     METHODS,
     PEERING_POLICY_AUTH_SECRET,
     SHARED_ASN_METHODS,
     has_helm_key,
-    helm_key_lifetime,
 )
 
 
@@ -98,7 +100,7 @@ def _check_pool(cfg: StackConfig) -> Iterator[Problem]:
                     f"{pool}, outside ipv4NativeRoutingCIDR {native}",
                     f"CIDRs inside {native}",
                 )
-    if cfg.cilium.auto_direct_node_routes and len({cfg.node_subnet(n) for n in cfg.nodes}) > 1:
+    if direct_routes_across_subnets(cfg.cilium.auto_direct_node_routes, (cfg.node_subnet(n) for n in cfg.nodes)):
         yield Problem(
             "cilium.autoDirectNodeRoutes",
             "true with nodes on several subnets",
@@ -190,53 +192,20 @@ def check_pod_cidr_assignment(
     pools = cfg.cilium.cluster_pool_ipv4_pod_cidr_list
     mask = cfg.cilium.cluster_pool_ipv4_mask_size
     native = cfg.cilium.native_routing_cidr
-    seen = _CidrIndex()
     pool_text = ", ".join(str(p) for p in pools)
-    for i, (node, cidrs) in enumerate(zip(cfg.nodes, cidrs_per_node, strict=True)):
-        for j, cidr in enumerate(cidrs):
-            key = key_of(i, j)
-            if not any(cidr.subnet_of(pool) for pool in pools):
-                yield Problem(
-                    key, f"{cidr}, outside the pool", f"a /{mask} inside clusterPoolIPv4PodCIDRList ({pool_text})"
-                )
-            elif cidr.prefixlen != mask:
-                yield Problem(key, f"{cidr}, a /{cidr.prefixlen}", f"a /{mask} (cilium.clusterPoolIPv4MaskSize)")
-            if native is not None and not cidr.subnet_of(native):
-                yield Problem(key, f"{cidr}, outside ipv4NativeRoutingCIDR {native}", f"a CIDR inside {native}")
-            for other, owner in seen.overlapping(cidr):
-                yield Problem(key, f"{cidr}, overlapping {other} of {owner}", "PodCIDRs that do not overlap")
-            seen.add(cidr, f"nodes[{i}] ({node.name})")
-
-
-class _CidrIndex:
-    """CIDRs seen so far, answering "which of them overlap this one" without a scan of all.
-
-    Two CIDRs overlap only when one contains the other: look up the new one's supernets by
-    prefix, and its subnets as a range of sorted start addresses.
-    """
-
-    def __init__(self) -> None:
-        self._owners: dict[IPv4Network, list[tuple[int, str]]] = {}
-        self._starts: list[tuple[int, int, IPv4Network]] = []
-        self._count = 0
-
-    def add(self, cidr: IPv4Network, owner: str) -> None:
-        if cidr not in self._owners:
-            bisect.insort(self._starts, (int(cidr.network_address), cidr.prefixlen, cidr))
-        self._owners.setdefault(cidr, []).append((self._count, owner))
-        self._count += 1
-
-    def overlapping(self, cidr: IPv4Network) -> list[tuple[IPv4Network, str]]:
-        found: list[tuple[int, IPv4Network, str]] = []
-        for prefixlen in range(cidr.prefixlen + 1):
-            supernet = cidr.supernet(new_prefix=prefixlen) if prefixlen < cidr.prefixlen else cidr
-            found += [(order, supernet, owner) for order, owner in self._owners.get(supernet, [])]
-        start, end = int(cidr.network_address), int(cidr.broadcast_address)
-        lo = bisect.bisect_right(self._starts, (start, cidr.prefixlen, cidr))
-        hi = bisect.bisect_right(self._starts, (end, 33, cidr))
-        for _, _, subnet in self._starts[lo:hi]:
-            found += [(order, subnet, owner) for order, owner in self._owners[subnet]]
-        return [(net, owner) for _, net, owner in sorted(found, key=lambda item: item[0])]
+    for finding in pod_cidr_findings(cidrs_per_node, pools, mask, native):
+        key, cidr = key_of(finding.node, finding.index), finding.cidr
+        if isinstance(finding, PodCidrOverlap):
+            owner = f"nodes[{finding.owner}] ({cfg.nodes[finding.owner].name})"
+            yield Problem(key, f"{cidr}, overlapping {finding.other} of {owner}", "PodCIDRs that do not overlap")
+        elif finding.kind == "outside-pool":
+            yield Problem(
+                key, f"{cidr}, outside the pool", f"a /{mask} inside clusterPoolIPv4PodCIDRList ({pool_text})"
+            )
+        elif finding.kind == "pool-size":
+            yield Problem(key, f"{cidr}, a /{cidr.prefixlen}", f"a /{mask} (cilium.clusterPoolIPv4MaskSize)")
+        else:
+            yield Problem(key, f"{cidr}, outside ipv4NativeRoutingCIDR {native}", f"a CIDR inside {native}")
 
 
 def _check_asns(cfg: StackConfig) -> Iterator[Problem]:
@@ -296,11 +265,6 @@ def _check_router_ids(cfg: StackConfig) -> Iterator[Problem]:
             seen[rid] = key
 
 
-def _node_networks(cfg: StackConfig) -> list[tuple[IPv4Network, str]]:
-    nets = [(iface.address.network, f"router.interfaces[{i}]") for i, iface in enumerate(cfg.router.interfaces)]
-    return nets
-
-
 def _check_load_balancer(cfg: StackConfig) -> Iterator[Problem]:
     lb = cfg.load_balancer
     if lb is None:
@@ -314,22 +278,19 @@ def _check_load_balancer(cfg: StackConfig) -> Iterator[Problem]:
             "no LB pool: BIRD on the nodes announces PodCIDRs only (use a Cilium speaker or kube-router)",
         )
         return
-    taken: list[tuple[IPv4Network, str]] = [
-        (pool, f"cilium.clusterPoolIPv4PodCIDRList[{i}]")
-        for i, pool in enumerate(cfg.cilium.cluster_pool_ipv4_pod_cidr_list)
-    ]
-    native = cfg.cilium.native_routing_cidr
-    if native is not None:
-        taken.append((native, "cilium.ipv4NativeRoutingCIDR"))
-    taken += _node_networks(cfg)
-    for i, cidr in enumerate(lb.cidrs):
-        for other, owner in taken:
-            if cidr.overlaps(other):
-                yield Problem(
-                    f"loadBalancer.cidrs[{i}]",
-                    f"{cidr}, overlapping {owner} ({other})",
-                    "a pool apart from pod and node networks",
-                )
+    owners = {
+        "pod-pool": "cilium.clusterPoolIPv4PodCIDRList[{}]",
+        "native-routing": "cilium.ipv4NativeRoutingCIDR",
+        "subnet": "router.interfaces[{}]",
+    }
+    subnets = [iface.address.network for iface in cfg.router.interfaces]
+    pools = cfg.cilium.cluster_pool_ipv4_pod_cidr_list
+    for clash in lb_pool_clashes(lb.cidrs, pools, cfg.cilium.native_routing_cidr, subnets):
+        yield Problem(
+            f"loadBalancer.cidrs[{clash.index}]",
+            f"{clash.cidr}, overlapping {owners[clash.what].format(clash.which)} ({clash.other})",
+            "a pool apart from pod and node networks",
+        )
     demo = cfg.demo
     requested = demo.load_balancer_ip if demo is not None else None
     if requested is not None and not any(requested in cidr for cidr in lb.cidrs):
@@ -362,35 +323,23 @@ def _check_lb_ipam_edges(
         )
 
 
-def _leaf_paths(values: Any, prefix: str = "") -> Iterator[str]:
-    if isinstance(values, dict) and values:
-        for key, sub in values.items():
-            path = f"{prefix}.{key}" if prefix else str(key)
-            yield path
-            yield from _leaf_paths(sub, path)
-
-
 def _check_helm_overrides(cfg: StackConfig) -> Iterator[Problem]:
     version = cfg.version
-    reported: set[str] = set()
-    for path in _leaf_paths(cfg.cilium.values):
-        row = helm_key_lifetime(path)
-        if row is None or row.lifetime.exists_in(version) or row.path in reported:
-            continue
-        reported.add(row.path)
+    for path, row in missing_helm_keys(cfg.cilium.values, version):
         yield Problem(
             f"cilium.values.{path}",
             f"a key that Cilium {version} does not have ({row.note})",
             f"keys of {row.lifetime.describe()} only",
         )
     kpr = cfg.cilium.values.get("kubeProxyReplacement")
-    if isinstance(kpr, str) and kpr in KUBE_PROXY_REPLACEMENT_WORDS and not KPR_WORDS.exists_in(version):
+    kpr_problem = kube_proxy_replacement_problem(kpr, version)
+    if kpr_problem == "words-removed":
         yield Problem(
             "cilium.values.kubeProxyReplacement",
             f"{kpr!r} with Cilium {version}",
             "true or false (the words were removed in 1.16)",
         )
-    if isinstance(kpr, bool) and not KPR_BOOLEAN.exists_in(version):
+    if kpr_problem == "boolean-too-early":
         yield Problem(
             "cilium.values.kubeProxyReplacement",
             f"{kpr} with Cilium {version}",

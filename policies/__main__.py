@@ -1,13 +1,11 @@
-"""The cilium-bgp policy pack: assembles the rules of ``rules.py`` (nothing else lives here)."""
+"""The cilium-bgp policy pack: assembles the rules of ``rules/`` (nothing else lives here).
 
-import sys
-from pathlib import Path
+The pack needs nothing from outside this directory but its requirements: the checks it shares with
+the config validation come from the ``cilium-bgp`` distribution (requirements.txt), so the pack
+runs as ``pulumi policy publish`` uploads it.
+"""
 
-HERE = Path(__file__).resolve().parent
-# rules.py beside this file; cilium_bgp (the Cilium version tables the rules share) one level up.
-sys.path[:0] = [str(HERE), str(HERE.parent)]
-
-from pulumi_policy import EnforcementLevel, PolicyPack  # noqa: E402
-from rules import POLICIES  # noqa: E402
+from pulumi_policy import EnforcementLevel, PolicyPack
+from rules import POLICIES
 
 PolicyPack(name="cilium-bgp", enforcement_level=EnforcementLevel.ADVISORY, policies=POLICIES)

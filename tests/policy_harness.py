@@ -1,8 +1,9 @@
 """Feed what the program registered under mocks through the policy pack's rules.
 
 Resource rules get each registration's inputs (secrets unwrapped, as CrossGuard hands them over)
-and options; stack rules get every resource with its state, parent and dependencies. Policy
-config is merged over each rule's schema defaults, as `--policy-pack-config` does.
+and options; stack rules get every resource with its state, parent and dependencies; both get the
+stack's tags. Policy config is merged over each rule's schema defaults, as `--policy-pack-config`
+does.
 """
 
 from __future__ import annotations
@@ -70,8 +71,11 @@ def _config_for(policy: Any, overrides: dict[str, Any]) -> tuple[str, dict[str, 
     return level, config
 
 
-def evaluate(run: ProgramRun, overrides: dict[str, Any] | None = None) -> list[Violation]:
+def evaluate(
+    run: ProgramRun, overrides: dict[str, Any] | None = None, stack_tags: dict[str, str] | None = None
+) -> list[Violation]:
     overrides = overrides or {}
+    stack_tags = stack_tags or {}
     registrations = [r for r in run.registrations if r.urn in run.inputs or r.urn in run.dependencies]
     resources: dict[str, PolicyResource] = {}
     for reg in registrations:
@@ -97,11 +101,11 @@ def evaluate(run: ProgramRun, overrides: dict[str, Any] | None = None) -> list[V
             for urn, resource in resources.items():
                 props = unwrap(run.inputs.get(urn, resource.props))
                 args = ResourceValidationArgs(
-                    resource.resource_type, props, urn, resource.name, resource.opts, None, config
+                    resource.resource_type, props, urn, resource.name, resource.opts, None, config, stack_tags
                 )
                 policy.validate(args, lambda message, u=None, _urn=urn: report(message, u or _urn))
         else:
-            policy.validate(StackValidationArgs(list(resources.values()), config), report)
+            policy.validate(StackValidationArgs(list(resources.values()), config, stack_tags), report)
     return violations
 
 

@@ -5,7 +5,8 @@ Part 1 calls every rule with a passing and a failing ``ResourceValidationArgs`` 
 shipped stacks (no mandatory violation) and on one stack per mandatory rule under
 tests/stacks/policy (that rule fires). Three of those designs are already refused by the program
 itself (its config validation, its renderer); for them the test switches that safeguard off, as an
-older or hand-edited program would, because the pack must stand on its own.
+older or hand-edited program would, because the pack must stand on its own. Part 3 runs the pack
+under the real CLI; part 4 runs it as `pulumi policy publish` ships it: its directory alone.
 """
 
 from __future__ import annotations
@@ -40,25 +41,32 @@ def opts(secret_outputs: list[str] | None = None, parent: str | None = None) -> 
     return PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), secret_outputs or [], parent)
 
 
-def res(typ: str, name: str, props: dict[str, Any], stack: str = "dev", **kw: Any) -> PolicyResource:
-    return PolicyResource(
-        typ, props, URN.format(stack=stack, type=typ, name=name), name, opts(**kw), None, None, [], {}
-    )
+def res(typ: str, name: str, props: dict[str, Any], **kw: Any) -> PolicyResource:
+    urn = URN.format(stack="dev", type=typ, name=name)
+    return PolicyResource(typ, props, urn, name, opts(**kw), None, None, [], {})
 
 
-def run_resource_rule(rule: str, typ: str, props: dict[str, Any], config: dict | None = None, **kw: Any) -> list[str]:
+def run_resource_rule(
+    rule: str,
+    typ: str,
+    props: dict[str, Any],
+    config: dict | None = None,
+    tags: dict[str, str] | None = None,
+    **kw: Any,
+) -> list[str]:
     messages: list[str] = []
-    policy = BY_NAME[rule]
-    args = ResourceValidationArgs(
-        typ, props, URN.format(stack=kw.pop("stack", "dev"), type=typ, name="x"), "x", opts(**kw), None, config or {}
-    )
-    policy.validate(args, lambda message, urn=None: messages.append(message))
+    urn = URN.format(stack="dev", type=typ, name="x")
+    args = ResourceValidationArgs(typ, props, urn, "x", opts(**kw), None, config or {}, tags or {})
+    BY_NAME[rule].validate(args, lambda message, urn=None: messages.append(message))
     return messages
 
 
-def run_stack_rule(rule: str, resources: list[PolicyResource], config: dict | None = None) -> list[str]:
+def run_stack_rule(
+    rule: str, resources: list[PolicyResource], config: dict | None = None, tags: dict[str, str] | None = None
+) -> list[str]:
     messages: list[str] = []
-    BY_NAME[rule].validate(StackValidationArgs(resources, config or {}), lambda m, urn=None: messages.append(m))
+    args = StackValidationArgs(resources, config or {}, tags or {})
+    BY_NAME[rule].validate(args, lambda m, urn=None: messages.append(m))
     return messages
 
 
@@ -144,6 +152,11 @@ def test_lb_pool_apart() -> None:
         "LoadBalancer pool 10.0.1.128/25 overlaps node node1's subnet 10.0.1.0/24: an LB IP there is unroutable or "
         "hijacks real addresses. Move loadBalancer.cidrs to a range of its own."
     ]
+    native = [nodes[0], release({**POOL_VALUES, "ipv4NativeRoutingCIDR": "172.16.0.0/12"})]
+    assert run_stack_rule("lb-pool-apart", [*native, lb_pool("172.20.0.0/24")]) == [
+        "LoadBalancer pool 172.20.0.0/24 overlaps ipv4NativeRoutingCIDR 172.16.0.0/12: an LB IP there is "
+        "unroutable or hijacks real addresses. Move loadBalancer.cidrs to a range of its own."
+    ]
 
 
 def test_direct_routes_single_l2() -> None:
@@ -208,6 +221,11 @@ def test_release_has_its_keys() -> None:
     )
     assert run_resource_rule(rule, typ, release_props({"kubeProxyReplacement": "strict"}, "1.16.15")) == [
         "kubeProxyReplacement: strict was removed in Cilium 1.16 (the chart fails). Use true or false."
+    ]
+    assert run_resource_rule(rule, typ, release_props({"kubeProxyReplacement": "strict"}, "1.13.12")) == []
+    assert run_resource_rule(rule, typ, release_props({"kubeProxyReplacement": True}, "1.13.12")) == [
+        "kubeProxyReplacement: true is not a value Cilium 1.13.12 has (true and false arrived in 1.14). Use "
+        "strict, partial or disabled."
     ]
 
 
@@ -333,30 +351,41 @@ def test_router_prefix_filter() -> None:
     ]
 
 
+PROD = {"environment": "prod"}
+
+
 def test_fast_failover_timers() -> None:
     rule, typ = "fast-failover-timers", "cilium-bgp:index:Router"
-    config = {"fastFailoverStacks": ["prod"], "maxHoldTimeSeconds": 30}
-    assert run_resource_rule(rule, typ, {"timers": {"holdTimeSeconds": 9}}, config, stack="prod") == []
-    assert run_resource_rule(rule, typ, {"timers": {"holdTimeSeconds": None}}, config, stack="dev") == []
-    assert run_resource_rule(rule, typ, {"timers": {"holdTimeSeconds": None}}, config, stack="prod") == [
-        "Stack prod asks for fast failover but the hold time is the daemons' default (FRR 180 s, BIRD 240 s): a "
-        "dead node black-holes traffic that long. Set bgp.holdTimeSeconds to 30 or less."
+    config = {"stackTag": "environment", "fastFailoverValues": ["prod"], "maxHoldTimeSeconds": 30}
+    unset = {"timers": {"holdTimeSeconds": None}}
+    assert run_resource_rule(rule, typ, {"timers": {"holdTimeSeconds": 9}}, config, PROD) == []
+    assert run_resource_rule(rule, typ, unset, config, {"environment": "dev"}) == []
+    assert run_resource_rule(rule, typ, unset, config) == [], "an untagged stack is not asked for fast failover"
+    assert run_resource_rule(rule, typ, unset, config, PROD) == [
+        "The stack (tagged environment=prod) asks for fast failover but the hold time is the daemons' default "
+        "(FRR 180 s, BIRD 240 s): a dead node black-holes traffic that long. Set bgp.holdTimeSeconds to 30 or less."
     ]
-    tighter = {"fastFailoverStacks": ["prod"], "maxHoldTimeSeconds": 3}
-    assert run_resource_rule(rule, typ, {"timers": {"holdTimeSeconds": 9}}, tighter, stack="prod")[0].startswith(
-        "Stack prod asks for fast failover but the hold time is 9 s"
+    tighter = {**config, "maxHoldTimeSeconds": 3}
+    assert run_resource_rule(rule, typ, {"timers": {"holdTimeSeconds": 9}}, tighter, PROD)[0].startswith(
+        "The stack (tagged environment=prod) asks for fast failover but the hold time is 9 s"
+    )
+    their_scheme = {"stackTag": "tier", "fastFailoverValues": ["gold"]}
+    assert run_resource_rule(rule, typ, unset, their_scheme, PROD) == []
+    assert run_resource_rule(rule, typ, unset, their_scheme, {"tier": "gold"})[0].startswith(
+        "The stack (tagged tier=gold) asks for fast failover"
     )
 
 
 def test_redundant_router() -> None:
-    config = {"productionStacks": ["prod"]}
-    one = [res("cilium-bgp:index:Router", "router", {}, stack="prod")]
-    assert run_stack_rule("redundant-router", one, {"productionStacks": ["production"]}) == []
-    two = [*one, res("cilium-bgp:index:Router", "router2", {}, stack="prod")]
-    assert run_stack_rule("redundant-router", two, config) == []
-    assert run_stack_rule("redundant-router", one, config) == [
-        "Production stack prod has a single router: when it fails, every PodCIDR and LB IP is unreachable. Add a "
-        "second router for the nodes to peer with."
+    config = {"stackTag": "environment", "productionValues": ["prod"]}
+    one = [res("cilium-bgp:index:Router", "router", {})]
+    assert run_stack_rule("redundant-router", one, {**config, "productionValues": ["production"]}, PROD) == []
+    assert run_stack_rule("redundant-router", one, config) == [], "an untagged stack is not production"
+    two = [*one, res("cilium-bgp:index:Router", "router2", {})]
+    assert run_stack_rule("redundant-router", two, config, PROD) == []
+    assert run_stack_rule("redundant-router", one, config, PROD) == [
+        "Production stack (tagged environment=prod) has a single router: when it fails, every PodCIDR and LB IP "
+        "is unreachable. Add a second router for the nodes to peer with."
     ]
 
 
@@ -428,6 +457,18 @@ def _nothing() -> Iterator[None]:
     yield
 
 
+def test_stack_tags_select_the_production_rules() -> None:
+    """prod (one router, hold 9 s): tagged as production it needs a second router; tagged for fast
+    failover with a 5 s limit, its hold time is too long; untagged, neither rule applies."""
+    stack = ROOT / "Pulumi.prod.yaml"
+    run = run_stack_file(stack, secrets=secrets_for(stack), mocks=mocks_for(stack))
+    resilience = {"redundant-router", "fast-failover-timers"}
+    strict = {"fast-failover-timers": {"maxHoldTimeSeconds": 5}}
+    assert not [v for v in evaluate(run, strict) if v.policy in resilience]
+    tagged = evaluate(run, strict, stack_tags={"environment": "prod"})
+    assert sorted(v.policy for v in tagged if v.policy in resilience) == sorted(resilience)
+
+
 def test_levels_can_be_changed_by_config() -> None:
     stack = ROOT / "Pulumi.dev.yaml"
     run = run_stack_file(stack, secrets=secrets_for(stack), mocks=mocks_for(stack))
@@ -460,8 +501,13 @@ def test_policy_pack_in_pulumi_preview(tmp_path: Path) -> None:
     The stack is dev with its Kubernetes part left out (preview would need a cluster), and preview
     needs no host, so nothing else changes. The violation: the same design under a policy config
     that makes `router-prefix-filter` mandatory, as an organisation that forbids unfiltered routers
-    would.
+    would. Tagged `environment=production` (a stack tag, on the local backend), the stack gets the
+    production rules' advice. The pack runs on this interpreter, with the requirements
+    scripts/install-deps installs (this checkout as the cilium-bgp distribution among them).
     """
+    import subprocess
+    import sys
+
     import yaml
 
     from lab.engine import Engine
@@ -469,6 +515,8 @@ def test_policy_pack_in_pulumi_preview(tmp_path: Path) -> None:
     bin_dir = _cli_bin()
     if bin_dir is None:
         pytest.skip("no Pulumi CLI on PATH and none built by scripts/install-pulumi")
+    installed = subprocess.run([sys.executable, "-c", "import cilium_bgp.checks"], cwd="/", capture_output=True)
+    assert installed.returncode == 0, "the pack requires cilium-bgp: pip install -e . (scripts/install-deps does)"
     config = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())["config"]
     config["cilium-bgp:kubernetes"] = {"enabled": False}
     engine = Engine(bin_dir, "policy-dev")
@@ -481,6 +529,14 @@ def test_policy_pack_in_pulumi_preview(tmp_path: Path) -> None:
         passing = engine.preview(policy_packs=[policies], check=False)
         assert passing.ok, passing.output
         assert "ssh-host-key-pinned" in {e.policy_name for e in passing.policy}, "advisory findings are reported"
+        version = yaml.safe_load((policies / "PulumiPolicy.yaml").read_text())["version"]
+        assert {e.policy_pack_version for e in passing.policy} == {version}, "the engine reports the pack's version"
+        assert "redundant-router" not in {e.policy_name for e in passing.policy}, "an untagged stack is not production"
+        engine.stack.set_tag("environment", "production")
+        tagged = engine.preview(policy_packs=[policies], check=False)
+        assert tagged.ok, tagged.output
+        advice = [e.message for e in tagged.policy if e.policy_name == "redundant-router"]
+        assert any("tagged environment=production" in m for m in advice), tagged.output
         strict = tmp_path / "strict.json"
         strict.write_text('{"router-prefix-filter": "mandatory"}')
         failing = engine.preview(policy_packs=[policies], policy_pack_configs=[strict], check=False)
@@ -489,3 +545,113 @@ def test_policy_pack_in_pulumi_preview(tmp_path: Path) -> None:
         assert any("router.prefixFilter: true" in m for m in messages), failing.output
     finally:
         engine.remove()
+
+
+# -- part 4: the pack as `pulumi policy publish` ships it -----------------------------------------
+
+
+def test_pack_version_is_the_distribution_version() -> None:
+    """PulumiPolicy.yaml, the pack's requirement on cilium-bgp and pyproject.toml name one version."""
+    import tomllib
+
+    import yaml
+
+    pack = str(yaml.safe_load((ROOT / "policies" / "PulumiPolicy.yaml").read_text())["version"])
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    required = [
+        line.split("==", 1)[1].strip()
+        for line in (ROOT / "policies" / "requirements.txt").read_text().splitlines()
+        if line.startswith(f"{project['name']}==")
+    ]
+    assert required == [pack] == [project["version"]], (pack, required, project["version"])
+
+
+def _analyzer_resource(typ: str, name: str, props: dict[str, Any]) -> Any:
+    from google.protobuf import struct_pb2
+    from pulumi.runtime.proto import analyzer_pb2
+
+    properties = struct_pb2.Struct()
+    properties.update(props)
+    return analyzer_pb2.AnalyzerResource(
+        type=typ, name=name, urn=URN.format(stack="prod", type=typ, name=name), properties=properties
+    )
+
+
+def test_pack_runs_from_its_directory_alone(tmp_path: Path) -> None:
+    """What `pulumi policy publish` uploads (the pack's directory, nothing else) loads and runs in a
+    fresh virtualenv holding only the pack's declared requirements, with this repository nowhere on
+    its path. The cilium-bgp distribution is a wheel built from a copy of this checkout, standing in
+    for the package index a published pack installs it from. The pack is then asked, over its gRPC
+    analyzer interface as the engine would, for its rules and for a verdict that needs both the
+    shared checks (cilium_bgp.checks) and the stack's tags."""
+    import os
+    import select
+    import shutil
+    import subprocess
+    import sys
+    import zipfile
+
+    import grpc
+    from google.protobuf import empty_pb2
+    from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
+
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    pack, source, wheels, venv = (tmp_path / d for d in ("pack", "source", "wheels", "venv"))
+    shutil.copytree(ROOT / "policies", pack, ignore=ignore)
+    shutil.copytree(ROOT / "cilium_bgp", source / "cilium_bgp", ignore=ignore)
+    shutil.copy(ROOT / "pyproject.toml", source)
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--quiet"]
+    subprocess.run([*pip, "wheel", "--no-deps", "--wheel-dir", str(wheels), str(source)], check=True)
+    [wheel] = wheels.glob("cilium_bgp-*.whl")
+    packaged = {n for n in zipfile.ZipFile(wheel).namelist() if n.startswith("cilium_bgp/")}
+    files = {p.relative_to(source).as_posix() for p in (source / "cilium_bgp").rglob("*") if p.is_file()}
+    assert packaged == files, f"the wheel lacks {sorted(files - packaged)}: extend package-data in pyproject.toml"
+
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    requirements = ["--requirement", str(pack / "requirements.txt"), "--find-links", str(wheels)]
+    subprocess.run([*pip, "--python", str(python), "install", *requirements], check=True)
+    # As the engine runs a pack: unbuffered, so that the port it listens on arrives at once.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "PULUMI_"))} | {"PYTHONUNBUFFERED": "1"}
+    where = subprocess.run(
+        [str(python), "-c", "import cilium_bgp.checks, sys; print(cilium_bgp.checks.__file__); print(sys.path)"],
+        cwd=pack,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert where.startswith(str(venv)) and str(ROOT) not in where, where
+
+    server = subprocess.Popen(
+        [str(python), "-m", "pulumi.policy", "127.0.0.1:1", str(pack)],
+        cwd=pack,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        ready, _, _ = select.select([server.stdout], [], [], 120)
+        port = server.stdout.readline().strip() if ready else ""
+        if not port.isdigit():
+            server.kill()
+            pytest.fail(f"the pack did not start: {port} {server.communicate(timeout=30)[1]}")
+        analyzer = analyzer_pb2_grpc.AnalyzerStub(grpc.insecure_channel(f"127.0.0.1:{port}"))
+        info = analyzer.GetAnalyzerInfo(empty_pb2.Empty(), timeout=30)
+        assert (info.name, [p.name for p in info.policies]) == ("cilium-bgp", [p.name for p in POLICIES])
+        tags = {"environment": "production"}
+        analyzer.ConfigureStack(analyzer_pb2.AnalyzerStackConfigureRequest(stack="prod", tags=tags), timeout=30)
+        stray = node("node1", "10.0.1.10/24", ["10.9.0.0/26"])
+        resources = [
+            _analyzer_resource(stray.resource_type, stray.name, dict(stray.props)),
+            _analyzer_resource("cilium-bgp:index:Router", "router", {"asn": 65100, "prefixFilter": True}),
+        ]
+        verdict = analyzer.AnalyzeStack(analyzer_pb2.AnalyzeStackRequest(resources=resources), timeout=30)
+        fired = {d.policyName: d.message for d in verdict.diagnostics}
+        assert "is outside the pod pool 172.31.254.0/23" in fired.get("pod-cidrs-in-pool", ""), fired
+        assert "tagged environment=production" in fired.get("redundant-router", ""), fired
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

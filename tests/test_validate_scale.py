@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from ipaddress import IPv4Network
 
-from cilium_bgp.validate import _CidrIndex
+from cilium_bgp.checks import CidrIndex
 
 
 def test_overlap_index_matches_pairwise_scan() -> None:
@@ -13,7 +13,7 @@ def test_overlap_index_matches_pairwise_scan() -> None:
     cidrs = [IPv4Network((rng.randrange(0, 2**32), rng.randint(12, 30)), strict=False) for _ in range(400)]
     # Crowd them into 10.0.0.0/8 so that many overlap.
     cidrs = [IPv4Network((int(c.network_address) & 0x00FFFFFF | 0x0A000000, c.prefixlen), strict=False) for c in cidrs]
-    index = _CidrIndex()
+    index: CidrIndex[str] = CidrIndex()
     for i, cidr in enumerate(cidrs):
         expected = [(other, f"#{j}") for j, other in enumerate(cidrs[:i]) if cidr.overlaps(other)]
         assert index.overlapping(cidr) == expected, f"#{i} {cidr}"
