@@ -21,7 +21,7 @@ from components.bgp_method import BgpMethod, DemoService, NodeAnnotations
 from components.cilium_release import CiliumRelease
 from components.kubernetes_node import KubernetesNode
 from components.router import Router
-from components.stack_config import read_stack_config, secret_values, ssh_private_key
+from components.stack_config import kubernetes_provider_args, read_stack_config, secret_values, ssh_private_key
 from components.verification import BgpVerification, unverified_peers
 
 try:
@@ -31,9 +31,8 @@ try:
 except ConfigError as error:
     raise pulumi.RunError(str(error)) from None
 
-provider = None
-if cfg.kubernetes.kubeconfig or cfg.kubernetes.context:
-    provider = k8s.Provider("kubernetes", kubeconfig=cfg.kubernetes.kubeconfig, context=cfg.kubernetes.context)
+provider_args = kubernetes_provider_args(cfg)
+provider = k8s.Provider("kubernetes", **provider_args) if provider_args is not None else None
 
 annotations = NodeAnnotations("node-annotations", cfg=cfg, provider=provider) if node_patches(cfg) else None
 # Node annotations first: Cilium's agents read them when they start.

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from functools import cached_property
-from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network, ip_address
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -26,12 +26,24 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
-from cilium_bgp.errors import ConfigError, Problem
+from cilium_bgp.errors import HIDDEN, ConfigError, Problem, excerpt, looks_secret
 from cilium_bgp.versions import OLDEST_SUPPORTED, SHARED_ASN_METHODS, Version
 
 # ASNs that may not be used on a session: 0, AS_TRANS (RFC 6793), 65535 and 4294967295 (RFC 7300).
 RESERVED_ASNS = {0, 23456, 65535, 4294967295}
 SECRET_KEYS = ("bgpPassword", "sshPrivateKey")
+# Keys whose values may be stored as Pulumi secrets: the secrets themselves, and the cluster
+# credentials (``kubernetes.kubeconfig``), which reach the Kubernetes provider as secret inputs.
+# Every other key ends up in rendered configs, outputs and resource inputs, where a secret would leak.
+SECRET_CAPABLE_KEYS = (*SECRET_KEYS, "kubernetes")
+# What the render command knows of a value encrypted in the stack file (it cannot decrypt it).
+ENCRYPTED = "encrypted-in-the-stack-file"
+# Raw config is untrusted: bounded before anything walks it recursively (validation, Helm merge, YAML dump).
+MAX_DEPTH = 32
+MAX_VALUES = 500_000
+PLACEHOLDER = "<<secret:"
+# A known secret shorter than this is not searched for in other values (too many false alarms).
+MIN_SECRET_SEARCH = 8
 
 
 def _check_asn(value: int) -> int:
@@ -71,6 +83,127 @@ _parse_interface = _address_parser("interface", _interface, "an IPv4 address wit
 _parse_address = _address_parser("address", IPv4Address, "a plain IPv4 address, e.g. 10.0.1.10")
 
 
+def _pattern(kind: str, pattern: str, allowed: str, max_length: int) -> Callable[[str], str]:
+    """An after-validator: ``value`` must match ``pattern`` whole, or the error says what is allowed."""
+    compiled = re.compile(pattern)
+
+    def validate(value: str) -> str:
+        if len(value) > max_length or not compiled.fullmatch(value):
+            raise PydanticCustomError(kind, allowed)
+        return value
+
+    return validate
+
+
+_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOSTNAME_RE = rf"(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*"
+_HOSTNAME = "a host name (RFC 1123: letters, digits, '-' and '.', at most 253 characters)"
+_check_hostname = _pattern("hostname", _HOSTNAME_RE, _HOSTNAME, 253)
+
+
+def _check_host(value: str) -> str:
+    """A host name or an IP address: what ssh and the Kubernetes API client take."""
+    try:
+        ip_address(value)
+    except ValueError:
+        if len(value) > 253 or not re.fullmatch(_HOSTNAME_RE, value):
+            raise PydanticCustomError("host", _HOSTNAME + " or an IP address") from None
+    return value
+
+
+_IFNAME = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}"
+_check_interface_name = _pattern(
+    "interface", _IFNAME, "a Linux interface name: letters, digits, '_', '.', '-', at most 15 characters", 15
+)
+_check_device = _pattern(
+    "device", _IFNAME + r"\+?", "interface names (at most 15 characters; a trailing '+' is Cilium's wildcard)", 16
+)
+
+
+def _check_devices(value: str | list[str]) -> str | list[str]:
+    names = re.split(r"[ ,]", value) if isinstance(value, str) else value
+    for name in names:
+        _check_device(name)
+    return value
+
+
+_check_user = _pattern(
+    "user", r"[A-Za-z_][A-Za-z0-9_.-]{0,31}", "a login name: letters, digits, '_', '.', '-', not starting with '-'", 32
+)
+_check_host_key = _pattern(
+    "hostKey",
+    r"(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com)"
+    r" [A-Za-z0-9+/]+={0,3}",
+    "a public host key as `<type> <base64>`, e.g. ssh-ed25519 AAAA...",
+    16384,
+)
+_check_path = _pattern("path", r"[^\x00-\x1f\x7f]+", "a file path (no control characters)", 4096)
+_check_frr_version = _pattern(
+    "frrVersion", r"[0-9]+\.[0-9]+(\.[0-9]+)?([-_.+~][0-9A-Za-z]+)*", "an FRR version, e.g. 8.4.1", 32
+)
+_check_chart_version = _pattern(
+    "chartVersion", r"v?[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.-]+)?", "a chart version, e.g. 1.18.3", 64
+)
+_check_chart_repo = _pattern(
+    "chartRepo",
+    r"(https?|oci)://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%/+-]*)?",
+    "a chart repository URL (https://, http:// or oci://)",
+    2048,
+)
+# The reference grammar of container images (distribution/reference), lower-case repository.
+_check_image = _pattern(
+    "image",
+    r"([A-Za-z0-9.-]+(:[0-9]{1,5})?/)?[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*"
+    r"(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?",
+    "an image reference, e.g. docker.io/traefik/whoami:v1.10.3",
+    512,
+)
+_check_flag = _pattern(
+    "flag", r"--[a-z0-9][a-z0-9-]*(=[^\x00-\x1f\x7f]*)?", "one flag per item: --flag or --flag=value", 1024
+)
+_check_context = _pattern("context", r"[^\x00-\x1f\x7f]+", "a kubeconfig context name (no control characters)", 253)
+_check_kubeconfig = _pattern("kubeconfig", r"[^\x00]+", "a kubeconfig path or content", 1_000_000)
+
+
+_LIMITED_BROADCAST = IPv4Address("255.255.255.255")
+
+
+def _unusable(ip: IPv4Address) -> str | None:
+    """Why ``ip`` cannot be a host's address, or None."""
+    if ip == _LIMITED_BROADCAST:
+        return "the limited broadcast address"
+    if ip in IPv4Network("0.0.0.0/8"):
+        return "the unspecified network 0.0.0.0/8"
+    for test, what in (
+        (ip.is_loopback, "a loopback address"),
+        (ip.is_multicast, "a multicast address"),
+        (ip.is_link_local, "a link-local address"),
+        (ip.is_reserved, "a reserved address (240.0.0.0/4)"),
+    ):
+        if test:
+            return what
+    return None
+
+
+def _check_host_interface(iface: IPv4Interface) -> IPv4Interface:
+    why = _unusable(iface.ip)
+    network = iface.network
+    if why is None and network.prefixlen <= 30:
+        if iface.ip == network.network_address:
+            why = f"the network address of {network}"
+        elif iface.ip == network.broadcast_address:
+            why = f"the broadcast address of {network}"
+    if why is not None:
+        raise PydanticCustomError("interface", f"a usable host address (this is {why})")
+    return iface
+
+
+def _check_router_id(ip: IPv4Address) -> IPv4Address:
+    if ip.is_unspecified:
+        raise PydanticCustomError("routerId", "any address but the unspecified 0.0.0.0")
+    return ip
+
+
 def _check_dns_label(value: str) -> str:
     if not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", value):
         raise PydanticCustomError("name", "a DNS label: lower-case letters, digits and '-', at most 63 characters")
@@ -78,6 +211,8 @@ def _check_dns_label(value: str) -> str:
 
 
 def _check_version(value: str) -> str:
+    if not re.fullmatch(r"v?[0-9]+\.[0-9]+(\.[0-9]+)?([-+][0-9A-Za-z.-]+)?", value[:64]):
+        raise PydanticCustomError("version", "a Cilium release MAJOR.MINOR.PATCH, e.g. 1.18.3")
     try:
         parsed = Version.parse(value)
     except ValueError:
@@ -89,26 +224,47 @@ def _check_version(value: str) -> str:
 
 Asn = Annotated[int, AfterValidator(_check_asn)]
 Cidr = Annotated[IPv4Network, BeforeValidator(_parse_network)]
-HostInterface = Annotated[IPv4Interface, BeforeValidator(_parse_interface)]
+HostInterface = Annotated[IPv4Interface, BeforeValidator(_parse_interface), AfterValidator(_check_host_interface)]
 Address = Annotated[IPv4Address, BeforeValidator(_parse_address)]
+RouterId = Annotated[IPv4Address, BeforeValidator(_parse_address), AfterValidator(_check_router_id)]
 DnsLabel = Annotated[str, AfterValidator(_check_dns_label)]
+Hostname = Annotated[str, AfterValidator(_check_hostname)]
+Host = Annotated[str, AfterValidator(_check_host)]
+InterfaceName = Annotated[str, AfterValidator(_check_interface_name)]
+UserName = Annotated[str, AfterValidator(_check_user)]
+FilePath = Annotated[str, AfterValidator(_check_path)]
+Image = Annotated[str, AfterValidator(_check_image)]
+ChartRepo = Annotated[str, AfterValidator(_check_chart_repo)]
+ChartVersion = Annotated[str, AfterValidator(_check_chart_version)]
+Devices = Annotated[str | list[str], AfterValidator(_check_devices)]
+HostKey = Annotated[str, AfterValidator(_check_host_key)]
+FrrVersion = Annotated[str, AfterValidator(_check_frr_version)]
+Kubeconfig = Annotated[str, AfterValidator(_check_kubeconfig)]
+Context = Annotated[str, AfterValidator(_check_context)]
+Flag = Annotated[str, AfterValidator(_check_flag)]
 Port = Annotated[int, Field(ge=1, le=65535)]
 Method = Literal["bird", "kube-router", "cilium-metallb", "cilium-bgp-v1", "cilium-bgp-v2"]
 
 
 class Model(BaseModel):
     model_config = ConfigDict(
-        extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True, validate_default=True
+        extra="forbid",
+        alias_generator=to_camel,
+        populate_by_name=True,
+        frozen=True,
+        validate_default=True,
+        # No coercion: `asn: true`, `"12 "` or `65000.0` are mistakes, not the number they coerce to.
+        strict=True,
     )
 
 
 class Ssh(Model):
     """How to reach one host over SSH; unset fields fall back to the stack-wide ``ssh`` block."""
 
-    host: str | None = Field(None, description="Host name or address to connect to. Default: the host's own address.")
-    user: str | None = Field(None, description="Login user. Default: `ssh.user`.")
+    host: Host | None = Field(None, description="Host name or address to connect to. Default: the host's own address.")
+    user: UserName | None = Field(None, description="Login user. Default: `ssh.user`.")
     port: Port | None = Field(None, description="SSH port. Default: `ssh.port`.")
-    host_key: str | None = Field(
+    host_key: HostKey | None = Field(
         None,
         description="Pinned public host key (`ssh-ed25519 AAAA...`). Without it the host key is not checked.",
     )
@@ -117,9 +273,9 @@ class Ssh(Model):
 class SshDefaults(Model):
     """Stack-wide SSH settings. The private key is the secret `sshPrivateKey` or a file named here."""
 
-    user: str = Field("root", description="Default login user (must be able to install packages and write /etc).")
+    user: UserName = Field("root", description="Default login user (must be able to install packages and write /etc).")
     port: Port = Field(22, description="Default SSH port.")
-    private_key_path: str | None = Field(
+    private_key_path: FilePath | None = Field(
         None,
         description="File holding the private key, read at run time and kept secret. "
         "Ignored when the secret `sshPrivateKey` is set; with neither, the SSH agent (`SSH_AUTH_SOCK`) is used.",
@@ -133,11 +289,11 @@ class CiliumSettings(Model):
     version: Annotated[str, AfterValidator(_check_version)] = Field(
         description="Cilium release, e.g. `1.18.3`; selects Helm keys, BGP kinds and API versions."
     )
-    chart_repo: str = Field("https://helm.cilium.io", description="Helm repository of the chart.")
-    chart_version: str | None = Field(None, description="Chart version. Default: `cilium.version`.")
+    chart_repo: ChartRepo = Field("https://helm.cilium.io", description="Helm repository of the chart.")
+    chart_version: ChartVersion | None = Field(None, description="Chart version. Default: `cilium.version`.")
     release_name: DnsLabel = Field("cilium", description="Helm release name (explicit, no random suffix).")
     namespace: DnsLabel = Field("kube-system", description="Namespace of the release and of BGP objects.")
-    k8s_service_host: str | None = Field(
+    k8s_service_host: Host | None = Field(
         None,
         alias="k8sServiceHost",
         description="API server address the agents use; required while kube-proxy replacement is on (there is "
@@ -146,7 +302,7 @@ class CiliumSettings(Model):
     k8s_service_port: Port | None = Field(
         None, alias="k8sServicePort", description="API server port (unset: the `kubernetes` Service's port, 443)."
     )
-    devices: str | list[str] | None = Field(None, description="Devices Cilium attaches to (`devices`).")
+    devices: Devices | None = Field(None, description="Devices Cilium attaches to (`devices`).")
     kube_proxy_replacement: bool = Field(
         True, description="Kube-proxy replacement; rendered `strict`/`disabled` before 1.14, `true`/`false` after."
     )
@@ -195,18 +351,20 @@ class CiliumSettings(Model):
 
 
 class RouterInterface(Model):
-    name: str | None = Field(None, description="Interface name on the router (informational; the lab uses it).")
+    name: InterfaceName | None = Field(
+        None, description="Interface name on the router (informational; the lab uses it)."
+    )
     address: HostInterface = Field(description="Address with prefix length, e.g. `10.0.1.2/24`.")
 
 
 class RouterSettings(Model):
     """The router every node peers with (seed: `router`, FRR)."""
 
-    hostname: str = Field("router", description="Host name written into `frr.conf`.")
+    hostname: Hostname = Field("router", description="Host name written into `frr.conf`.")
     asn: Asn = Field(description="The router's ASN (seed: 65100).")
-    router_id: Address = Field(description="BGP router-id (seed: 192.168.121.16).")
+    router_id: RouterId = Field(description="BGP router-id (seed: 192.168.121.16).")
     daemon: Literal["frr", "bird"] = Field("frr", description="Routing daemon on the router: `frr` or `bird` (BIRD 2).")
-    frr_version: str | None = Field(
+    frr_version: FrrVersion | None = Field(
         None, description="Value of the informational `frr version` line at the top of `frr.conf`."
     )
     peering_address: Address | None = Field(
@@ -249,7 +407,7 @@ class NodeSettings(Model):
     asn: Asn | None = Field(
         None, description="Node ASN for the `bird` method (distinct per node). Shared-ASN methods use `bgp.nodeASN`."
     )
-    router_id: Address | None = Field(
+    router_id: RouterId | None = Field(
         None,
         description="BGP router-id. Default: the node's address. `cilium-bgp-v1`: the Node annotation "
         "`cilium.io/bgp-virtual-router.<nodeASN>` (a server-side patch, set before the release); `cilium-bgp-v2`: a "
@@ -262,7 +420,9 @@ class NodeSettings(Model):
         description="The node's PodCIDRs (as `cilium node list` shows; with `kube-router`, the Node's "
         "`spec.podCIDRs`) when `podCidrSource` is `static`.",
     )
-    interface: str | None = Field(None, description="Name of the node's interface on its subnet (informational).")
+    interface: InterfaceName | None = Field(
+        None, description="Name of the node's interface on its subnet (informational)."
+    )
     ssh: Ssh = Field(default_factory=Ssh, description="SSH connection to the node (used by the `bird` method).")
 
     @property
@@ -334,13 +494,18 @@ class LoadBalancerSettings(Model):
 
 class KubernetesSettings(Model):
     enabled: bool = Field(True, description="Create the Cilium release and Kubernetes objects (off: hosts only).")
-    kubeconfig: str | None = Field(None, description="Kubeconfig path or content. Default: the ambient kubeconfig.")
-    context: str | None = Field(None, description="Kubeconfig context.")
+    kubeconfig: Kubeconfig | None = Field(
+        None,
+        description="Kubeconfig path or content (passed to the provider as a secret). Default: the ambient kubeconfig.",
+    )
+    context: Context | None = Field(None, description="Kubeconfig context.")
 
 
 class KubeRouterSettings(Model):
-    image: str = Field("docker.io/cloudnativelabs/kube-router:v2.5.0", description="kube-router image.")
-    extra_args: list[str] = Field(default_factory=list, description="Extra kube-router flags.")
+    image: Image = Field("docker.io/cloudnativelabs/kube-router:v2.5.0", description="kube-router image.")
+    extra_args: list[Flag] = Field(
+        default_factory=list, description="Extra kube-router flags, one `--flag` or `--flag=value` per item."
+    )
 
 
 class DemoServiceSettings(Model):
@@ -349,7 +514,7 @@ class DemoServiceSettings(Model):
     enabled: bool = Field(True, description="Create the demo Deployment and Service.")
     name: DnsLabel = Field("whoami-lb", description="Service name.")
     namespace: DnsLabel = Field("default", description="Namespace of the demo objects.")
-    image: str = Field("docker.io/traefik/whoami:v1.10.3", description="Image serving HTTP on port 80.")
+    image: Image = Field("docker.io/traefik/whoami:v1.10.3", description="Image serving HTTP on port 80.")
     load_balancer_ip: Address | None = Field(
         None,
         alias="loadBalancerIP",
@@ -467,13 +632,17 @@ class StackConfig(Model):
         return None
 
 
-def _render_loc(loc: tuple[int | str, ...]) -> str:
+def _render_loc(loc: tuple[Any, ...]) -> str:
     out = ""
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += ("." if out else "") + str(part)
+            text = str(part)
+            if len(text) > 64 or looks_secret(text):
+                # Keys are config too: a pasted secret or a huge key is not printed either.
+                text = "<a key shaped like a secret>" if looks_secret(text) else text[:61] + "..."
+            out += ("." if out else "") + text
     return out
 
 
@@ -501,18 +670,20 @@ def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
     return current if isinstance(current, type) and issubclass(current, BaseModel) else None
 
 
-def _describe(value: Any) -> str:
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, SecretStr):
-        return "a secret"
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
+# Pydantic's words for a wrong type, said the way a stack file author needs them.
+_TYPE_MESSAGES = {
+    "int_type": "a whole number (no quotes, no decimal point; true/false are not numbers)",
+    "bool_type": "true or false (no quotes)",
+    "string_type": "a string",
+    "list_type": "a list",
+    "dict_type": "a mapping",
+    "model_type": "a mapping",
+}
 
 
-def _problems_from_validation(error: ValidationError) -> list[Problem]:
+def _problems_from_validation(error: ValidationError, known_secrets: tuple[str, ...]) -> list[Problem]:
     problems = []
-    for item in error.errors(include_url=False):
+    for item in error.errors(include_url=False, include_context=False):
         loc = tuple(item["loc"])
         kind = item["type"]
         if kind == "extra_forbidden":
@@ -520,7 +691,7 @@ def _problems_from_validation(error: ValidationError) -> list[Problem]:
             allowed = (
                 "one of " + ", ".join(f.alias or n for n, f in owner.model_fields.items()) if owner else "no such key"
             )
-            problems.append(Problem(_render_loc(loc), f"unknown key {loc[-1]!r}", allowed))
+            problems.append(Problem(_render_loc(loc), f"unknown key {_render_loc(loc[-1:])!r}", allowed))
         elif kind == "missing":
             owner = _model_at(loc[:-1])
             field = next((f for n, f in owner.model_fields.items() if loc[-1] in (n, f.alias)), None) if owner else None
@@ -528,12 +699,62 @@ def _problems_from_validation(error: ValidationError) -> list[Problem]:
             problems.append(Problem(_render_loc(loc), "nothing (the key is required)", meaning))
         else:
             key = _render_loc(tuple(p for p in loc if not (isinstance(p, str) and p.startswith(("function-", "lax-")))))
-            found = "a secret value" if key in SECRET_KEYS else _describe(item.get("input"))
-            message = item["msg"]
+            secret = key in SECRET_KEYS or isinstance(item.get("input"), SecretStr)
+            found = "a secret value (not shown)" if secret else excerpt(item.get("input"), known_secrets)
+            message = _TYPE_MESSAGES.get(kind, item["msg"])
             if kind == "literal_error":
                 message = message.removeprefix("Input should be ")
             problems.append(Problem(key, found, message))
     return problems
+
+
+def _secret_text(value: Any) -> str | None:
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    return value if isinstance(value, str) and value != ENCRYPTED else None
+
+
+def _raw_problems(raw: Mapping[str, Any], known_secrets: tuple[str, ...]) -> tuple[list[Problem], bool]:
+    """Problems of the raw values before any model sees them, and whether they are fatal.
+
+    The walk is iterative and bounded (depth, count): a self-referencing or alias-expanded
+    structure ends here with a message, not in a RecursionError or a hang further on. Strings
+    outside the secret keys may carry neither a secret placeholder (the push would fill in the
+    secret) nor a known secret's value (it would be rendered in plain text).
+    """
+    problems: list[Problem] = []
+    searched = tuple(s for s in known_secrets if len(s) >= MIN_SECRET_SEARCH)
+    todo: list[tuple[tuple[Any, ...], Any]] = [((key,), value) for key, value in raw.items() if key not in SECRET_KEYS]
+    count = 0
+    while todo:
+        path, value = todo.pop()
+        count += 1
+        if count > MAX_VALUES:
+            return [Problem(_render_loc(path[:1]), f"more than {MAX_VALUES} values", "a stack config")], True
+        if len(path) > MAX_DEPTH:
+            problems.append(
+                Problem(_render_loc(path[:3]), f"nesting deeper than {MAX_DEPTH} levels", f"at most {MAX_DEPTH}")
+            )
+            continue
+        if isinstance(value, dict):
+            todo.extend(((*path, k), v) for k, v in value.items())
+        elif isinstance(value, list):
+            todo.extend(((*path, i), v) for i, v in enumerate(value))
+        elif isinstance(value, str):
+            if PLACEHOLDER in value:
+                problems.append(
+                    Problem(
+                        _render_loc(path),
+                        "a secret placeholder",
+                        "text without placeholders (secrets go in bgpPassword or sshPrivateKey)",
+                    )
+                )
+            elif any(secret in value for secret in searched):
+                problems.append(Problem(_render_loc(path), HIDDEN, "no secret outside the secret keys"))
+    fatal = any(p.found.startswith("nesting deeper") for p in problems)
+    # One report per branch that is too deep; a wide, deep structure would repeat it.
+    unique = list(dict.fromkeys(problems))
+    return unique, fatal
 
 
 def load_config(
@@ -542,21 +763,38 @@ def load_config(
     """Validate raw project-namespace values (keys without the ``cilium-bgp:`` prefix).
 
     ``secret_keys`` lists the keys whose values arrived encrypted; a secret key holding plain text
-    is rejected, since it would sit in the stack file for anyone to read. ``need_secret_values``:
-    the caller will push configs (``pulumi up``), so a required secret must be set; rendering
-    only needs to know a secret is used.
+    is rejected, since it would sit in the stack file for anyone to read, and so is a secret
+    value in a key that cannot keep it secret. ``need_secret_values``: the caller will push
+    configs (``pulumi up``), so a required secret must be set; rendering only needs to know a
+    secret is used.
     """
-    from cilium_bgp.validate import check_password, check_stack
+    from cilium_bgp.validate import check_password, check_pool_apart_from_nodes, check_stack
 
     problems: list[Problem] = []
     for key in SECRET_KEYS:
         if key in raw and key not in secret_keys:
             problems.append(Problem(key, "a plain-text value", f"a secret: pulumi config set --secret {key} ..."))
+    for key in sorted(secret_keys - set(SECRET_CAPABLE_KEYS)):
+        if key in raw:
+            problems.append(
+                Problem(
+                    key,
+                    "a secret value",
+                    "plain text: only " + ", ".join(SECRET_CAPABLE_KEYS) + " stay secret end to end; this key "
+                    "ends up in rendered configs, outputs and resource inputs",
+                )
+            )
+    known = tuple(t for t in (_secret_text(raw.get(k)) for k in SECRET_KEYS) if t)
+    raw_problems, fatal = _raw_problems(raw, known)
+    problems += raw_problems
+    if fatal:
+        raise ConfigError(problems)
     try:
         config = StackConfig.model_validate(dict(raw))
     except ValidationError as error:
-        raise ConfigError(problems + _problems_from_validation(error)) from None
+        raise ConfigError(problems + _problems_from_validation(error, known)) from None
     problems += check_stack(config)
+    problems += check_pool_apart_from_nodes(config)
     if need_secret_values and config.bgp_password is not None:
         # Only now is the value at hand; renderers paste it verbatim into each daemon's syntax.
         problems += check_password(config, config.bgp_password.get_secret_value())

@@ -21,11 +21,17 @@ def referenced_secrets(text: str) -> set[str]:
     return set(_PATTERN.findall(text))
 
 
+class SecretError(Exception):
+    """A rendered text references a secret that is not set; the message names the secret, never a value."""
+
+
 def reveal(text: str, values: Mapping[str, str]) -> str:
+    """``text`` with each placeholder replaced by its secret's value (inserted verbatim, not rescanned)."""
+
     def substitute(match: re.Match[str]) -> str:
         key = match.group(1)
         if key not in values:
-            raise KeyError(f"the config references secret {key!r}, which is not set")
+            raise SecretError(f"the rendered config references the secret {key!r}, which is not set")
         return values[key]
 
     return _PATTERN.sub(substitute, text)

@@ -513,3 +513,22 @@ def check_password(cfg: StackConfig, password: str) -> list[Problem]:
         if refuses(password):
             problems.append(Problem("bgpPassword", f"a password {where} cannot carry", allowed))
     return problems
+
+
+def check_pool_apart_from_nodes(cfg: StackConfig) -> list[Problem]:
+    """The pod pool must not contain or overlap a node subnet: PodCIDRs carved from it would shadow
+    node addresses, and the router would learn routes to its own connected networks."""
+    subnets = [(iface.address.network, f"router.interfaces[{i}]") for i, iface in enumerate(cfg.router.interfaces)]
+    subnets += [(node.address.network, f"nodes[{i}]") for i, node in enumerate(cfg.nodes)]
+    problems = []
+    for i, pool in enumerate(cfg.cilium.cluster_pool_ipv4_pod_cidr_list):
+        clash = next(((net, owner) for net, owner in subnets if pool.overlaps(net)), None)
+        if clash is not None:
+            problems.append(
+                Problem(
+                    f"cilium.clusterPoolIPv4PodCIDRList[{i}]",
+                    f"{pool}, overlapping the node subnet {clash[0]} ({clash[1]})",
+                    "a pool apart from every node subnet",
+                )
+            )
+    return problems

@@ -1,40 +1,72 @@
-"""The stack config as the Pulumi engine hands it over: raw values in, a validated model out."""
+"""The stack config as the Pulumi engine hands it over: raw values in, a validated model out.
+
+Values are read through ``pulumi.Config`` (the SDK's supported API): ``get`` for each key the
+model knows, ``pulumi.runtime.is_config_secret`` for which of them were stored encrypted. The
+engine hands structured values over as JSON text; it is decoded here with the same care as a
+stack file: duplicate keys and nesting too deep for the rest of the program are refused.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pulumi
-from pulumi.runtime import config as runtime_config
 
-from cilium_bgp.config import SECRET_KEYS, StackConfig, load_config
-from cilium_bgp.errors import PROJECT, ConfigError, Problem
+from cilium_bgp.config import MAX_DEPTH, SECRET_KEYS, StackConfig, load_config
+from cilium_bgp.errors import PROJECT, ConfigError, Problem, excerpt
+
+# Top-level keys holding a plain string: they arrive as the string itself, not as JSON.
+_STRING_KEYS = {*SECRET_KEYS, "method", "podCidrSource"}
 
 
-def _decode(key: str, value: Any) -> Any:
+def _no_duplicates(key: str) -> Callable[[list[tuple[str, Any]]], dict[str, Any]]:
+    """A ``json`` object hook refusing a key given twice (the last one would silently win)."""
+
+    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        for name, value in pairs:
+            if name in result:
+                raise ConfigError([Problem(key, f"duplicate key {excerpt(name)}", "each key once")])
+            result[name] = value
+        return result
+
+    return hook
+
+
+def decode_value(key: str, text: str) -> Any:
     """Structured config arrives as JSON text; plain strings stay strings; secrets stay verbatim."""
-    if key in SECRET_KEYS or not isinstance(value, str):
-        return value
+    if key in _STRING_KEYS:
+        return text
     try:
-        return json.loads(value)
+        return json.loads(text, object_pairs_hook=_no_duplicates(key))
+    except RecursionError:
+        raise ConfigError([Problem(key, f"nesting deeper than {MAX_DEPTH} levels", f"at most {MAX_DEPTH}")]) from None
     except ValueError:
-        return value
+        return text
+
+
+def project_keys() -> list[str]:
+    """Every top-level key of the model, by the name stack files use."""
+    return [field.alias or name for name, field in StackConfig.model_fields.items()]
 
 
 def raw_project_config() -> tuple[dict[str, Any], frozenset[str]]:
-    prefix = f"{PROJECT}:"
-    values = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
-    raw = {
-        key[len(prefix) :]: _decode(key[len(prefix) :], value)
-        for key, value in values.items()
-        if key.startswith(prefix)
-    }
-    secret_keys = set(runtime_config.get_config_secret_keys_env()) | {
-        key for key in values if runtime_config.is_config_secret(key)
-    }
-    return raw, frozenset(k[len(prefix) :] for k in secret_keys if k.startswith(prefix))
+    config = pulumi.Config(PROJECT)
+    raw: dict[str, Any] = {}
+    secret_keys: set[str] = set()
+    env_secret_keys = set(pulumi.runtime.get_config_secret_keys_env())
+    for key in project_keys():
+        text = config.get(key)
+        if text is None:
+            continue
+        raw[key] = decode_value(key, text)
+        full_key = config.full_key(key)
+        if pulumi.runtime.is_config_secret(full_key) or full_key in env_secret_keys:
+            secret_keys.add(key)
+    return raw, frozenset(secret_keys)
 
 
 def read_stack_config() -> StackConfig:
@@ -50,6 +82,24 @@ def secret_values(cfg: StackConfig) -> dict[str, pulumi.Output[str]]:
     return values
 
 
+def kubernetes_provider_args(cfg: StackConfig) -> dict[str, pulumi.Input[str]] | None:
+    """The Kubernetes provider's inputs, or None for the ambient kubeconfig.
+
+    A kubeconfig holds cluster credentials: it is always a secret input. The context name is
+    one too when the stack stored ``kubernetes`` encrypted, so nothing stored secret leaves as plain.
+    """
+    k8s = cfg.kubernetes
+    if not (k8s.kubeconfig or k8s.context):
+        return None
+    context_secret = pulumi.runtime.is_config_secret(pulumi.Config(PROJECT).full_key("kubernetes"))
+    args: dict[str, pulumi.Input[str]] = {}
+    if k8s.kubeconfig:
+        args["kubeconfig"] = pulumi.Output.secret(k8s.kubeconfig)
+    if k8s.context:
+        args["context"] = pulumi.Output.secret(k8s.context) if context_secret else k8s.context
+    return args
+
+
 def ssh_private_key(cfg: StackConfig) -> pulumi.Output[str] | None:
     if cfg.ssh_private_key is not None:
         return pulumi.Output.secret(cfg.ssh_private_key.get_secret_value())
@@ -57,8 +107,8 @@ def ssh_private_key(cfg: StackConfig) -> pulumi.Output[str] | None:
         path = Path(cfg.ssh.private_key_path).expanduser()
         try:
             return pulumi.Output.secret(path.read_text())
-        except OSError as error:
-            raise ConfigError(
-                [Problem("ssh.privateKeyPath", f"{str(path)!r} ({error.strerror})", "a readable private key file")]
-            ) from None
+        except (OSError, UnicodeDecodeError) as error:
+            reason = error.strerror if isinstance(error, OSError) else "not a text file"
+            found = f"{excerpt(str(path), limit=256)} ({reason})"
+            raise ConfigError([Problem("ssh.privateKeyPath", found, "a readable private key file")]) from None
     return None
