@@ -58,7 +58,11 @@ def raw_project_config() -> tuple[dict[str, Any], frozenset[str]]:
     raw: dict[str, Any] = {}
     secret_keys: set[str] = set()
     env_secret_keys = set(pulumi.runtime.get_config_secret_keys_env())
-    for key in project_keys():
+    # pulumi.Config cannot list keys; the engine's hand-off (PULUMI_CONFIG) can, so a misspelt
+    # top-level key (`cilium-bgp:bgpPasword`) is refused instead of silently ignored.
+    known = project_keys()
+    listed = [k.removeprefix(f"{PROJECT}:") for k in pulumi.runtime.get_config_env() if k.startswith(f"{PROJECT}:")]
+    for key in [*known, *(k for k in listed if k not in known)]:
         text = config.get(key)
         if text is None:
             continue

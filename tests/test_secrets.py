@@ -114,3 +114,61 @@ def test_golden_files_hold_no_secret() -> None:
 def test_secret_keys_are_never_in_shipped_stack_files_as_plain_text() -> None:
     for stack in ALL_STACKS:
         load_stack_file(stack)  # raises on a plain-text bgpPassword or sshPrivateKey
+
+
+def test_a_kubeconfig_reaches_the_provider_as_a_secret() -> None:
+    """Cluster credentials stay secret: the kubeconfig always, the context when stored encrypted."""
+    import json
+
+    from harness import run_program, stack_file_config
+
+    config = stack_file_config(ROOT / "Pulumi.prod.yaml")
+    config = {k: v for k, v in config.items() if not (isinstance(v, dict) and "secure" in v)}
+    kubernetes = {
+        "kubeconfig": "apiVersion: v1\nusers: [{name: u, user: {token: kube-token-0123}}]\n",
+        "context": "ctx",
+    }
+    run = run_program(
+        config,
+        secrets={**secrets_for(ROOT / "Pulumi.prod.yaml"), "kubernetes": json.dumps(kubernetes)},
+        mocks=mocks_for(ROOT / "Pulumi.prod.yaml"),
+    )
+    (provider,) = run.of_type("pulumi:providers:kubernetes")
+    inputs = run.inputs[provider.urn]
+    assert rpc.is_rpc_secret(inputs["kubeconfig"]), "the kubeconfig reaches the provider as plain input"
+    assert rpc.is_rpc_secret(inputs["context"]), "a context stored as a secret reaches the provider as plain input"
+    for urn, registered in run.inputs.items():
+        assert "kube-token-0123" not in "".join(plain_strings(registered)), urn
+
+
+def test_stack_config_is_read_through_the_supported_sdk_api(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engine hands config over as PULUMI_CONFIG and PULUMI_CONFIG_SECRET_KEYS; the program reads
+    it with pulumi.Config and pulumi.runtime.is_config_secret only. If a new SDK changes either, this
+    fails here rather than as a silently empty config in `pulumi up`."""
+    import json
+
+    import pulumi
+
+    from components.stack_config import raw_project_config
+
+    pulumi.runtime.set_all_config({}, [])
+    engine = {
+        "cilium-bgp:method": "bird",
+        "cilium-bgp:router": json.dumps({"asn": 65100}),
+        "cilium-bgp:bgpPassword": PASSWORD,
+        "cilium-bgp:bgpPasword": "typo",
+        "other:key": "ignored",
+    }
+    monkeypatch.setenv("PULUMI_CONFIG", json.dumps(engine))
+    monkeypatch.setenv("PULUMI_CONFIG_SECRET_KEYS", json.dumps(["cilium-bgp:bgpPassword"]))
+    assert pulumi.Config("cilium-bgp").get("method") == "bird", "pulumi.Config no longer reads PULUMI_CONFIG"
+    raw, secret_keys = raw_project_config()
+    assert raw == {"method": "bird", "router": {"asn": 65100}, "bgpPassword": PASSWORD, "bgpPasword": "typo"}
+    assert secret_keys == {"bgpPassword"}
+    monkeypatch.delenv("PULUMI_CONFIG")
+    monkeypatch.delenv("PULUMI_CONFIG_SECRET_KEYS")
+    pulumi.runtime.set_all_config(
+        {"cilium-bgp:method": "bird", "cilium-bgp:bgpPassword": PASSWORD}, ["cilium-bgp:bgpPassword"]
+    )
+    raw, secret_keys = raw_project_config()
+    assert raw == {"method": "bird", "bgpPassword": PASSWORD} and secret_keys == {"bgpPassword"}
