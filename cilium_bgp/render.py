@@ -11,9 +11,10 @@ secrets stay as ``<<secret:KEY>>`` placeholders. Invalid config exits 2 with the
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from ipaddress import IPv4Network
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from cilium_bgp.artifacts import render_artifacts
 from cilium_bgp.errors import ConfigError
@@ -21,6 +22,13 @@ from cilium_bgp.stackfile import StackFileError, load_stack_file
 from cilium_bgp.validate import check_cluster_pod_cidrs
 
 MARKER = ".cilium-bgp-render"
+# What an artifact path looks like (``router/frr.conf``, ``manifests/01-...yaml``); the marker
+# lists only such paths, so an edited marker cannot name anything else.
+_ARTIFACT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]*)*")
+
+
+class OutError(Exception):
+    """``--out`` cannot be used; nothing was deleted."""
 
 
 def _parse_pod_cidrs(items: list[str]) -> dict[str, list[IPv4Network]]:
@@ -33,16 +41,38 @@ def _parse_pod_cidrs(items: list[str]) -> dict[str, list[IPv4Network]]:
     return result
 
 
+def _inside(out: Path, rel: str) -> Path:
+    """``out / rel`` when ``rel`` is an artifact path and no part of it below ``out`` is a symlink."""
+    if not _ARTIFACT.fullmatch(rel) or ".." in PurePosixPath(rel).parts:
+        raise OutError(f"{out / MARKER} lists {rel[:80]!r}, a path outside --out or not an artifact: not touching it")
+    path = out
+    for part in PurePosixPath(rel).parts:
+        path = path / part
+        if path.is_symlink():
+            raise OutError(f"{path} is a symlink: the render command writes and deletes only below --out")
+    return path
+
+
 def write_artifacts(files: dict[str, str], out: Path) -> None:
-    """Write ``files`` under ``out``, replacing what an earlier render wrote there (and nothing else)."""
+    """Write ``files`` under ``out``, replacing what an earlier render wrote there (and nothing else).
+
+    Every path is checked before anything is deleted or written: the marker's entries must be
+    artifact paths below ``out``, with no symlink on the way.
+    """
+    if out.exists() and not out.is_dir():
+        raise OutError(f"--out {out} exists and is not a directory")
     marker = out / MARKER
+    if marker.is_symlink() or (marker.exists() and not marker.is_file()):
+        raise OutError(f"{marker} is not a regular file: pick another --out")
     if out.exists() and any(out.iterdir()) and not marker.exists():
-        raise FileExistsError(f"{out} is not empty and was not written by this command; pick another --out")
-    if marker.exists():
-        for old in marker.read_text().splitlines():
-            (out / old).unlink(missing_ok=True)
+        raise OutError(f"{out} is not empty and was not written by this command; pick another --out")
+    old = [_inside(out, rel) for rel in marker.read_text().splitlines() if rel] if marker.exists() else []
+    new = {rel: _inside(out, rel) for rel in files}
+    for path in old:
+        if path.is_file():
+            path.unlink()
     for rel, text in files.items():
-        path = out / rel
+        path = new[rel]
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
     marker.write_text("\n".join(sorted(files)) + "\n")
@@ -66,12 +96,20 @@ def main(argv: list[str] | None = None) -> int:
         if pod_cidrs is not None:
             check_cluster_pod_cidrs(cfg, pod_cidrs)
         files = render_artifacts(cfg, pod_cidrs)
-        write_artifacts(files, args.out)
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 2
-    except (StackFileError, ValueError, FileExistsError, KeyError) as error:
+    except (StackFileError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    try:
+        write_artifacts(files, args.out)
+    except OutError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        where = f" ({error.filename})" if error.filename else ""
+        print(f"error: --out {args.out}: {error.strerror or error}{where}", file=sys.stderr)
         return 2
     if cfg.pod_cidr_source == "cluster" and pod_cidrs is None and cfg.method == "bird":
         print(

@@ -95,3 +95,48 @@ def test_missing_stack_file_is_a_clear_error(tmp_path: Path) -> None:
     proc = render("--stack-file", str(tmp_path / "nope.yaml"), "--out", str(tmp_path / "out"))
     assert proc.returncode == 2
     assert proc.stderr.startswith("error: cannot read stack file")
+
+
+def test_out_that_is_a_file_is_a_clean_error(tmp_path: Path) -> None:
+    target = tmp_path / "out"
+    target.write_text("keep me")
+    proc = render("--stack-file", "Pulumi.dev.yaml", "--out", str(target))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.startswith("error: --out") and "not a directory" in proc.stderr, proc.stderr
+    assert target.read_text() == "keep me"
+
+
+def test_out_that_cannot_be_created_is_a_clean_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    for out in (tmp_path / "file" / "sub", Path("/proc/cilium-bgp-render")):
+        proc = render("--stack-file", "Pulumi.dev.yaml", "--out", str(out))
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+        assert proc.stderr.startswith("error: --out"), proc.stderr
+
+
+def test_a_crafted_marker_deletes_nothing_outside_out(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert render("--stack-file", "Pulumi.dev.yaml", "--out", str(out)).returncode == 0
+    victims = [tmp_path / "victim.txt", tmp_path / "absolute.txt"]
+    for victim in victims:
+        victim.write_text("not the render command's")
+    marker = out / ".cilium-bgp-render"
+    marker.write_text(marker.read_text() + "../victim.txt\n" + str(victims[1]) + "\n")
+    proc = render("--stack-file", "Pulumi.dev.yaml", "--out", str(out))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert "outside" in proc.stderr, proc.stderr
+    assert all(v.read_text() == "not the render command's" for v in victims), "a file outside --out was deleted"
+    assert (out / "router/frr.conf").exists(), "nothing is deleted when the marker is not trustworthy"
+
+
+def test_symlinks_inside_out_are_not_followed(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert render("--stack-file", "Pulumi.dev.yaml", "--out", str(out)).returncode == 0
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "frr.conf").write_text("someone else's")
+    shutil.rmtree(out / "router")
+    (out / "router").symlink_to(elsewhere, target_is_directory=True)
+    proc = render("--stack-file", "Pulumi.dev.yaml", "--out", str(out))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert (elsewhere / "frr.conf").read_text() == "someone else's", "render wrote through a symlink"
