@@ -9,7 +9,7 @@ from pulumi_command import remote
 
 from cilium_bgp.artifacts import sha256
 from cilium_bgp.config import Ssh, StackConfig
-from cilium_bgp.renderers.scripts import Daemon, activate_script, claim_script, remove_script
+from cilium_bgp.renderers.scripts import Daemon, activate_script, activation_stdin, remove_script
 from cilium_bgp.secrets import reveal
 
 
@@ -48,15 +48,17 @@ def config_file(
     rendered = pulumi.Output.from_input(text)
     if secrets:
         stdin: pulumi.Input[str] = pulumi.Output.secret(
-            pulumi.Output.all(rendered, pulumi.Output.all(**dict(secrets))).apply(lambda v: reveal(v[0], v[1]))
+            pulumi.Output.all(rendered, pulumi.Output.all(**dict(secrets))).apply(
+                lambda v: activation_stdin(reveal(v[0], v[1]))
+            )
         )
     else:
-        stdin = rendered
+        stdin = rendered.apply(activation_stdin)
     owner = f"{pulumi.get_project()}/{pulumi.get_stack()}/{name}"
     return remote.Command(
         name,
         connection=connection,
-        create=rendered.apply(lambda t: activate_script(kind, sha256(t), daemons, install) + claim_script(kind, owner)),
+        create=rendered.apply(lambda t: activate_script(kind, sha256(t), daemons, install, owner)),
         delete=remove_script(kind, owner),
         stdin=stdin,
         # pulumi-command replaces a command only when its `triggers` change; any other change, a

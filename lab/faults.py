@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cilium_bgp.artifacts import sha256
-from cilium_bgp.renderers.scripts import activate_script
+from cilium_bgp.renderers.scripts import activate_script, activation_stdin
 from lab.checks import observe_router, route_problems, without_node
 from lab.daemons import BirdDaemon, FrrRouter, NodeSpeaker, RouterDaemon
 from lab.process import signal_process
@@ -76,7 +76,7 @@ def push_through_activation(lab: Lab, host: str, text: str) -> ActivationResult:
     proc = run(
         ["unshare", "--mount", "--propagation", "private", "sh", "-c", shell],
         netns=netns_name,
-        stdin=text,
+        stdin=activation_stdin(text),
         check=False,
         timeout=120,
     )

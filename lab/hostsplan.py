@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network, ip_address, ip_network
 
+from cilium_bgp.renderers.scripts import CONFIG_PATHS
 from lab.plan import LabPlan, StackUnusable
 from lab.topology import netns_name
 
@@ -21,9 +22,7 @@ HOST_MGMT_IF = "mgmt0"
 ROOT_LINK_PREFIX = "cbgpm-"
 # The machine's own subnet (its eth0, the seed's LoadBalancer pool): never a management subnet.
 MACHINE_SUBNETS = (IPv4Network("192.0.2.0/24"),)
-# The files the program's scripts write (cilium_bgp.renderers.scripts.TARGETS, Debian paths).
-CONFIG_PATHS = {"frr": "/etc/frr/frr.conf", "bird": "/etc/bird/bird.conf"}
-SYSCTL_PATH = "/etc/sysctl.d/90-cilium-bgp.conf"
+SYSCTL_PATH = CONFIG_PATHS["sysctl"]
 
 
 @dataclass(frozen=True)

@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 import logging
-import re
 import subprocess
 from collections.abc import Sequence
 
+# A password may appear in a daemon's complaint about a config line: the hosts' own redaction.
+from cilium_bgp.renderers.scripts import redact
+
 log = logging.getLogger("lab")
-
-# A password may appear in a daemon's complaint about a config line: never let it through.
-_PASSWORD = re.compile(r"""(password|auth-password|auth_password)(["':=\s]+)("[^"]*"|[^\s;"',}]+)""", re.IGNORECASE)
-
-
-def redact(text: str) -> str:
-    """``text`` with every password value replaced (FRR, BIRD, GoBGP and YAML spellings)."""
-    return _PASSWORD.sub(r"\1\2<redacted>", text)
 
 
 class LabError(Exception):

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from cilium_bgp.renderers.scripts import bgpd_complains
 from lab.shell import LabError, redact, run
 
 FRR_LIB = Path("/usr/lib/frr")
@@ -31,16 +32,10 @@ class Checker:
     as_frr: bool = False
 
 
-def _bgpd_complains(output: str) -> bool:
-    """bgpd's dry run exits 0 even when a line fails: its complaints start with "%" or say so."""
-    words = ("Config Failed", "can't open configuration file")
-    return any(line.startswith("%") or any(w in line for w in words) for line in output.splitlines())
-
-
 SYNTAX_CHECKERS: dict[str, tuple[Checker, ...]] = {
     "frr": (
         Checker(lambda path: ["vtysh", "-C", "-f", str(path)]),
-        Checker(lambda path: [str(FRR_LIB / "bgpd"), "-C", "--log", "stdout", "-f", str(path)], _bgpd_complains, True),
+        Checker(lambda path: [str(FRR_LIB / "bgpd"), "-C", "--log", "stdout", "-f", str(path)], bgpd_complains, True),
     ),
     "bird": (Checker(lambda path: ["bird", "-p", "-c", str(path)]),),
     "gobgp": (Checker(lambda path: ["gobgpd", "-d", "-t", "toml", "-f", str(path)]),),

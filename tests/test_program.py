@@ -16,6 +16,7 @@ from stacks import ALL_STACKS, PASSWORD, ROOT, SECRET_VALUES, carved_pod_cidrs, 
 from cilium_bgp.artifacts import node_config_path, render_artifacts, router_config
 from cilium_bgp.renderers.helm_values import render_helm_values
 from cilium_bgp.renderers.manifests import render_manifests
+from cilium_bgp.renderers.scripts import activation_stdin
 from cilium_bgp.secrets import reveal
 from cilium_bgp.stackfile import load_stack_file
 from components.kubernetes_objects import type_token
@@ -64,12 +65,13 @@ def test_pushes_exactly_the_rendered_files(stack: Path) -> None:
     cfg = load_stack_file(stack)
     files = expected_files(stack)
     cmds = commands(run_of(stack))
-    assert unwrap(cmds["router-sysctl"]["stdin"]) == files["router/sysctl.conf"]
+    # On the wire each file follows the header with its sha256 (the activation checks it).
+    assert unwrap(cmds["router-sysctl"]["stdin"]) == activation_stdin(files["router/sysctl.conf"])
     path, _ = router_config(cfg)
-    assert unwrap(cmds[f"router-{cfg.router.daemon}-config"]["stdin"]) == files[path]
+    assert unwrap(cmds[f"router-{cfg.router.daemon}-config"]["stdin"]) == activation_stdin(files[path])
     for node in cfg.nodes:
         if cfg.method == "bird":
-            assert unwrap(cmds[f"{node.name}-bird-config"]["stdin"]) == files[node_config_path(node)]
+            assert unwrap(cmds[f"{node.name}-bird-config"]["stdin"]) == activation_stdin(files[node_config_path(node)])
         else:
             assert f"{node.name}-bird-config" not in cmds, "only the bird method touches node hosts"
 

@@ -1,265 +1,139 @@
-"""Shell run on the router and nodes over SSH: install, safe activation, removal and the BGP check.
+"""Commands run on the router and nodes over SSH: safe activation, removal and the BGP check.
 
-Safe activation: the new file arrives on stdin, lands in a temporary file beside its destination,
-is checked by the daemon's own checker (``vtysh -C -f``, ``bird -p -c``) and only then renamed into
-place and reloaded (``frr-reload`` via the service's reload, ``birdc configure``). A file that fails
-its check is deleted and the running config is untouched; the command fails with the checker's
-output. Scripts are POSIX sh and work with and without systemd (the lab's hosts have none).
+The shell lives in ``cilium_bgp/hostscripts/*.sh`` (POSIX sh, checked by shellcheck): ``lib.sh``
+holds the one definition of the config paths, the redaction and the FRR checks; ``activate.sh``
+and ``remove.sh`` are the programs. A command is the library and one program joined and run with
+``sh -c``, its parameters as arguments: nothing is filled into the shell text.
+
+Safe activation (``activate.sh``): the file arrives on stdin behind a header with its sha256 and
+is refused when incomplete; the distribution is checked before anything changes; under a lock
+per daemon, the daemon's own checker (``vtysh -C -f`` and ``bgpd -C``, ``bird -p -c``) runs on a
+copy in the root-only ``/run/cilium-bgp``; an operator's existing config is kept once; the file
+is replaced atomically (fsync, rename); the daemon reloads (``frr-reload.py``, ``birdc
+configure``) or starts; when it does not take the file, the previous config is put back and
+activated again. Every message from a host is redacted.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 import shlex
-from dataclasses import dataclass
+import subprocess
+from functools import cache
 from importlib import resources
 from typing import Any, Literal
 
 Daemon = Literal["frr", "bird"]
+KINDS = ("frr", "bird", "sysctl")
+HEADER = "cilium-bgp-sha256"
 
-# Checker output can quote the offending line; never let a password through.
-_REDACT = "sed -E 's/(password)[[:space:]]+[^[:space:];]+/\\1 <redacted>/g'"
 
-_SERVICE_HELPERS = """\
-if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then has_systemd=yes; else has_systemd=no; fi
-"""
+@cache
+def host_script(name: str) -> str:
+    """The text of ``cilium_bgp/hostscripts/<name>``."""
+    return resources.files("cilium_bgp.hostscripts").joinpath(name).read_text()
 
-_INSTALL = {
-    "frr": {
-        "apt": "frr frr-pythontools",
-        "el": "frr frr-pythontools",
-        "check": "command -v vtysh >/dev/null 2>&1 && [ -x /usr/lib/frr/frr-reload.py ]",
-    },
-    "bird": {
-        "apt": "bird2",
-        "el": "bird",
-        "check": "command -v bird >/dev/null 2>&1 && command -v birdc >/dev/null 2>&1",
-    },
+
+def _program(main: str) -> str:
+    return host_script("lib.sh") + "\n" + host_script(main)
+
+
+def _library_constants() -> dict[str, str]:
+    """``NAME=value`` lines of ``lib.sh`` (plain words; a quoted value is unquoted as sh would)."""
+    constants = {}
+    for line in host_script("lib.sh").splitlines():
+        match = re.fullmatch(r"([A-Z][A-Z0-9_]*)=(.+)", line)
+        if match:
+            (value,) = shlex.split(match.group(2))
+            constants[match.group(1)] = value
+    return constants
+
+
+_CONSTANTS = _library_constants()
+# Where the scripts write each kind on a Debian host (the lab's hosts are Debian).
+CONFIG_PATHS: dict[str, str] = {
+    "frr": _CONSTANTS["FRR_CONF"],
+    "bird": _CONSTANTS["BIRD_CONF"],
+    "sysctl": _CONSTANTS["SYSCTL_CONF"],
 }
+RUN_DIR = _CONSTANTS["RUN_DIR"]
+STATE_DIR = _CONSTANTS["STATE_DIR"]
+BACKUP_SUFFIX = _CONSTANTS["BACKUP_SUFFIX"]
 
 
-def _ensure_installed(daemon: Daemon) -> str:
-    """Shell that detects the OS and installs the daemon's packages if missing, then carries on."""
-    spec = _INSTALL[daemon]
-    if daemon == "frr":
-        # EL ships no (or an old) FRR: use the FRR project's stable RPM repository.
-        el_repo = (
-            "rpm -q frr-stable-repo >/dev/null 2>&1 || $pm install -y "
-            '"https://rpm.frrouting.org/repo/frr-stable-repo-1-0.el${VERSION_ID%%.*}.noarch.rpm"'
-        )
-    else:
-        el_repo = "rpm -q epel-release >/dev/null 2>&1 || $pm install -y epel-release"
-    return f"""\
-# cilium-bgp: {daemon} installed?
-. /etc/os-release
-if {spec["check"]}; then
-  echo "os=${{ID}} ${{VERSION_ID:-}} {daemon}=present"
-else
-  case " ${{ID:-}} ${{ID_LIKE:-}} " in
-    *" debian "*|*" ubuntu "*) family=apt ;;
-    *" rhel "*|*" fedora "*|*" centos "*|*" rocky "*|*" almalinux "*) family=el ;;
-    *) echo "cilium-bgp: unsupported OS '${{ID:-unknown}}' (Debian/Ubuntu or EL only)" >&2; exit 1 ;;
-  esac
-  if [ "$family" = apt ]; then
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -q
-    apt-get install -y -q {spec["apt"]}
-  else
-    if command -v dnf >/dev/null 2>&1; then pm=dnf; else pm=yum; fi
-    {el_repo}
-    $pm install -y {spec["el"]}
-  fi
-  {spec["check"]} || {{ echo "cilium-bgp: {daemon} is still missing after the install" >&2; exit 1; }}
-  echo "os=${{ID}} ${{VERSION_ID:-}} {daemon}=installed"
-fi
-"""
-
-
-@dataclass(frozen=True)
-class FileTarget:
-    """Where a config file goes, how it is checked and how its daemon takes it."""
-
-    kind: str
-    locate: str  # shell that sets $conf
-    checker: str  # what the operator is told rejected the file; empty: no checker
-    check: str  # body of a shell function checking the file "$1", printing why it fails
-    owner: str
-    mode: str
-    activate: str  # shell run after the rename
-
-
-_FRR_LIB = "frrlib=/usr/lib/frr; [ -d $frrlib ] || frrlib=/usr/libexec/frr\n"
-
-# vtysh -C checks the grammar only; bgpd -C also catches misplaced lines ("% Specify remote-as or
-# peer-group commands first") but exits 0 on them, so its output is read as well. bgpd reads the
-# file as user frr: the temporary file is handed to frr before the check.
-_FRR_CHECK = """\
-vtysh -C -f "$1" || return 1
-said=$("$frrlib/bgpd" -C --log stdout -f "$1" 2>&1) || { printf '%s\\n' "$said"; return 1; }
-if printf '%s\\n' "$said" | grep -qE "^%|Config Failed|can't open configuration file"; then
-  printf '%s\\n' "$said"; return 1
-fi
-"""
-
-_FRR_ACTIVATE = (
-    _SERVICE_HELPERS
-    + """\
-frr() { if [ "$has_systemd" = yes ]; then systemctl "$1" frr; else "$frrlib/frrinit.sh" "$1"; fi; }
-restart=no
-# reload cannot start a daemon FRR is not running: the daemons must be on before the first start.
-for daemon in $daemons; do
-  if ! grep -qx "$daemon=yes" /etc/frr/daemons; then
-    sed -i -E "s/^#?[[:space:]]*$daemon=.*/$daemon=yes/" /etc/frr/daemons
-    grep -qx "$daemon=yes" /etc/frr/daemons || echo "$daemon=yes" >>/etc/frr/daemons
-    restart=yes
-  fi
-done
-[ "$has_systemd" = yes ] && systemctl enable frr >/dev/null 2>&1 || true
-if ! vtysh -c 'show version' >/dev/null 2>&1; then
-  frr start
-elif [ "$restart" = yes ]; then
-  frr restart
-else
-  frr reload
-fi
-"""
-)
-
-_BIRD_ACTIVATE = (
-    _SERVICE_HELPERS
-    + """\
-if birdc show status >/dev/null 2>&1; then
-  out=$(birdc configure 2>&1) || true
-  case "$out" in
-    *Reconfigured*|*"Reconfiguration in progress"*) echo "$out" ;;
-    *) printf 'cilium-bgp: birdc configure failed:\\n%s\\n' "$out" | """
-    + _REDACT
-    + """ >&2; exit 1 ;;
-  esac
-elif [ "$has_systemd" = yes ]; then
-  systemctl enable bird >/dev/null 2>&1 || true
-  systemctl restart bird
-else
-  # Without systemd nobody creates the control socket's directory (bird.service does).
-  mkdir -p /run/bird
-  bird -c "$conf"
-fi
-"""
-)
-
-TARGETS: dict[str, FileTarget] = {
-    "frr": FileTarget(
-        kind="frr",
-        locate=_FRR_LIB + "conf=/etc/frr/frr.conf",
-        checker="vtysh -C -f, bgpd -C",
-        check=_FRR_CHECK,
-        owner="frr:frr",
-        mode="0640",
-        activate=_FRR_ACTIVATE,
-    ),
-    "bird": FileTarget(
-        kind="bird",
-        # Debian's bird2 reads /etc/bird/bird.conf; EL's reads /etc/bird.conf (the seed's path).
-        locate="if [ -d /etc/bird ]; then conf=/etc/bird/bird.conf; else conf=/etc/bird.conf; fi",
-        checker="bird -p -c",
-        check='bird -p -c "$1"\n',
-        owner="bird:bird",
-        mode="0640",
-        activate=_BIRD_ACTIVATE,
-    ),
-    "sysctl": FileTarget(
-        kind="sysctl",
-        locate="conf=/etc/sysctl.d/90-cilium-bgp.conf",
-        checker="",
-        check="",
-        owner="root:root",
-        mode="0644",
-        activate='sysctl -q -p "$conf"\n',
-    ),
-}
+def _command(main: str, args: list[str], title: str) -> str:
+    """``sh -c PROGRAM main.sh ARGS...`` as one command line for the remote user's shell."""
+    return f"# cilium-bgp: {title}\nsh -c {shlex.quote(_program(main))} {main} {shlex.join(args)}"
 
 
 def activate_script(
     kind: str, content_sha256: str, daemons: tuple[str, ...] = ("bgpd",), install: Daemon | None = None
 ) -> str:
-    """Install the file read from stdin as ``kind``'s config, safely (see module docstring).
+    """The command installing the file on stdin (see :func:`activation_stdin`) as ``kind``'s config.
 
-    ``daemons``: for FRR, the daemons the config needs switched on in ``/etc/frr/daemons``.
-    ``install``: first make sure this daemon is installed (OS detected, packages installed if
-    missing); one command per host keeps a thousand-node stack at one resource per node.
+    ``content_sha256``: the hash of the secret-free rendered text; a changed file changes the
+    command (an update runs it), an unchanged one leaves it as it was (no command on ``up``).
+    ``daemons``: for FRR, the daemons the config needs on in ``/etc/frr/daemons``. ``install``:
+    first make sure this daemon is installed (one command per host keeps a thousand-node stack
+    at one resource per node).
     """
-    target = TARGETS[kind]
-    setup = f"daemons='{' '.join(daemons)}'\n" if kind == "frr" else ""
-    check = ""
-    if target.checker:
-        check = f"""\
-check() {{
-{target.check}}}
-if ! out=$(check "$tmp" 2>&1); then
-  printf 'cilium-bgp: new %s rejected by `{target.checker}`; the running config is unchanged:\\n%s\\n' \\
-    "$conf" "$out" | {_REDACT} >&2
-  exit 1
-fi
-"""
-    return f"""\
-set -eu
-# cilium-bgp: activate {kind} config, content sha256 {content_sha256}
-{_ensure_installed(install) if install else ""}{target.locate}
-{setup}tmp=$(mktemp "$(dirname "$conf")/.cilium-bgp.XXXXXX")
-trap 'rm -f "$tmp"' EXIT
-cat >"$tmp"
-chown {target.owner} "$tmp" 2>/dev/null || true
-chmod {target.mode} "$tmp"
-{check}mv -f "$tmp" "$conf"
-trap - EXIT
-{target.activate}"""
+    if kind not in KINDS:
+        raise ValueError(f"unknown config kind {kind!r}")
+    title = f"{install} installed?, then " if install else ""
+    title += f"activate {kind} config, content sha256 {content_sha256}"
+    args = [kind, content_sha256, "yes" if install else "no", *(daemons if kind == "frr" else ())]
+    return _command("activate.sh", args, title)
 
 
-_REMOVE = {
-    "frr": _SERVICE_HELPERS
-    + _FRR_LIB
-    + """\
-if [ "$has_systemd" = yes ]; then systemctl disable --now frr || true; else "$frrlib/frrinit.sh" stop || true; fi
-rm -f /etc/frr/frr.conf
-""",
-    "bird": _SERVICE_HELPERS
-    + """\
-if [ "$has_systemd" = yes ]; then systemctl disable --now bird || true; else birdc down >/dev/null 2>&1 || true; fi
-rm -f /etc/bird/bird.conf /etc/bird.conf
-""",
-    "sysctl": "rm -f /etc/sysctl.d/90-cilium-bgp.conf\n",
-}
+def activation_stdin(text: str) -> str:
+    """What the activation command reads: a header with the sha256 of the file, then the file.
+
+    The expected hash travels with the bytes rather than in the command: the file may hold the
+    BGP password, and its hash on a command line (visible in the host's process list) would let
+    anyone there test password guesses offline.
+    """
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    return f"{HEADER} {digest}\n{text}"
 
 
-# Which resource last activated each kind of file on a host: written after every successful
-# activation, read by the removal, so that a resource deleted after another one took the file over
-# (a renamed node: new resource first, old one deleted last) leaves the file and its daemon alone.
-_OWNER_DIR = "/etc/cilium-bgp"
+def remove_script(kind: str) -> str:
+    """What ``pulumi destroy`` runs: ``remove.sh KIND`` (deletes only the file this program wrote)."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown config kind {kind!r}")
+    return _command("remove.sh", [kind], f"remove {kind} config")
 
 
-def claim_script(kind: str, owner: str) -> str:
-    """Shell run after a successful activation: record ``owner`` as the writer of ``kind``'s file."""
-    return f"mkdir -p {_OWNER_DIR}\nprintf '%s\\n' {shlex.quote(owner)} >{_OWNER_DIR}/{kind}.owner\n"
+def _library_call(function: str, stdin: str) -> subprocess.CompletedProcess[str]:
+    """Run one function of ``lib.sh`` here, with ``stdin``: the lab uses the hosts' own definitions."""
+    return subprocess.run(
+        ["sh", "-c", host_script("lib.sh") + f"\n{function}"],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
 
 
-def remove_script(kind: str, owner: str) -> str:
-    """What ``pulumi destroy`` runs: stop the daemon and remove the file this program wrote, unless
-    another resource than ``owner`` has activated it since."""
-    marker = f"{_OWNER_DIR}/{kind}.owner"
-    return f"""\
-set -u
-# cilium-bgp: remove {kind} config
-if [ -f {marker} ] && [ "$(cat {marker})" != {shlex.quote(owner)} ]; then
-  echo "cilium-bgp: the {kind} config now belongs to $(cat {marker}); left in place"
-  exit 0
-fi
-{_REMOVE[kind]}rm -f {marker}
-rmdir {_OWNER_DIR} 2>/dev/null || true
-"""
+def redact(text: str) -> str:
+    """``text`` without password values (``lib.sh``'s ``redact``: what the hosts apply)."""
+    if not text:
+        return text
+    proc = _library_call("redact", text)
+    if proc.returncode != 0:
+        return "(output withheld: the redaction failed)"
+    return proc.stdout if text.endswith("\n") else proc.stdout.removesuffix("\n")
+
+
+def bgpd_complains(output: str) -> bool:
+    """Whether ``bgpd -C`` output reports a problem (``lib.sh``'s ``bgpd_complains``)."""
+    return _library_call("bgpd_complains", output).returncode == 0
 
 
 def status_script_source() -> str:
-    return resources.files("cilium_bgp.hostscripts").joinpath("bgp_status.py").read_text()
+    return host_script("bgp_status.py")
 
 
 def verify_command(daemon: Daemon, expect: dict[str, Any], timeout_seconds: int) -> str:

@@ -33,7 +33,7 @@ from pulumi.runtime import rpc
 
 from cilium_bgp.artifacts import render_artifacts, sha256
 from cilium_bgp.config import StackConfig
-from cilium_bgp.renderers.scripts import TARGETS
+from cilium_bgp.renderers.scripts import activation_stdin, host_script
 from cilium_bgp.renderers.sysctl import render_router_sysctl
 from cilium_bgp.stackfile import load_stack_file
 from lab import netns
@@ -188,7 +188,7 @@ def test_the_programs_commands_push_the_rendered_files(
     commands: dict[str, dict[str, Any]], hosts_lab: HostsLab
 ) -> None:
     for name, (_, _, text) in rendered_files(hosts_lab.cfg).items():
-        assert commands[name]["stdin"] == text, f"{name}: stdin is not the rendered file"
+        assert commands[name]["stdin"] == activation_stdin(text), f"{name}: stdin is not the rendered file"
         assert f"content sha256 {sha256(text)}" in commands[name]["create"], f"{name}: hash not in the script"
         assert commands[name]["connection"]["hostKey"], f"{name}: no pinned host key"
     assert commands["verify-check"]["create"].startswith("python3 - --daemon frr"), commands["verify-check"]["create"]
@@ -341,5 +341,5 @@ def test_hosts_mode_refuses_what_it_cannot_play(lab_machine: None, tmp_path: Pat
     # The machine's own subnet is routed in the root namespace: such a management network is refused.
     assert root_conflicts(ip_network("192.0.2.0/24"), "cbgpm-unused"), "192.0.2.0/24 should count as routed"
     # `inspect` looks where the program's scripts write.
-    for kind, path in (*CONFIG_PATHS.items(), ("sysctl", SYSCTL_PATH)):
-        assert f"conf={path}" in TARGETS[kind].locate, f"the program writes {kind} elsewhere: {TARGETS[kind].locate}"
+    for path in (CONFIG_PATHS["frr"], CONFIG_PATHS["bird"], SYSCTL_PATH):
+        assert f"={path}\n" in host_script("lib.sh"), f"the program's scripts write elsewhere than {path}"

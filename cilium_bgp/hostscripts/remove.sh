@@ -1,0 +1,39 @@
+# shellcheck shell=sh
+# remove.sh KIND: what `pulumi destroy` runs for KIND (frr, bird or sysctl). Runs after lib.sh.
+#
+# Deletes the config file only when it is still exactly what this program wrote (its record in
+# STATE_DIR names the path and the sha256); then stops the daemon it was running. A file someone
+# else wrote or changed since is left in place, with its daemon, and named. The backup of an
+# operator's own config (BACKUP_SUFFIX) stays for them; installed packages stay too.
+
+set -u
+umask 077
+[ $# -eq 1 ] || die "usage: remove.sh KIND"
+kind=$1
+runtime_dir
+take_lock "$kind"
+conf=$(config_path "$kind")
+record=$(record_path "$kind")
+if [ ! -e "$conf" ]; then
+  rm -f "$record"
+  say "no $kind config at $conf: nothing to remove"
+  exit 0
+fi
+if ! owned "$kind" "$conf"; then
+  say "leaving $conf in place: it is not the file cilium-bgp wrote (changed since, or never written by it)"
+  exit 0
+fi
+case $kind in
+  frr)
+    if has_systemd; then systemctl disable --now frr || true; else "$(frr_lib)/frrinit.sh" stop || true; fi
+    ;;
+  bird)
+    if has_systemd; then systemctl disable --now bird || true; else birdc down >/dev/null 2>&1 || true; fi
+    ;;
+esac
+rm -f "$conf" "$record"
+sync_path "$(dirname "$conf")"
+say "removed $conf"
+if [ -e "$conf$BACKUP_SUFFIX" ]; then
+  say "the config found before cilium-bgp is kept as $conf$BACKUP_SUFFIX"
+fi
