@@ -34,6 +34,7 @@ from cilium_bgp.renderers.scripts import (
     activation_stdin,
     bgpd_complains,
     host_script,
+    program_text,
     redact,
     remove_script,
     verify_command,
@@ -87,20 +88,22 @@ def test_each_host_script_passes_shellcheck(script: str) -> None:
 
 @pytest.mark.parametrize("main", ["activate.sh", "remove.sh"])
 def test_each_command_as_sent_passes_shellcheck(main: str) -> None:
-    """What a host runs is lib.sh and one program joined: check that text too."""
-    proc = shellcheck("-", stdin=host_script("lib.sh") + "\n" + host_script(main))
-    assert proc.returncode == 0, f"lib.sh + {main}:\n{proc.stdout}"
+    """What a host runs is the libraries and one program joined: check that text too."""
+    proc = shellcheck("-", stdin=program_text(main))
+    assert proc.returncode == 0, f"{main} as sent:\n{proc.stdout}"
 
 
 def test_no_shell_is_built_in_python() -> None:
     """Parameters travel as arguments: the joined program is the same for every stack."""
     a = activate_script("frr", sha256("a"), ("bgpd", "bfdd"), install="frr")
     b = activate_script("bird", sha256("b"))
-    program = host_script("lib.sh") + "\n" + host_script("activate.sh")
+    program = "\n".join(
+        line for line in program_text("activate.sh").splitlines() if line.strip() and not line.lstrip().startswith("#")
+    )
     assert a.split("\n", 1)[1].startswith("sh -c ") and b.split("\n", 1)[1].startswith("sh -c ")
     for command, args in ((a, ["frr", sha256("a"), "yes", "bgpd", "bfdd"]), (b, ["bird", sha256("b"), "no"])):
         words = shlex.split(command.split("\n", 1)[1])
-        assert words[:4] == ["sh", "-c", program, "activate.sh"] and words[4:] == args, words[4:]
+        assert words[:4] == ["sh", "-c", program + "\n", "activate.sh"] and words[4:] == args, words[4:]
 
 
 def test_script_embeds_the_content_hash() -> None:
@@ -143,7 +146,7 @@ def test_redaction_knows_the_passwords_of_the_configs_in_play(tmp_path: Path) ->
     conf.write_text('protocol bgp a { password "pw with; spaces"; }\nfrr:\n neighbor 10.0.1.10 password frr-pw-1\n')
     said = "line 3: % Unknown command: neighbor 10.0.1.10 passwrd frr-pw-1\nsyntax error near pw with; spaces\n"
     proc = subprocess.run(
-        ["sh", "-c", host_script("lib.sh") + '\nredact "$1"', "sh", str(conf)],
+        ["sh", "-c", host_script("redact.sh") + '\nredact "$1"', "sh", str(conf)],
         input=said,
         capture_output=True,
         text=True,

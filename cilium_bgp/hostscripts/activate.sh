@@ -11,8 +11,101 @@
 # cut midway changes nothing; the distribution is checked before anything is installed or
 # written; then, under a per-daemon lock, the daemon's own checker, a one-time backup of a config
 # this program did not write, an atomic replace, the reload (or start/restart), and on failure the
-# previous config put back and activated again. Runs after lib.sh (cilium_bgp.renderers.scripts
-# joins them); every message a daemon prints is redacted.
+# previous config put back and activated again. Runs after lib.sh and redact.sh (joined by
+# cilium_bgp.renderers.scripts); every message a daemon prints is redacted.
+
+# check_os: refuse, before changing anything, a distribution the install path does not know.
+check_os() {
+  [ -r /etc/os-release ] || die "cannot tell the distribution: /etc/os-release is missing; nothing changed"
+  # shellcheck disable=SC1091
+  os_id=$(. /etc/os-release && echo "${ID:-unknown}")
+  # shellcheck disable=SC1091
+  os_like=$(. /etc/os-release && echo "${ID_LIKE:-}")
+  # shellcheck disable=SC1091
+  os_version=$(. /etc/os-release && echo "${VERSION_ID:-}")
+  case $os_id in
+    debian | ubuntu) os_family=apt ;;
+    rhel | centos | rocky | almalinux)
+      # FRR's RPM repository (rpm.frrouting.org) and EPEL's bird package: EL 8 and 9.
+      case ${os_version%%.*} in
+        8 | 9) os_family=el ;;
+        *) os_family=none ;;
+      esac
+      ;;
+    *)
+      case " $os_like " in
+        *" debian "* | *" ubuntu "*) os_family=apt ;;
+        *) os_family=none ;;
+      esac
+      ;;
+  esac
+  if [ "$os_family" = none ]; then
+    die "unsupported distribution: ID=$os_id VERSION_ID=$os_version ID_LIKE=$os_like" \
+      "(supported: Debian, Ubuntu and their derivatives; RHEL, CentOS Stream, Rocky Linux, AlmaLinux 8 and 9);" \
+      "nothing changed"
+  fi
+}
+
+# install_daemon DAEMON: install frr or bird with the distribution's tools when missing.
+install_daemon() {
+  case $1 in
+    frr) present() { command -v vtysh >/dev/null 2>&1 && [ -x "$(frr_lib)/frr-reload.py" ]; } ;;
+    bird) present() { command -v bird >/dev/null 2>&1 && command -v birdc >/dev/null 2>&1; } ;;
+  esac
+  if present; then
+    echo "os=$os_id $os_version $1=present"
+    return 0
+  fi
+  if [ "$os_family" = apt ]; then
+    case $1 in frr) packages="frr frr-pythontools" ;; bird) packages=bird2 ;; esac
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    # shellcheck disable=SC2086 # a list of package names
+    apt-get install -y -q $packages
+  else
+    if command -v dnf >/dev/null 2>&1; then pm=dnf; else pm=yum; fi
+    case $1 in
+      frr)
+        rpm -q frr-stable-repo >/dev/null 2>&1 ||
+          $pm install -y "https://rpm.frrouting.org/repo/frr-stable-repo-1-0.el${os_version%%.*}.noarch.rpm"
+        $pm install -y frr frr-pythontools
+        ;;
+      bird)
+        rpm -q epel-release >/dev/null 2>&1 || $pm install -y epel-release
+        $pm install -y bird
+        ;;
+    esac
+  fi
+  present || die "$1 is still missing after the install"
+  echo "os=$os_id $os_version $1=installed"
+}
+
+# install_file SRC DEST OWNER MODE: DEST gets SRC's bytes atomically (a temporary file beside it,
+# synced, renamed, the directory synced).
+install_file() {
+  dest_dir=$(dirname "$2")
+  dest_base=$(basename "$2")
+  mkdir -p "$dest_dir"
+  # Leftovers of a run killed between copy and rename (we hold the lock: none is in use).
+  rm -f "$dest_dir/.$dest_base.cilium-bgp."*
+  staging=$(mktemp "$dest_dir/.$dest_base.cilium-bgp.XXXXXX")
+  cat "$1" >"$staging"
+  chown "$3" "$staging" 2>/dev/null || true
+  chmod "$4" "$staging"
+  sync_path "$staging"
+  mv -f "$staging" "$2"
+  staging=
+  sync_path "$dest_dir"
+}
+
+# write_record KIND PATH RENDERED: remember that PATH (as it is now) was written by this program.
+write_record() {
+  mkdir -p "$STATE_DIR"
+  chmod 0700 "$STATE_DIR"
+  printf 'path=%s\nsha256=%s\nrendered=%s\n' "$2" "$(sha256_of "$2")" "$3" >"$RUN_DIR/$1.record"
+  install_file "$RUN_DIR/$1.record" "$(record_path "$1")" root:root 0600
+  rm -f "$RUN_DIR/$1.record"
+}
 
 set -eu
 umask 077
@@ -208,13 +301,14 @@ if [ "$kind" = frr ]; then
   if has_systemd; then systemctl enable frr >/dev/null 2>&1 || true; fi
 fi
 install_file "$received" "$conf" "$owner" "$mode"
-if said=$(activate_kind "$was_running" "$restart" 2>&1); then
+# 9>&-: a daemon started here must not inherit the lock's descriptor (it would hold the lock forever).
+if said=$(activate_kind "$was_running" "$restart" 9>&- 2>&1); then
   write_record "$kind" "$conf" "$rendered"
   printf '%s\n' "$said" | redact "$conf" || true
   say "$kind config $conf active (sha256 $got)"
   exit 0
 fi
-if undone=$(rollback "$was_running" 2>&1); then
+if undone=$(rollback "$was_running" 9>&- 2>&1); then
   outcome="the previous config is back in place and active"
 else
   outcome="putting the previous config back failed too:

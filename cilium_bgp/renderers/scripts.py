@@ -1,9 +1,10 @@
 """Commands run on the router and nodes over SSH: safe activation, removal and the BGP check.
 
 The shell lives in ``cilium_bgp/hostscripts/*.sh`` (POSIX sh, checked by shellcheck): ``lib.sh``
-holds the one definition of the config paths, the redaction and the FRR checks; ``activate.sh``
-and ``remove.sh`` are the programs. A command is the library and one program joined and run with
-``sh -c``, its parameters as arguments: nothing is filled into the shell text.
+holds the one definition of the config paths, locks and records, ``redact.sh`` the redaction and
+the FRR check; ``activate.sh`` and ``remove.sh`` are the programs. A command is the libraries and
+one program joined and run with ``sh -c``, its parameters as arguments: nothing is filled into
+the shell text.
 
 Safe activation (``activate.sh``): the file arrives on stdin behind a header with its sha256 and
 is refused when incomplete; the distribution is checked before anything changes; under a lock
@@ -36,8 +37,20 @@ def host_script(name: str) -> str:
     return resources.files("cilium_bgp.hostscripts").joinpath(name).read_text()
 
 
+# The files each program is joined from, in order: the libraries it uses, then itself.
+PROGRAMS = {"activate.sh": ("lib.sh", "redact.sh", "activate.sh"), "remove.sh": ("lib.sh", "remove.sh")}
+
+
+def program_text(main: str) -> str:
+    """The files of ``main`` joined, as checked by shellcheck."""
+    return "\n".join(host_script(name) for name in PROGRAMS[main])
+
+
 def _program(main: str) -> str:
-    return host_script("lib.sh") + "\n" + host_script(main)
+    """:func:`program_text` without comment lines: what every host command carries (and Pulumi
+    keeps in the state once per host), so only what runs."""
+    lines = program_text(main).splitlines()
+    return "\n".join(line for line in lines if line.strip() and not line.lstrip().startswith("#")) + "\n"
 
 
 def _library_constants() -> dict[str, str]:
@@ -106,9 +119,9 @@ def remove_script(kind: str) -> str:
 
 
 def _library_call(function: str, stdin: str) -> subprocess.CompletedProcess[str]:
-    """Run one function of ``lib.sh`` here, with ``stdin``: the lab uses the hosts' own definitions."""
+    """Run one function of ``redact.sh`` here, with ``stdin``: the lab uses the hosts' own definitions."""
     return subprocess.run(
-        ["sh", "-c", host_script("lib.sh") + f"\n{function}"],
+        ["sh", "-c", host_script("redact.sh") + f"\n{function}"],
         input=stdin,
         capture_output=True,
         text=True,
@@ -118,7 +131,7 @@ def _library_call(function: str, stdin: str) -> subprocess.CompletedProcess[str]
 
 
 def redact(text: str) -> str:
-    """``text`` without password values (``lib.sh``'s ``redact``: what the hosts apply)."""
+    """``text`` without password values (``redact.sh``'s ``redact``: what the hosts apply)."""
     if not text:
         return text
     proc = _library_call("redact", text)
@@ -128,7 +141,7 @@ def redact(text: str) -> str:
 
 
 def bgpd_complains(output: str) -> bool:
-    """Whether ``bgpd -C`` output reports a problem (``lib.sh``'s ``bgpd_complains``)."""
+    """Whether ``bgpd -C`` output reports a problem (``redact.sh``'s ``bgpd_complains``)."""
     return _library_call("bgpd_complains", output).returncode == 0
 
 
