@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import shlex
 import signal
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from cilium_bgp.artifacts import sha256
@@ -51,12 +53,26 @@ class ActivationResult:
         return {"host": self.host, "kind": self.kind, "exit": self.returncode, "stderr": self.stderr.strip()}
 
 
-def _mounts(daemon: BirdDaemon | FrrRouter) -> str:
+def _mounts(daemon: BirdDaemon | FrrRouter, scratch: Path) -> str:
+    """The host's view for the activation: its daemon's directories, a private /run, and /etc
+    copy-on-write (the activation's records of what it wrote stay in ``scratch``, not the machine's /etc)."""
     if isinstance(daemon, FrrRouter):
         pairs = [(daemon.conf_dir, "/etc/frr"), (daemon.run_dir, "/var/run/frr")]
     else:
         pairs = [(daemon.etc_dir, "/etc/bird"), (daemon.run_dir, "/run")]
-    return " && ".join(f"mount --bind {shlex.quote(str(src))} {dst}" for src, dst in pairs)
+    upper, work, copy = (shlex.quote(str(scratch / name)) for name in ("etc-upper", "etc-work", "etc-copy"))
+    held = [shlex.quote(str(scratch / f"dir-{i}")) for i in range(len(pairs))]
+    # The daemon's directories may live under /run: hold them in scratch before /run is replaced.
+    steps = [f"mkdir -p {upper} {work} {copy} {' '.join(held)}"]
+    steps += [f"mount --bind {shlex.quote(str(src))} {at}" for (src, _), at in zip(pairs, held, strict=True)]
+    steps += [
+        f"{{ mount -t overlay cbgp-fault -o lowerdir=/etc,upperdir={upper},workdir={work} /etc 2>/dev/null"
+        f" || {{ cp -a /etc/. {copy}/ && mount --bind {copy} /etc; }}; }}",
+        "mount -t tmpfs cbgp-fault-run /run",
+    ]
+    for (_, dst), at in zip(pairs, held, strict=True):
+        steps += [f"mkdir -p {dst}", f"mount --bind {at} {dst}"]
+    return " && ".join(steps)
 
 
 def _host_daemon(lab: Lab, host: str) -> BirdDaemon | FrrRouter:
@@ -72,7 +88,8 @@ def push_through_activation(lab: Lab, host: str, text: str) -> ActivationResult:
     daemon = _host_daemon(lab, host)
     netns_name = lab.plan.topology.router_netns if host == "router" else lab.plan.topology.node(host).netns
     script = activate_script(daemon.kind, sha256(text))
-    shell = f"{_mounts(daemon)} && exec sh -c {shlex.quote(script)}"
+    scratch = Path(tempfile.mkdtemp(prefix=f"faults-{host}-", dir=lab.workdir))
+    shell = f"{_mounts(daemon, scratch)} && exec sh -c {shlex.quote(script)}"
     proc = run(
         ["unshare", "--mount", "--propagation", "private", "sh", "-c", shell],
         netns=netns_name,
