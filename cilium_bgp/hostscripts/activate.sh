@@ -123,7 +123,7 @@ previous=$RUN_DIR/$kind.previous
 previous_daemons=$RUN_DIR/frr-daemons.previous
 # shellcheck disable=SC2317,SC2329 # invoked by the EXIT trap
 cleanup() {
-  rm -f "$received"
+  rm -f "$received" "$previous" "$previous_daemons"
   [ -z "$staging" ] || rm -f "$staging"
   [ -z "$check_dir" ] || rm -rf "$check_dir"
 }
@@ -131,6 +131,8 @@ trap cleanup EXIT
 trap 'exit 129' HUP
 trap 'exit 130' INT
 trap 'exit 143' TERM
+# A message to a connection that is gone must not kill the script before it cleans up.
+trap '' PIPE
 
 # 1. The bytes, complete: the header's hash must match what arrived.
 IFS= read -r header || die "no complete header received on stdin (the transfer was cut?); nothing changed"
@@ -146,8 +148,8 @@ got=$(sha256_of "$received")
     "was cut?); nothing changed"
 
 # From here on the host must not be left half-changed because the connection dropped: a closed
-# SSH session neither stops the script (SIGHUP) nor kills it on its next message (SIGPIPE).
-trap '' HUP PIPE
+# SSH session no longer stops the script (SIGHUP).
+trap '' HUP
 
 # 2. A distribution we know, before anything is installed or written.
 check_os
@@ -301,14 +303,21 @@ if [ "$kind" = frr ]; then
   if has_systemd; then systemctl enable frr >/dev/null 2>&1 || true; fi
 fi
 install_file "$received" "$conf" "$owner" "$mode"
-# 9>&-: a daemon started here must not inherit the lock's descriptor (it would hold the lock forever).
-if said=$(activate_kind "$was_running" "$restart" 9>&- 2>&1); then
+# A daemon started here gets the default signal handling and not the lock's descriptor (it would
+# hold the lock forever).
+if said=$(
+  trap - HUP PIPE
+  activate_kind "$was_running" "$restart" 9>&- 2>&1
+); then
   write_record "$kind" "$conf" "$rendered"
   printf '%s\n' "$said" | redact "$conf" || true
   say "$kind config $conf active (sha256 $got)"
   exit 0
 fi
-if undone=$(rollback "$was_running" 9>&- 2>&1); then
+if undone=$(
+  trap - HUP PIPE
+  rollback "$was_running" 9>&- 2>&1
+); then
   outcome="the previous config is back in place and active"
 else
   outcome="putting the previous config back failed too:

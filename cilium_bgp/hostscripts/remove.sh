@@ -8,6 +8,8 @@
 
 set -u
 umask 077
+# Once started, finish: a dropped SSH session must not leave the daemon stopped and the file in place.
+trap '' HUP PIPE
 [ $# -eq 1 ] || die "usage: remove.sh KIND"
 kind=$1
 runtime_dir
