@@ -257,6 +257,7 @@ def test_two_activations_at_once_are_serialised_and_the_last_wins(router: Router
         results = {m: f.result() for m, f in futures.items()}
     for marker, client in clients.items():
         assert client.returncode == 0, f"activation {marker} failed:\n{results[marker]}"
+        assert PASSWORD not in "".join(results[marker]), f"activation {marker}'s output carries the password"
     waited = [m for m, (_, err) in results.items() if "waiting for another activation of frr" in err]
     assert len(waited) == 1, f"exactly one activation should have waited for the other: {results}"
     (last,) = waited
