@@ -165,6 +165,22 @@ _check_context = _pattern("context", r"[^\x00-\x1f\x7f]+", "a kubeconfig context
 _check_kubeconfig = _pattern("kubeconfig", r"[^\x00]+", "a kubeconfig path or content", 1_000_000)
 
 
+def _check_bounded(values: dict[str, Any]) -> dict[str, Any]:
+    """Helm values are merged and dumped recursively: bounded here whatever built the model."""
+    todo: list[tuple[int, Any]] = [(1, values)]
+    count = 0
+    while todo:
+        depth, value = todo.pop()
+        count += 1
+        if depth > MAX_DEPTH or count > MAX_VALUES:
+            raise PydanticCustomError("bounded", f"values nested at most {MAX_DEPTH} deep, at most {MAX_VALUES} in all")
+        if isinstance(value, dict):
+            todo.extend((depth + 1, item) for item in value.values())
+        elif isinstance(value, list):
+            todo.extend((depth + 1, item) for item in value)
+    return values
+
+
 _LIMITED_BROADCAST = IPv4Address("255.255.255.255")
 
 
@@ -332,7 +348,7 @@ class CiliumSettings(Model):
         False, description="Only for nodes on one shared L2; across subnets the routes must come from BGP."
     )
     bpf_masquerade: bool = Field(True, description="`bpf.masquerade`.")
-    values: dict[str, Any] = Field(
+    values: Annotated[dict[str, Any], AfterValidator(_check_bounded)] = Field(
         default_factory=dict,
         description="Helm values merged last, over everything rendered; keys the release lacks are rejected.",
     )

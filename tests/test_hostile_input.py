@@ -368,3 +368,17 @@ def test_program_decoding_refuses_duplicates_and_depth() -> None:
         decode_value("cilium", '{"values": ' + "[" * 100_000 + "]" * 100_000 + "}")
     assert decode_value("method", "bird") == "bird"
     assert decode_value("nodes", json.dumps([{"name": "n"}])) == [{"name": "n"}]
+
+
+def test_the_model_bounds_helm_values_whoever_builds_it() -> None:
+    """Validation, the Helm merge and the YAML dump walk values recursively: the model refuses
+    values they could not walk, also when it is built without load_config."""
+    from pydantic import ValidationError
+
+    from cilium_bgp.config import CiliumSettings
+
+    loop: dict[str, Any] = {}
+    loop["x"] = loop
+    base = {"version": "1.18.3", "clusterPoolIPv4PodCIDRList": ["172.31.254.0/23"]}
+    with pytest.raises(ValidationError, match="nested at most 32 deep"):
+        CiliumSettings.model_validate({**base, "values": loop})
