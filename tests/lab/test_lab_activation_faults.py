@@ -21,12 +21,10 @@ import hashlib
 import json
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from ipaddress import ip_network
 from pathlib import Path
 from typing import Any
 
@@ -36,22 +34,16 @@ from pulumi.runtime import rpc
 from cilium_bgp.artifacts import sha256
 from cilium_bgp.renderers.scripts import CONFIG_PATHS, RUN_DIR, activate_script, activation_stdin
 from cilium_bgp.stackfile import load_stack_file
-from lab.hosts import root_conflicts, ssh_argv
+from lab.sshd import ssh_argv
 from tests.harness import run_program, stack_file_config
-from tests.lab.labkit import ROOT
+from tests.lab.hostskit import Remote, lab_stack
+from tests.lab.labkit import lab_cli
 
 pytestmark = pytest.mark.lab
 
-STACK = ROOT / "Pulumi.lab.yaml"
 PASSWORD = "lab-fault-pw-4821"
 FRR_CONF = CONFIG_PATHS["frr"]
 SETTLE_SECONDS = 20  # an abandoned activation ends (EOF on its stdin) well within this
-
-
-def lab_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "lab", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False
-    )
 
 
 @dataclass
@@ -115,18 +107,6 @@ def inspect(workdir: Path) -> tuple[int, dict[str, Any]]:
     return proc.returncode, json.loads(proc.stdout)
 
 
-def free_stack(tmp: Path) -> Path:
-    """``Pulumi.lab.yaml``, its management /24 moved when another hosts-mode lab holds 198.18.0.0/24."""
-    if not root_conflicts(ip_network("198.18.0.0/24"), "cbgpm-unused"):
-        return STACK
-    for third in range(100, 200):
-        if not root_conflicts(ip_network(f"198.18.{third}.0/24"), "cbgpm-unused"):
-            moved = tmp / "Pulumi.lab.yaml"
-            moved.write_text(STACK.read_text().replace("host: 198.18.0.", f"host: 198.18.{third}."))
-            return moved
-    pytest.fail("no free /24 in 198.18.0.0/15 for the management network")
-
-
 def program_commands(stack: Path, hosts: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """The program's remote commands with the lab's host keys pinned and a BGP password set."""
     config = stack_file_config(stack)
@@ -144,7 +124,7 @@ def program_commands(stack: Path, hosts: dict[str, Any]) -> dict[str, dict[str, 
 @pytest.fixture(scope="module")
 def router(lab_machine: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RouterHost]:
     tmp = tmp_path_factory.mktemp("activation-faults")
-    stack, workdir = free_stack(tmp), tmp / "lab"
+    stack, workdir = lab_stack(tmp), tmp / "lab"
     up = lab_cli("up", "--stack-file", str(stack), "--hosts", "ssh", "--workdir", str(workdir))
     try:
         assert up.returncode == 0, f"up --hosts ssh failed:\n{up.stdout}\n{up.stderr}"
@@ -155,15 +135,10 @@ def router(lab_machine: None, tmp_path_factory: pytest.TempPathFactory) -> Itera
         assert f"password {PASSWORD}" in pushed, "the lab stack should run with a BGP password"
         host = RouterHost(workdir, frr["connection"], frr, pushed, commands["verify-check"])
         # pulumi up: the sysctl and BIRD configs, then FRR, then the check.
+        remote = Remote(workdir)
         nodes = [n.name for n in load_stack_file(stack).nodes]
         for name in ("router-sysctl", *(f"{n}-bird-config" for n in nodes), "router-frr-config"):
-            command = commands[name]
-            connection = command["connection"]
-            pinned = workdir / f"pinned-{connection['host']}"
-            pinned.write_text(f"{connection['host']} {connection['hostKey']}\n")
-            argv = [*ssh_argv(workdir, connection["host"], 22, "root", known_hosts=pinned), command["create"]]
-            proc = subprocess.run(argv, input=command["stdin"], capture_output=True, text=True, timeout=180)
-            assert proc.returncode == 0, f"{name}:\n{proc.stdout}\n{proc.stderr}"
+            remote.create(name, commands[name])
         assert host.check()["ok"]
         yield host
     finally:
