@@ -8,8 +8,9 @@ the shell text.
 
 Safe activation (``activate.sh``): the file arrives on stdin behind a header with its sha256 and
 is refused when incomplete; the distribution is checked before anything changes; under a lock
-per daemon, the daemon's own checker (``vtysh -C -f`` and ``bgpd -C``, ``bird -p -c``) runs on a
-copy in the root-only ``/run/cilium-bgp``; an operator's existing config is kept once; the file
+per daemon, the daemon's own checker (``vtysh -C -f`` and ``bgpd -C``, ``bird -p -c``) runs on the
+received file in the root-only ``/run/cilium-bgp`` (``bgpd`` on a copy only it and root can read);
+an operator's existing config is kept once; the file
 is replaced atomically (fsync, rename); the daemon reloads (``frr-reload.py``, ``birdc
 configure``) or starts; when it does not take the file, the previous config is put back and
 activated again. Every message from a host is redacted.
