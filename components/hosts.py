@@ -70,7 +70,7 @@ def config_file(
         # in the state, on the old host: it cannot undo a file just written when both addresses
         # lead to the same machine, and it is done before the router check. A renamed resource is
         # another matter: Pulumi creates the new one first and deletes the old one last, after the
-        # router check; the owner marker (``claim_script``) makes that delete leave the new file
+        # router check; the owner the activation records on the host makes that delete leave the new file
         # and its daemon alone.
         triggers=[connection.host, connection.port],
         # Our scripts read nothing of an earlier run; its (maybe secret) output stays off the host.

@@ -21,9 +21,6 @@ from pathlib import Path
 import pytest
 
 from cilium_bgp.artifacts import sha256
-<<<<<<< HEAD
-from cilium_bgp.renderers.scripts import TARGETS, activate_script, claim_script, remove_script, verify_command
-=======
 from cilium_bgp.renderers.scripts import (
     BACKUP_SUFFIX,
     CONFIG_PATHS,
@@ -40,7 +37,6 @@ from cilium_bgp.renderers.scripts import (
     verify_command,
 )
 from cilium_bgp.renderers.sysctl import render_router_sysctl
->>>>>>> 6545b9a (Host scripts as shellchecked .sh files; activation verifies, locks, backs up and rolls back)
 
 HOSTSCRIPTS = Path(__file__).resolve().parent.parent / "cilium_bgp" / "hostscripts"
 GOOD_FRR = "frr defaults traditional\nhostname router\n!\nrouter bgp 65100\n bgp router-id 192.168.121.16\nexit\n!\n"
@@ -54,18 +50,10 @@ def all_commands() -> dict[str, str]:
     for kind in KINDS:
         commands[f"activate-{kind}"] = activate_script(kind, sha256(kind))
         if kind in ("frr", "bird"):
-<<<<<<< HEAD
-            scripts[f"install-and-activate-{kind}"] = activate_script(kind, sha256(kind), install=kind)  # type: ignore[arg-type]
-        scripts[f"claim-{kind}"] = claim_script(kind, f"cilium-bgp/test/router-{kind}")
-        scripts[f"remove-{kind}"] = remove_script(kind, f"cilium-bgp/test/router-{kind}")
-    scripts["verify"] = verify_command("frr", {"peers": {}, "routes": {}}, 10)
-    return scripts
-=======
             commands[f"install-and-activate-{kind}"] = activate_script(kind, sha256(kind), install=kind)  # type: ignore[arg-type]
         commands[f"remove-{kind}"] = remove_script(kind)
     commands["verify"] = verify_command("frr", {"peers": {}, "routes": {}}, 10)
     return commands
->>>>>>> 6545b9a (Host scripts as shellchecked .sh files; activation verifies, locks, backs up and rolls back)
 
 
 @pytest.mark.parametrize("name", sorted(all_commands()))
@@ -101,7 +89,10 @@ def test_no_shell_is_built_in_python() -> None:
         line for line in program_text("activate.sh").splitlines() if line.strip() and not line.lstrip().startswith("#")
     )
     assert a.split("\n", 1)[1].startswith("sh -c ") and b.split("\n", 1)[1].startswith("sh -c ")
-    for command, args in ((a, ["frr", sha256("a"), "yes", "bgpd", "bfdd"]), (b, ["bird", sha256("b"), "no"])):
+    for command, args in (
+        (a, ["frr", sha256("a"), "yes", "cilium-bgp", "bgpd", "bfdd"]),
+        (b, ["bird", sha256("b"), "no", "cilium-bgp"]),
+    ):
         words = shlex.split(command.split("\n", 1)[1])
         assert words[:4] == ["sh", "-c", program + "\n", "activate.sh"] and words[4:] == args, words[4:]
 
@@ -232,7 +223,7 @@ def host(tmp_path: Path) -> Host:
 
 
 SNAPSHOT = f"""
-for f in {SYSCTL} {SYSCTL}{BACKUP_SUFFIX} {STATE_DIR}/sysctl; do
+for f in {SYSCTL} {SYSCTL}{BACKUP_SUFFIX} {STATE_DIR}/sysctl.written; do
   [ -e "$f" ] && echo "file $f" || true
 done
 ls -A /etc/sysctl.d /etc/frr /etc/bird {RUN_DIR} 2>/dev/null | sed 's/^/ls /'
@@ -266,7 +257,7 @@ def test_sysctl_activation_backs_up_records_and_removes_only_its_own(host: Host)
     assert host.read(SYSCTL) == new
     assert host.read(SYSCTL + BACKUP_SUFFIX) == OPERATORS, "the operator's file is kept once"
     assert "forward 1" in out, "the settings are applied"
-    record = host.read(f"{STATE_DIR}/sysctl") or ""
+    record = host.read(f"{STATE_DIR}/sysctl.written") or ""
     assert f"path={SYSCTL}\n" in record and f"sha256={sha256(new)}\n" in record, record
     # A second push with other content keeps the first backup as it was.
     second = new.replace("net.ipv4.ip_forward=1\n", "net.ipv4.ip_forward=1\nnet.ipv4.conf.all.rp_filter=0\n")
@@ -317,7 +308,9 @@ def test_a_failed_activation_rolls_back(host: Host) -> None:
     assert "did not take the new" in err and "previous config is back in place and active" in err, err
     assert host.read(SYSCTL) == good, "the previous file is back"
     assert "forward 1" in out, "and its settings are what the kernel runs"
-    assert f"sha256={sha256(good)}" in (host.read(f"{STATE_DIR}/sysctl") or ""), "the record names the file in place"
+    assert f"sha256={sha256(good)}" in (host.read(f"{STATE_DIR}/sysctl.written") or ""), (
+        "the record names the file in place"
+    )
 
 
 @needs_root
@@ -422,58 +415,34 @@ def test_broken_bird_conf_never_replaces_the_working_one(host: Host) -> None:
     assert rc == 1
     assert "new /etc/bird/bird.conf rejected by `bird -p -c`; the running config is unchanged" in err
     assert "syntax error" in err, f"the checker's own message is shown: {err}"
-<<<<<<< HEAD
-    assert "s3cr3t-value" not in err
-    content, listing = after.split("\n--\n")
-    assert content == GOOD_BIRD
-    assert listing.split() == ["bird.conf"]
-
-
-def remove_in_scratch_etc(kind: str, owner: str, marker: str | None, tmp_path: Path) -> tuple[int, str, list[str]]:
-    """Run ``remove_script(kind, owner)`` with /etc and /run scratch tmpfs (no daemon reachable),
-    holding ``kind``'s file and, unless None, an owner marker saying ``marker``; what is left."""
-    conf = {"frr": "/etc/frr/frr.conf", "bird": "/etc/bird/bird.conf", "sysctl": "/etc/sysctl.d/90-cilium-bgp.conf"}
-    wrapper = f"""
-set -e
-mount -t tmpfs scratch /etc
-mount -t tmpfs scratch /run
-mkdir -p "$(dirname {conf[kind]})" /etc/cilium-bgp
-echo old > {conf[kind]}
-if [ -n "$MARKER" ]; then printf '%s\\n' "$MARKER" > /etc/cilium-bgp/{kind}.owner; fi
-set +e
-sh -c "$SCRIPT"
-rc=$?
-find /etc -type f | sort > {tmp_path}/left
-exit $rc
-"""
-    env = {**os.environ, "SCRIPT": remove_script(kind, owner), "MARKER": marker or ""}
-    proc = subprocess.run(
-        ["unshare", "--mount", "--propagation", "private", "sh", "-c", wrapper],
-        text=True,
-        capture_output=True,
-        env=env,
-        timeout=60,
-    )
-    return proc.returncode, proc.stdout, (tmp_path / "left").read_text().split()
-
-
-@needs_root
-@pytest.mark.parametrize("kind", sorted(TARGETS))
-def test_remove_leaves_a_file_another_resource_activated_since(kind: str, tmp_path: Path) -> None:
-    """A renamed node's old resource is deleted after the new one activated the same file."""
-    rc, out, left = remove_in_scratch_etc(kind, "cilium-bgp/s/node2-x", "cilium-bgp/s/node2-renamed-x", tmp_path)
-    assert rc == 0
-    assert "now belongs to cilium-bgp/s/node2-renamed-x; left in place" in out
-    assert len(left) == 2, f"the file and its marker stay: {left}"
-
-
-@needs_root
-@pytest.mark.parametrize("marker", ["cilium-bgp/s/node2-x", None], ids=["own-marker", "no-marker"])
-def test_remove_takes_its_own_file_and_marker(marker: str | None, tmp_path: Path) -> None:
-    rc, out, left = remove_in_scratch_etc("bird", "cilium-bgp/s/node2-x", marker, tmp_path)
-    assert rc == 0, out
-    assert left == [], f"left behind: {left}"
-=======
     assert "s3cr3t" not in err and "value" not in err.split("rejected", 1)[1], err
     assert host.read(CONFIG_PATHS["bird"]) == GOOD_BIRD
->>>>>>> 6545b9a (Host scripts as shellchecked .sh files; activation verifies, locks, backs up and rolls back)
+
+
+@needs_root
+@pytest.mark.parametrize("kind", KINDS)
+def test_remove_leaves_a_file_another_resource_activated_since(host: Host, kind: str) -> None:
+    """A renamed node's old resource is deleted after the new one activated the same file."""
+    conf = CONFIG_PATHS[kind]
+    setup = (
+        existing(conf, "written by the new resource\n")
+        + " && "
+        + existing(f"{STATE_DIR}/{kind}.owner", "cilium-bgp/s/node2-renamed-x\n")
+    )
+    rc, _, err = host.run(remove_script(kind, "cilium-bgp/s/node2-x"), setup=setup)
+    assert rc == 0, err
+    assert f"the {kind} config now belongs to cilium-bgp/s/node2-renamed-x; left in place" in err, err
+    assert host.read(conf) == "written by the new resource\n"
+    assert host.read(f"{STATE_DIR}/{kind}.owner") == "cilium-bgp/s/node2-renamed-x\n"
+
+
+@needs_root
+def test_remove_takes_its_own_file_and_records(host: Host) -> None:
+    owner = "cilium-bgp/s/router-sysctl"
+    command = activate_script("sysctl", sha256(render_router_sysctl()), owner=owner)
+    assert host.run(command, stdin=activation_stdin(render_router_sysctl()))[0] == 0
+    assert host.read(f"{STATE_DIR}/sysctl.owner") == owner + "\n"
+    rc, _, err = host.run(remove_script("sysctl", owner), after=f"ls -A {STATE_DIR} 2>/dev/null | sed 's/^/left /'")
+    assert rc == 0, err
+    assert host.read(SYSCTL) is None and host.read(f"{STATE_DIR}/sysctl.owner") is None
+    assert host.read(f"{STATE_DIR}/sysctl.written") is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -335,9 +336,10 @@ def test_config_commands_follow_their_host_and_their_owner() -> None:
         assert options["deleteBeforeReplace"], name
         assert inputs["addPreviousOutputInEnv"] is False, name
         owner = f"cilium-bgp/test/{name}"
-        claim = f"printf '%s\\n' {owner} >/etc/cilium-bgp/{kind}.owner\n"
-        assert unwrap(inputs["create"]).endswith(claim), "the owner is recorded after the activation"
-        assert f"!= {owner} ]; then" in inputs["delete"], "the delete checks its owner first"
+        create = shlex.split(unwrap(inputs["create"]).split("\n", 1)[1])
+        assert create[3:8] == ["activate.sh", kind, create[5], create[6], owner], "the activation records its owner"
+        delete = shlex.split(inputs["delete"].split("\n", 1)[1])
+        assert delete[3:] == ["remove.sh", kind, owner], "the delete removes only what its owner wrote"
     assert run.inputs[run.named("verify-check").urn]["addPreviousOutputInEnv"] is False
 
 

@@ -1,9 +1,10 @@
 # shellcheck shell=sh
-# activate.sh KIND RENDERED_SHA256 INSTALL [DAEMON...]: make the file on stdin KIND's config.
+# activate.sh KIND RENDERED_SHA256 INSTALL OWNER [DAEMON...]: make the file on stdin KIND's config.
 #
 #   KIND             frr, bird or sysctl
 #   RENDERED_SHA256  sha256 of the secret-free rendered text (recorded; identifies the push)
 #   INSTALL          yes: install the daemon first when missing; no: do not
+#   OWNER            the Pulumi resource pushing the file (project/stack/name), recorded as its owner
 #   DAEMON...        FRR only: the daemons the config needs on in /etc/frr/daemons
 #
 # stdin: one line "cilium-bgp-sha256 HEX" (the sha256 of the bytes that follow), then the file.
@@ -98,22 +99,26 @@ install_file() {
   sync_path "$dest_dir"
 }
 
-# write_record KIND PATH RENDERED: remember that PATH (as it is now) was written by this program.
+# write_record KIND PATH RENDERED OWNER: remember that PATH (as it is now) was written by this
+# program, for the resource OWNER.
 write_record() {
   mkdir -p "$STATE_DIR"
   chmod 0700 "$STATE_DIR"
   printf 'path=%s\nsha256=%s\nrendered=%s\n' "$2" "$(sha256_of "$2")" "$3" >"$RUN_DIR/$1.record"
   install_file "$RUN_DIR/$1.record" "$(record_path "$1")" root:root 0600
+  printf '%s\n' "$4" >"$RUN_DIR/$1.record"
+  install_file "$RUN_DIR/$1.record" "$(owner_path "$1")" root:root 0600
   rm -f "$RUN_DIR/$1.record"
 }
 
 set -eu
 umask 077
-[ $# -ge 3 ] || die "usage: activate.sh KIND RENDERED_SHA256 INSTALL [DAEMON...]"
+[ $# -ge 4 ] || die "usage: activate.sh KIND RENDERED_SHA256 INSTALL OWNER [DAEMON...]"
 kind=$1
 rendered=$2
 install=$3
-shift 3
+owner=$4
+shift 4
 daemons=$*
 staging=
 check_dir=
@@ -205,9 +210,9 @@ fi
 
 # 5. Replace, activate, and put the previous config back when the daemon does not take the new one.
 case $kind in
-  frr) owner=frr:frr mode=0640 ;;
-  bird) owner=bird:bird mode=0640 ;;
-  *) owner=root:root mode=0644 ;;
+  frr) file_owner=frr:frr mode=0640 ;;
+  bird) file_owner=bird:bird mode=0640 ;;
+  *) file_owner=root:root mode=0644 ;;
 esac
 
 frr_service() {
@@ -271,7 +276,7 @@ activate_kind() {
 rollback() {
   if [ -f "$previous_daemons" ]; then install_file "$previous_daemons" "$FRR_DAEMONS" root:frr 0640; fi
   if [ -f "$previous" ]; then
-    install_file "$previous" "$conf" "$owner" "$mode"
+    install_file "$previous" "$conf" "$file_owner" "$mode"
   else
     rm -f "$conf"
   fi
@@ -302,14 +307,14 @@ if [ "$kind" = frr ]; then
   enable_frr_daemons
   if has_systemd; then systemctl enable frr >/dev/null 2>&1 || true; fi
 fi
-install_file "$received" "$conf" "$owner" "$mode"
+install_file "$received" "$conf" "$file_owner" "$mode"
 # A daemon started here gets the default signal handling and not the lock's descriptor (it would
 # hold the lock forever).
 if said=$(
   trap - HUP PIPE
   activate_kind "$was_running" "$restart" 9>&- 2>&1
 ); then
-  write_record "$kind" "$conf" "$rendered"
+  write_record "$kind" "$conf" "$rendered" "$owner"
   printf '%s\n' "$said" | redact "$conf" || true
   say "$kind config $conf active (sha256 $got)"
   exit 0

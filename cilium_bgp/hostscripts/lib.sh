@@ -12,7 +12,9 @@ BIRD_CONF_EL=/etc/bird.conf
 SYSCTL_CONF=/etc/sysctl.d/90-cilium-bgp.conf
 # Root-only scratch space: received files, the previous config during an activation, the locks.
 RUN_DIR=/run/cilium-bgp
-# What this program wrote where (path and sha256 per kind): remove.sh deletes only those files.
+# What this program wrote where, and for which resource: per kind, KIND.written (path and sha256
+# of the file) and KIND.owner (the Pulumi resource that activated it last). remove.sh deletes only
+# a file still exactly as written, and only for the resource that owns it.
 STATE_DIR=/etc/cilium-bgp
 # An operator's own config found in place is kept once under this suffix before the first push.
 BACKUP_SUFFIX=.cilium-bgp-orig
@@ -57,7 +59,10 @@ sync_path() { sync "$1" 2>/dev/null || sync; }
 sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
 
 # record_path KIND: the state file saying what this program wrote for KIND.
-record_path() { echo "$STATE_DIR/$1"; }
+record_path() { echo "$STATE_DIR/$1.written"; }
+
+# owner_path KIND: the state file naming the resource that activated KIND's file last.
+owner_path() { echo "$STATE_DIR/$1.owner"; }
 
 # owned KIND PATH: whether PATH is still exactly the file this program wrote for KIND.
 owned() {

@@ -1,27 +1,41 @@
 # shellcheck shell=sh
-# remove.sh KIND: what `pulumi destroy` runs for KIND (frr, bird or sysctl). Runs after lib.sh.
+# remove.sh KIND OWNER: what `pulumi destroy` runs for KIND (frr, bird or sysctl) on behalf of the
+# resource OWNER. Runs after lib.sh.
 #
-# Deletes the config file only when it is still exactly what this program wrote (its record in
-# STATE_DIR names the path and the sha256); then stops the daemon it was running. A file someone
-# else wrote or changed since is left in place, with its daemon, and named. The backup of an
-# operator's own config (BACKUP_SUFFIX) stays for them; installed packages stay too.
+# A file another resource has activated since (a renamed node: the new resource writes first, the
+# old one is deleted last) is left in place with its daemon. Otherwise the config file is deleted
+# only when it is still exactly what this program wrote (its record in STATE_DIR names the path
+# and the sha256), then its daemon is stopped; a file someone else wrote or changed since is left
+# in place, with its daemon, and named. The backup of an operator's own config (BACKUP_SUFFIX)
+# stays for them; installed packages stay too.
 
 set -u
 umask 077
 # Once started, finish: a dropped SSH session must not leave the daemon stopped and the file in place.
 trap '' HUP PIPE
-[ $# -eq 1 ] || die "usage: remove.sh KIND"
+[ $# -eq 2 ] || die "usage: remove.sh KIND OWNER"
 kind=$1
+owner=$2
 runtime_dir
 take_lock "$kind"
 conf=$(config_path "$kind")
 record=$(record_path "$kind")
+marker=$(owner_path "$kind")
+forget() {
+  rm -f "$record" "$marker"
+  rmdir "$STATE_DIR" 2>/dev/null || true
+}
+if [ -f "$marker" ] && [ "$(cat "$marker")" != "$owner" ]; then
+  say "the $kind config now belongs to $(cat "$marker"); left in place"
+  exit 0
+fi
 if [ ! -e "$conf" ]; then
-  rm -f "$record"
+  forget
   say "no $kind config at $conf: nothing to remove"
   exit 0
 fi
 if ! owned "$kind" "$conf"; then
+  forget
   say "leaving $conf in place: it is not the file cilium-bgp wrote (changed since, or never written by it)"
   exit 0
 fi
@@ -33,7 +47,8 @@ case $kind in
     if has_systemd; then systemctl disable --now bird || true; else birdc down >/dev/null 2>&1 || true; fi
     ;;
 esac
-rm -f "$conf" "$record"
+rm -f "$conf"
+forget
 sync_path "$(dirname "$conf")"
 say "removed $conf"
 if [ -e "$conf$BACKUP_SUFFIX" ]; then

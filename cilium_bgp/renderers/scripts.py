@@ -83,7 +83,11 @@ def _command(main: str, args: list[str], title: str) -> str:
 
 
 def activate_script(
-    kind: str, content_sha256: str, daemons: tuple[str, ...] = ("bgpd",), install: Daemon | None = None
+    kind: str,
+    content_sha256: str,
+    daemons: tuple[str, ...] = ("bgpd",),
+    install: Daemon | None = None,
+    owner: str = "cilium-bgp",
 ) -> str:
     """The command installing the file on stdin (see :func:`activation_stdin`) as ``kind``'s config.
 
@@ -91,13 +95,14 @@ def activate_script(
     command (an update runs it), an unchanged one leaves it as it was (no command on ``up``).
     ``daemons``: for FRR, the daemons the config needs on in ``/etc/frr/daemons``. ``install``:
     first make sure this daemon is installed (one command per host keeps a thousand-node stack
-    at one resource per node).
+    at one resource per node). ``owner``: the resource pushing the file (``project/stack/name``),
+    recorded on the host with the file; only that resource's :func:`remove_script` removes it.
     """
     if kind not in KINDS:
         raise ValueError(f"unknown config kind {kind!r}")
     title = f"{install} installed?, then " if install else ""
     title += f"activate {kind} config, content sha256 {content_sha256}"
-    args = [kind, content_sha256, "yes" if install else "no", *(daemons if kind == "frr" else ())]
+    args = [kind, content_sha256, "yes" if install else "no", owner, *(daemons if kind == "frr" else ())]
     return _command("activate.sh", args, title)
 
 
@@ -112,11 +117,12 @@ def activation_stdin(text: str) -> str:
     return f"{HEADER} {digest}\n{text}"
 
 
-def remove_script(kind: str) -> str:
-    """What ``pulumi destroy`` runs: ``remove.sh KIND`` (deletes only the file this program wrote)."""
+def remove_script(kind: str, owner: str = "cilium-bgp") -> str:
+    """What ``pulumi destroy`` runs: ``remove.sh KIND OWNER``. It removes the file only while
+    ``owner`` is the resource that activated it last and the file is still exactly as written."""
     if kind not in KINDS:
         raise ValueError(f"unknown config kind {kind!r}")
-    return _command("remove.sh", [kind], f"remove {kind} config")
+    return _command("remove.sh", [kind, owner], f"remove {kind} config of {owner}")
 
 
 def _library_call(function: str, stdin: str) -> subprocess.CompletedProcess[str]:
