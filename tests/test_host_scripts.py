@@ -366,8 +366,7 @@ def test_unsupported_distributions_are_refused_before_any_change(host: Host, dis
 
 @needs_root
 def test_fsync_before_rename(host: Host) -> None:
-    if not shutil.which("strace"):
-        pytest.skip("strace is not installed: the fsync order is not observed here")
+    assert shutil.which("strace"), "strace is missing (bash scripts/install-deps installs it)"
     command = activate_script("sysctl", sha256(render_router_sysctl()))
     traced = 'strace -f -e trace=fsync,fdatasync,rename,renameat,renameat2,openat -o "$0" sh -c "$1"'
     rc, _, err = host.run(
