@@ -1,0 +1,101 @@
+"""Which cluster releases the lab builds: Cilium's nearest served patch, and install-cluster's
+command line (no build: these run without Go or network)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from lab.k8s import versions
+from lab.k8s.binaries import CiliumBinaries, cluster_dir
+from lab.k8s.versions import CILIUM_SERVED, UnservedVersion, cilium_build
+
+ROOT = Path(__file__).resolve().parent.parent
+INSTALL_CLUSTER = ROOT / "scripts" / "install-cluster"
+
+
+@pytest.mark.parametrize(
+    ("requested", "built"),
+    [
+        ("1.18", "1.18.3"),  # a bare minor: the minor's default
+        ("v1.16", "1.16.19"),
+        ("1.18.10", "1.18.10"),  # served: itself
+        ("1.16.15", "1.16.19"),  # not served: the only 1.16 there is
+        ("1.14.16", "1.14.19"),
+        ("1.15.10", "1.15.7"),  # nearer to .7 than to .19
+        ("1.15.15", "1.15.19"),
+        ("1.18.7", "1.18.10"),  # as near to .4 as to .10: the newer
+        ("1.13.12", "1.13.18"),
+    ],
+)
+def test_cilium_release_maps_to_the_nearest_served_patch(requested: str, built: str) -> None:
+    assert cilium_build(requested) == built
+
+
+def test_every_minor_default_is_served() -> None:
+    for minor, served in CILIUM_SERVED.items():
+        assert served and all(s.startswith(minor + ".") for s in served), (minor, served)
+        assert cilium_build(minor) == served[0]
+
+
+def test_an_unserved_minor_names_the_served_ones() -> None:
+    with pytest.raises(UnservedVersion, match=r"Cilium 1\.12\.3: no 1\.12\.x release .*1\.13, 1\.14"):
+        cilium_build("1.12.3")
+    with pytest.raises(ValueError, match="not a Cilium version"):
+        cilium_build("latest")
+
+
+def test_the_command_line_resolves_for_install_cluster(capsys: pytest.CaptureFixture[str]) -> None:
+    assert versions.main(["cilium", "1.18", "1.16.15"]) == 0
+    assert capsys.readouterr().out.split() == ["1.18.3", "1.16.19"]
+    assert versions.main(["pins"]) == 0
+    pins = dict(line.split() for line in capsys.readouterr().out.splitlines())
+    assert pins == {"etcd": "3.6.16", "kubernetes": "1.34.4", "kwok": "0.8.0", "kube-router": "2.1.0"}
+    assert versions.main(["cilium", "2.0"]) == 2
+    assert "no 2.0.x release" in capsys.readouterr().err
+
+
+def test_binaries_live_where_install_cluster_puts_them(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("CILIUM_BGP_CLUSTER_DIR", str(tmp_path))
+    assert cluster_dir() == tmp_path
+    build = CiliumBinaries.for_version("1.16.15")
+    assert build.operator == tmp_path / "cilium" / "1.16.19" / "bin" / "cilium-operator-generic"
+    monkeypatch.delenv("CILIUM_BGP_CLUSTER_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cluster_dir() == tmp_path / "xdg" / "cilium-bgp" / "cluster"
+
+
+def _install_cluster(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", str(INSTALL_CLUSTER), *args], capture_output=True, text=True, env={**os.environ, **env}, check=False
+    )
+
+
+def test_install_cluster_prints_its_bin_dir(tmp_path: Path) -> None:
+    done = _install_cluster("--print-path", env={"CILIUM_BGP_CLUSTER_DIR": str(tmp_path / "c")})
+    assert (done.returncode, done.stdout) == (0, f"{tmp_path / 'c' / 'bin'}\n")
+    assert not (tmp_path / "c").exists(), "--print-path builds nothing"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ((), "nothing asked"),
+        (("--bogus",), "unknown argument: --bogus"),
+        (("--cilium", "1.12"), "no 1.12.x release"),
+    ],
+)
+def test_install_cluster_refuses_bad_requests(tmp_path: Path, args: tuple[str, ...], message: str) -> None:
+    done = _install_cluster(*args, env={"CILIUM_BGP_CLUSTER_DIR": str(tmp_path / "c")})
+    assert done.returncode != 0 and message in done.stderr, done.stderr
+    assert done.stdout == ""
+
+
+@pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck is not installed")
+def test_install_cluster_is_shellcheck_clean() -> None:
+    done = subprocess.run(["shellcheck", str(INSTALL_CLUSTER)], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout
