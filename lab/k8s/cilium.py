@@ -115,7 +115,7 @@ class CiliumOperator:
             if self.node_name:
                 env["K8S_NODE_NAME"] = self.node_name
             argv = operator_argv(self.binaries, self.kubeconfig, self.config_dir, data)
-            self.processes.start("cilium-operator", argv, netns=self.netns, env=env)
+            self.processes.start("cilium-operator", argv, netns=self.netns, env=env, private_run=self.workdir / "run")
             self._wait_ready(client)
         except BaseException:
             self.stop()

@@ -42,10 +42,21 @@ class ClusterProcesses:
         return self.directory / f"{role.replace('/', '-')}.log"
 
     def start(
-        self, role: str, argv: Sequence[str], *, netns: str | None, env: Mapping[str, str] | None = None
+        self,
+        role: str,
+        argv: Sequence[str],
+        *,
+        netns: str | None,
+        env: Mapping[str, str] | None = None,
+        private_run: Path | None = None,
     ) -> ProcessRecord:
         """Start ``argv`` (inside ``netns`` when given; ``ip netns exec`` execs it, so the PID is the
-        process's own) and record it before anything else can fail."""
+        process's own) and record it before anything else can fail. ``private_run``: the process
+        sees this directory as ``/run`` (see :func:`with_private_run`)."""
+        if private_run is not None:
+            if netns is None:
+                raise LabError(f"{role}: a private /run needs the mount namespace of `ip netns exec`")
+            argv = with_private_run(private_run, argv)
         full = in_netns(netns, argv) if netns else list(argv)
         log.info("start %s: %s", role, " ".join(full))
         with self.log_file(role).open("ab") as output:
@@ -101,6 +112,19 @@ class ClusterProcesses:
                 child.wait(timeout=KILLED.seconds)
             except subprocess.TimeoutExpired:
                 log.warning("process %d did not leave after SIGKILL", pid)
+
+
+def with_private_run(directory: Path, argv: Sequence[str]) -> list[str]:
+    """``argv`` with ``directory`` bind-mounted over ``/run`` (``/var/run``) first.
+
+    Cilium's processes keep sockets at fixed paths there (the 1.18 operator's
+    ``/var/run/cilium/shell.sock``), so two of them, or two labs, would clash on the host's
+    ``/run``. ``ip netns exec`` runs its command in a mount namespace of its own whose mounts do not
+    propagate back (it makes ``/`` a slave), so the mount exists for this process alone and goes
+    with it; ``exec`` keeps the PID the process's own.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    return ["sh", "-c", 'mount --bind "$0" /run && exec "$@"', str(directory), *argv]
 
 
 def _stop_one(record: ProcessRecord) -> bool:

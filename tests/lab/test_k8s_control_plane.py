@@ -52,6 +52,8 @@ CILIUM_CONFIG = {
     # Without it cluster-pool IPAM stops: "cluster-pool-ipv6-cidr must be provided".
     "enable-ipv6": "false",
 }
+# Where Cilium keeps its sockets; the lab's Cilium processes get a /run of their own.
+HOST_RUN_CILIUM = Path("/run/cilium")
 POD_CIDRS = Budget("PodCIDRs allocated", 60)
 LB_IP = Budget("LB IP assigned", 60)
 
@@ -63,7 +65,11 @@ class Cluster:
     workdir: Path
     control_plane: ControlPlane
     operator: CiliumOperator
-    client: ApiClient
+    host_run_cilium: bool  # whether the host's /run/cilium existed before
+
+    @property
+    def client(self) -> ApiClient:
+        return self.control_plane.client()
 
     def teardown(self) -> list[str]:
         """Operator, then the control plane, then the namespace and the management link."""
@@ -96,7 +102,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     control_plane = ControlPlane(spec, binaries)
     # The operator reaches the API server as an agent on a node would: at its own address.
     operator = CiliumOperator(cilium, netns, spec.workdir / f"kubeconfig-{API_ADDRESS}", workdir / "operator")
-    made = Cluster(netns, root_link, workdir, control_plane, operator, control_plane.client())
+    made = Cluster(netns, root_link, workdir, control_plane, operator, HOST_RUN_CILIUM.exists())
     run(["ip", "netns", "add", netns])
     try:
         run(["ip", "-n", netns, "link", "set", "lo", "up"])
@@ -190,3 +196,4 @@ def test_teardown_leaves_nothing(cluster: Cluster) -> None:
     assert cluster.netns not in mounts and str(cluster.workdir) not in mounts, "a mount survived"
     left = sorted(str(p) for p in cluster.workdir.rglob("*")) if cluster.workdir.exists() else []
     assert left == [], f"files left behind: {left}"
+    assert cluster.host_run_cilium or not HOST_RUN_CILIUM.exists(), "the operator wrote into the host's /run"
