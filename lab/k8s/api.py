@@ -10,7 +10,6 @@ import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from ipaddress import IPv4Address
-from pathlib import Path
 from typing import Any
 
 from lab.k8s.credentials import Credentials
@@ -142,13 +141,14 @@ class ApiClient:
 
 
 def _reason(error: urllib.error.HTTPError) -> str:
-    """The API's Status message (it names the object and the rule), else the HTTP reason."""
+    """The API's Status message (it names the object and the rule); for a health endpoint's text,
+    its failing checks (``[-]etcd failed: ...``); else the HTTP reason."""
     try:
-        status = json.loads(error.read().decode())
-    except (ValueError, OSError):
+        body = error.read().decode(errors="replace")
+    except OSError:
         return str(error.reason)
-    return str(status.get("message") or error.reason)
-
-
-def api_client(server: str, creds_dir: Path) -> ApiClient:
-    return ApiClient(server, Credentials(creds_dir))
+    try:
+        return str(json.loads(body).get("message") or error.reason)
+    except (ValueError, AttributeError):
+        failing = [line.strip() for line in body.splitlines() if line.startswith("[-]")]
+        return "; ".join(failing) or str(error.reason)

@@ -93,6 +93,7 @@ class CiliumOperator:
     name: str = "cilium-config"
     node_name: str = ""
     processes: ClusterProcesses = field(init=False)
+    owns_workdir: bool = field(init=False, default=False)
 
     def __post_init__(self) -> None:
         self.processes = ClusterProcesses(self.workdir)
@@ -103,10 +104,13 @@ class CiliumOperator:
 
     def start(self, client: ApiClient) -> None:
         """Start the operator and wait until it leads and has registered the CRDs the lab uses; on
-        failure stop it and remove the work directory, then raise."""
+        failure stop it and remove the work directory, then raise. Its IPAM starts once it leads:
+        a config IPAM refuses ends the process a moment later, which :meth:`check_running` (called
+        by the waits that follow) reports with the operator's own words."""
         self.binaries.require()
         data = client.config_map(self.namespace, self.name)
         self.workdir.mkdir(parents=True)
+        self.owns_workdir = True
         try:
             write_config_dir(data, self.config_dir)
             log.info("cilium-operator %s from %s/%s:\n  %s", self.binaries.release, self.namespace, self.name,
@@ -121,11 +125,14 @@ class CiliumOperator:
             self.stop()
             raise
 
+    def check_running(self) -> None:
+        self.processes.check_running("cilium-operator")
+
     def _wait_ready(self, client: ApiClient) -> None:
         lease = resource_path("coordination.k8s.io/v1", "leases", self.namespace, "cilium-operator-resource-lock")
 
         def ready() -> tuple[None, list[str]]:
-            self.processes.check_running("cilium-operator")
+            self.check_running()
             problems = []
             if not (client.find(lease) or {}).get("spec", {}).get("holderIdentity"):
                 problems.append(f"no holder of lease {self.namespace}/cilium-operator-resource-lock yet")
@@ -143,6 +150,7 @@ class CiliumOperator:
 
     def stop(self) -> list[str]:
         left = self.processes.stop(["cilium-operator"])
-        if not left:
+        if not left and self.owns_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
+            self.owns_workdir = False
         return left

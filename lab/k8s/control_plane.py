@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 
-from lab.k8s.api import ApiClient, ApiError, condition, resource_path
+from lab.k8s.api import ApiClient, ApiError, Object, condition, resource_path
 from lab.k8s.binaries import ControlPlaneBinaries
 from lab.k8s.credentials import Credentials, make_credentials, write_kubeconfig
 from lab.k8s.processes import ClusterProcesses
@@ -118,6 +118,7 @@ class ControlPlane:
     binaries: ControlPlaneBinaries
     processes: ClusterProcesses = field(init=False)
     creds: Credentials = field(init=False)
+    owns_workdir: bool = field(init=False, default=False)
 
     def __post_init__(self) -> None:
         self.processes = ClusterProcesses(self.spec.workdir / "logs")
@@ -137,6 +138,7 @@ class ControlPlane:
     def start(self) -> None:
         """Start everything and wait until the API server answers and both controllers lead; on any
         failure stop what started and remove the work directory, then raise."""
+        self.binaries.require()
         if self.spec.workdir.exists():
             raise LabError(f"{self.spec.workdir} exists: another control plane uses it")
         try:
@@ -150,6 +152,7 @@ class ControlPlane:
     def _start(self) -> None:
         spec, binary = self.spec, self.binaries.binary
         spec.workdir.mkdir(mode=0o700, parents=True)
+        self.owns_workdir = True
         self.processes.directory.mkdir()
         make_credentials(self.creds.directory, [spec.address, spec.management_address, *_service_ip(spec)])
         local = self.kubeconfig("127.0.0.1")  # the controllers, beside the API server
@@ -200,11 +203,11 @@ class ControlPlane:
         except DeadlinePassed as error:
             raise LabError(f"{error}\n{name} log:\n{self.processes.log_tail(name)}") from None
 
-    def wait_nodes_ready(self, names: list[str]) -> dict[str, dict[str, object]]:
+    def wait_nodes_ready(self, names: list[str]) -> dict[str, Object]:
         """Wait until kwok reports every named Node Ready; returns the Nodes."""
         client = self.client()
 
-        def ready() -> tuple[dict[str, dict[str, object]], list[str]]:
+        def ready() -> tuple[dict[str, Object], list[str]]:
             self._alive("kwok")
             nodes, problems = {}, []
             for name in names:
@@ -227,8 +230,9 @@ class ControlPlane:
         """Stop the processes (clients first, etcd last) and remove the work directory. Returns what
         could not be stopped; the directory stays then, for the next teardown to find."""
         left = self.processes.stop(STOP_ORDER)
-        if not left:
+        if not left and self.owns_workdir:
             shutil.rmtree(self.spec.workdir, ignore_errors=True)
+            self.owns_workdir = False
         return left
 
 

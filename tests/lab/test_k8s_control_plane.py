@@ -29,6 +29,7 @@ from lab.k8s.api import ApiClient, Object, condition, resource_path
 from lab.k8s.binaries import CiliumBinaries, ControlPlaneBinaries, control_plane_binaries
 from lab.k8s.cilium import OPERATOR_CRDS, CiliumOperator, cilium_node_object
 from lab.k8s.control_plane import ControlPlane, ControlPlaneSpec
+from lab.k8s.processes import ProcessExited
 from lab.shell import LabError, run
 from lab.wait import Budget, wait_until
 
@@ -55,6 +56,7 @@ CILIUM_CONFIG = {
 # Where Cilium keeps its sockets; the lab's Cilium processes get a /run of their own.
 HOST_RUN_CILIUM = Path("/run/cilium")
 POD_CIDRS = Budget("PodCIDRs allocated", 60)
+OPERATOR_GIVES_UP = Budget("operator exits on a bad config", 60)
 LB_IP = Budget("LB IP assigned", 60)
 
 
@@ -135,6 +137,33 @@ def test_nodes_turn_ready_through_kwok(cluster: Cluster) -> None:
         assert internal == [str(address)], f"{name}: InternalIP {internal}, registered {address}"
 
 
+def test_an_operator_that_gives_up_is_reported_and_leaves_nothing(cluster: Cluster) -> None:
+    """A release without ``enable-ipv6: "false"``: once leading, the operator's cluster-pool IPAM
+    gives up and the process ends. Its own namespace keeps its leader lease apart from the real
+    operator's."""
+    client = cluster.client
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "bad"}}
+    client.create(resource_path("v1", "namespaces"), namespace)
+    data = {k: v for k, v in CILIUM_CONFIG.items() if k != "enable-ipv6"}
+    body: Object = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cilium-config"}, "data": data}
+    client.create(resource_path("v1", "configmaps", "bad"), body)
+    operator = cluster.operator
+    bad = CiliumOperator(operator.binaries, cluster.netns, operator.kubeconfig, cluster.workdir / "bad", "bad")
+
+    def gone() -> tuple[None, list[str]]:
+        bad.check_running()
+        return None, ["cilium-operator still running"]
+
+    try:
+        with pytest.raises(ProcessExited, match="cluster-pool-ipv6-cidr must be provided"):
+            bad.start(client)
+            wait_until(gone, OPERATOR_GIVES_UP, "cilium-operator to give up")
+    finally:
+        assert bad.stop() == [], "the failed operator stops"
+    assert not [r for r in bad.processes.records if is_alive(r)], "the failed operator still runs"
+    assert not bad.workdir.exists(), "a stopped operator left its work directory"
+
+
 def test_operator_registers_crds_and_allocates_pod_cidrs(cluster: Cluster) -> None:
     client = cluster.client
     body: Object = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cilium-config"}}
@@ -148,6 +177,7 @@ def test_operator_registers_crds_and_allocates_pod_cidrs(cluster: Cluster) -> No
         client.create(resource_path("cilium.io/v2", "ciliumnodes"), cilium_node_object(node))
 
     def allocated() -> tuple[dict[str, list[str]], list[str]]:
+        cluster.operator.check_running()
         found = {}
         for item in client.items(resource_path("cilium.io/v2", "ciliumnodes")):
             found[item["metadata"]["name"]] = item.get("spec", {}).get("ipam", {}).get("podCIDRs") or []
@@ -177,6 +207,7 @@ def test_lb_ipam_assigns_a_pool_address(cluster: Cluster) -> None:
     client.create(resource_path("v1", "services", "default"), service)
 
     def assigned() -> tuple[list[str], list[str]]:
+        cluster.operator.check_running()
         obj = client.get(resource_path("v1", "services", "default", "demo"))
         ips = [i.get("ip", "") for i in obj.get("status", {}).get("loadBalancer", {}).get("ingress", [])]
         return ips, [] if ips else ["status.loadBalancer.ingress is empty"]
