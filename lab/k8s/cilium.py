@@ -39,7 +39,7 @@ def write_config_dir(data: Mapping[str, str], directory: Path) -> Path:
         shutil.rmtree(directory)
     directory.mkdir(parents=True)
     for key, value in data.items():
-        (directory / key).write_text(value)
+        (directory / key).write_bytes(value.encode())
     return directory
 
 
@@ -48,7 +48,7 @@ def config_lines(data: Mapping[str, str]) -> list[str]:
     return [f"{key}={value}" for key, value in sorted(data.items())]
 
 
-def cilium_node_object(node: Object, api_version: str = "cilium.io/v2") -> Object:
+def cilium_node_object(node: Object) -> Object:
     """The CiliumNode a cilium-agent registers for ``node`` before anything else (1.18
     ``pkg/nodediscovery``): named after it, owned by it, with its labels and addresses. With
     cluster-pool IPAM the operator then allocates ``spec.ipam.podCIDRs``; where no agent runs, the
@@ -60,7 +60,7 @@ def cilium_node_object(node: Object, api_version: str = "cilium.io/v2") -> Objec
         if a.get("type") in ("InternalIP", "ExternalIP")
     ]
     return {
-        "apiVersion": api_version,
+        "apiVersion": "cilium.io/v2",
         "kind": "CiliumNode",
         "metadata": {
             "name": meta["name"],
