@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+from ipaddress import IPv4Address
 from pathlib import Path
 
 import pytest
 
 from lab.daemons import is_alive
 from lab.k8s import processes
+from lab.k8s.binaries import CONTROL_PLANE, ControlPlaneBinaries
+from lab.k8s.control_plane import ControlPlane, ControlPlaneSpec
 from lab.k8s.processes import ClusterProcesses, ProcessExited, stop_recorded, with_private_run
 from lab.shell import LabError
 from lab.wait import Budget, wait_until
@@ -56,3 +59,21 @@ def test_private_run_needs_a_network_namespace_and_wraps_the_command(tmp_path: P
     argv = with_private_run(tmp_path / "run", ["cilium-operator-generic", "--config-dir", "/c"])
     assert argv[:2] == ["sh", "-c"] and "mount --bind" in argv[2] and 'exec "$@"' in argv[2]
     assert argv[3:] == [str(tmp_path / "run"), "cilium-operator-generic", "--config-dir", "/c"]
+
+
+def test_a_control_plane_that_cannot_start_removes_what_it_made(tmp_path: Path) -> None:
+    """etcd cannot start (its namespace does not exist): the start says so with etcd's words, and
+    stops and removes everything it made."""
+    binaries = ControlPlaneBinaries(tmp_path / "cache")
+    binaries.bin.mkdir(parents=True)
+    for name in CONTROL_PLANE:
+        binaries.binary(name).touch(mode=0o755)
+    (tmp_path / "cache" / "kwok" / "stages").mkdir(parents=True)
+    (tmp_path / "cache" / "kwok" / "stages" / "node-initialize.yaml").touch()
+    workdir = tmp_path / "cp"
+    spec = ControlPlaneSpec("cbgp-absent-cp", IPv4Address("198.19.254.1"), IPv4Address("198.18.254.2"), workdir)
+    control_plane = ControlPlane(spec, binaries)
+    with pytest.raises(ProcessExited, match=r"etcd .*exited.*:\n.*cbgp-absent-cp"):
+        control_plane.start()
+    assert not [r for r in control_plane.processes.records if is_alive(r)]
+    assert not workdir.exists(), "a failed start left its work directory"

@@ -72,7 +72,7 @@ class ClusterProcesses:
         try:
             record = record_process(role, child.pid)
         except LabError:
-            raise ProcessExited(f"{role} exited at once: {self.log_tail(role)}") from None
+            raise ProcessExited(f"{role} exited at once:\n{self.log_tail(role)}") from None
         self.records.append(record)
         self._save()
         return record
