@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from lab.daemons import is_alive
+import lab.process
 from lab.k8s import processes
 from lab.k8s.binaries import CONTROL_PLANE, ControlPlaneBinaries
 from lab.k8s.control_plane import ControlPlane, ControlPlaneSpec
 from lab.k8s.processes import ClusterProcesses, ProcessExited, stop_recorded, with_private_run
+from lab.process import is_alive
 from lab.shell import LabError
 from lab.wait import Budget, wait_until
 
@@ -28,7 +29,7 @@ def test_every_start_is_recorded_and_a_teardown_from_the_record_stops_it(tmp_pat
 
 
 def test_a_process_that_ignores_sigterm_is_killed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(processes, "STOP_GRACE", Budget("process stop", 0.5))
+    monkeypatch.setattr(lab.process, "STOP", Budget("process exit", 0.5))
     group = ClusterProcesses(tmp_path)
     record = group.start("stubborn", ["sh", "-c", "trap '' TERM; exec sleep 60"], netns=None)
     assert group.stop(["stubborn"]) == []
@@ -62,8 +63,8 @@ def test_private_run_needs_a_network_namespace_and_wraps_the_command(tmp_path: P
 
 
 def test_a_control_plane_that_cannot_start_removes_what_it_made(tmp_path: Path) -> None:
-    """etcd cannot start (its namespace does not exist): the start says so with etcd's words, and
-    stops and removes everything it made."""
+    """Nothing can start (the namespace does not exist): the start says so in the words of the first
+    process seen gone, and stops and removes everything it made."""
     binaries = ControlPlaneBinaries(tmp_path / "cache")
     binaries.bin.mkdir(parents=True)
     for name in CONTROL_PLANE:
@@ -73,7 +74,7 @@ def test_a_control_plane_that_cannot_start_removes_what_it_made(tmp_path: Path) 
     workdir = tmp_path / "cp"
     spec = ControlPlaneSpec("cbgp-absent-cp", IPv4Address("198.19.254.1"), IPv4Address("198.18.254.2"), workdir)
     control_plane = ControlPlane(spec, binaries)
-    with pytest.raises(ProcessExited, match=r"etcd .*exited.*:\n.*cbgp-absent-cp"):
+    with pytest.raises(ProcessExited, match=r"(etcd|kube-apiserver) .*exited.*:\n.*cbgp-absent-cp"):
         control_plane.start()
     assert not [r for r in control_plane.processes.records if is_alive(r)]
     assert not workdir.exists(), "a failed start left its work directory"

@@ -9,20 +9,16 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lab.daemons import ProcessRecord, is_alive, record_process, signal_process
+from lab.process import ProcessRecord, is_alive, record_process, stop_processes
 from lab.shell import LabError, in_netns, log, redact
 from lab.wait import Budget, DeadlinePassed, wait_until
 
-# kube-apiserver takes more than 10 s to leave on SIGTERM, and with etcd gone it never does.
-STOP_GRACE = Budget("process stop", 20)
-KILLED = Budget("process killed", 5)
+KILLED = Budget("killed process gone", 5)
 RECORD_FILE = "processes.json"
 
 
@@ -95,13 +91,13 @@ class ClusterProcesses:
                 raise ProcessExited(f"{role} (pid {record.pid}) exited:\n{self.log_tail(role)}")
 
     def stop(self, roles: Sequence[str]) -> list[str]:
-        """Stop the recorded processes of ``roles``, in that order: SIGTERM, then SIGKILL after the
-        grace period. Returns what did not go (nothing, normally)."""
+        """Stop the recorded processes of ``roles``, one role after the other in that order (SIGTERM,
+        SIGKILL after :data:`lab.process.STOP`). Returns what did not go (nothing, normally)."""
         left: list[str] = []
         for role in roles:
-            for record in [r for r in self.records if r.role == role]:
-                if not _stop_one(record):
-                    left.append(f"{role} ({record.pid})")
+            group = [r for r in self.records if r.role == role]
+            left += _stop_group(group)
+            for record in group:
                 self._reap(record.pid)
         return left
 
@@ -127,26 +123,18 @@ def with_private_run(directory: Path, argv: Sequence[str]) -> list[str]:
     return ["sh", "-c", 'mount --bind "$0" /run && exec "$@"', str(directory), *argv]
 
 
-def _stop_one(record: ProcessRecord) -> bool:
-    if not signal_process(record, signal.SIGTERM):
-        return True
+def _stop_group(records: list[ProcessRecord]) -> list[str]:
+    """Stop ``records`` together; what is still there once SIGKILL had time to act."""
+    stop_processes(records)
 
     def gone() -> tuple[None, list[str]]:
-        return None, [f"{record.role} ({record.pid}) still running"] if is_alive(record) else []
+        return None, [f"{r.role} ({r.pid})" for r in records if is_alive(r)]
 
-    started = time.monotonic()
     try:
-        wait_until(gone, STOP_GRACE, f"{record.role} to stop")
-        log.info("stopped %s in %.1f s", record.role, time.monotonic() - started)
-        return True
-    except DeadlinePassed:
-        log.warning("%s ignored SIGTERM for %.0f s: SIGKILL", record.role, STOP_GRACE.seconds)
-    signal_process(record, signal.SIGKILL)
-    try:
-        wait_until(gone, KILLED, f"{record.role} to die")
-    except DeadlinePassed:
-        return False
-    return True
+        wait_until(gone, KILLED, "killed processes to go")
+    except DeadlinePassed as error:
+        return error.problems
+    return []
 
 
 def stop_recorded(directory: Path) -> list[str]:
@@ -156,4 +144,4 @@ def stop_recorded(directory: Path) -> list[str]:
     if not path.exists():
         return []
     records = [ProcessRecord(**r) for r in json.loads(path.read_text())]
-    return [f"{r.role} ({r.pid})" for r in reversed(records) if not _stop_one(r)]
+    return [left for record in reversed(records) for left in _stop_group([record])]

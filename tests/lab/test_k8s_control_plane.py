@@ -23,13 +23,13 @@ from pathlib import Path
 
 import pytest
 
-from lab.daemons import is_alive
 from lab.k8s import versions
 from lab.k8s.api import ApiClient, Object, condition, resource_path
 from lab.k8s.binaries import CiliumBinaries, ControlPlaneBinaries, control_plane_binaries
 from lab.k8s.cilium import OPERATOR_CRDS, CiliumOperator, cilium_node_object
 from lab.k8s.control_plane import ControlPlane, ControlPlaneSpec
 from lab.k8s.processes import ProcessExited
+from lab.process import is_alive
 from lab.shell import LabError, run
 from lab.wait import Budget, wait_until
 
@@ -137,33 +137,6 @@ def test_nodes_turn_ready_through_kwok(cluster: Cluster) -> None:
         assert internal == [str(address)], f"{name}: InternalIP {internal}, registered {address}"
 
 
-def test_an_operator_that_gives_up_is_reported_and_leaves_nothing(cluster: Cluster) -> None:
-    """A release without ``enable-ipv6: "false"``: once leading, the operator's cluster-pool IPAM
-    gives up and the process ends. Its own namespace keeps its leader lease apart from the real
-    operator's."""
-    client = cluster.client
-    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "bad"}}
-    client.create(resource_path("v1", "namespaces"), namespace)
-    data = {k: v for k, v in CILIUM_CONFIG.items() if k != "enable-ipv6"}
-    body: Object = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cilium-config"}, "data": data}
-    client.create(resource_path("v1", "configmaps", "bad"), body)
-    operator = cluster.operator
-    bad = CiliumOperator(operator.binaries, cluster.netns, operator.kubeconfig, cluster.workdir / "bad", "bad")
-
-    def gone() -> tuple[None, list[str]]:
-        bad.check_running()
-        return None, ["cilium-operator still running"]
-
-    try:
-        with pytest.raises(ProcessExited, match="cluster-pool-ipv6-cidr must be provided"):
-            bad.start(client)
-            wait_until(gone, OPERATOR_GIVES_UP, "cilium-operator to give up")
-    finally:
-        assert bad.stop() == [], "the failed operator stops"
-    assert not [r for r in bad.processes.records if is_alive(r)], "the failed operator still runs"
-    assert not bad.workdir.exists(), "a stopped operator left its work directory"
-
-
 def test_operator_registers_crds_and_allocates_pod_cidrs(cluster: Cluster) -> None:
     client = cluster.client
     body: Object = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cilium-config"}}
@@ -214,6 +187,33 @@ def test_lb_ipam_assigns_a_pool_address(cluster: Cluster) -> None:
 
     ips = wait_until(assigned, LB_IP, "LB-IPAM for default/demo").value
     assert len(ips) == 1 and ip_address(ips[0]) in LB_POOL, f"LB IPs {ips}, pool {LB_POOL}"
+
+
+def test_an_operator_that_gives_up_is_reported_and_leaves_nothing(cluster: Cluster) -> None:
+    """A release without ``enable-ipv6: "false"``: once leading, the operator's cluster-pool IPAM
+    gives up and the process ends. Its own namespace keeps its leader lease apart from the real
+    operator's; it runs last, so that what the real operator did is its own."""
+    client = cluster.client
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "bad"}}
+    client.create(resource_path("v1", "namespaces"), namespace)
+    data = {k: v for k, v in CILIUM_CONFIG.items() if k != "enable-ipv6"}
+    body: Object = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cilium-config"}, "data": data}
+    client.create(resource_path("v1", "configmaps", "bad"), body)
+    operator = cluster.operator
+    bad = CiliumOperator(operator.binaries, cluster.netns, operator.kubeconfig, cluster.workdir / "bad", "bad")
+
+    def gone() -> tuple[None, list[str]]:
+        bad.check_running()
+        return None, ["cilium-operator still running"]
+
+    try:
+        with pytest.raises(ProcessExited, match="cluster-pool-ipv6-cidr must be provided"):
+            bad.start(client)
+            wait_until(gone, OPERATOR_GIVES_UP, "cilium-operator to give up")
+    finally:
+        assert bad.stop() == [], "the failed operator stops"
+    assert not [r for r in bad.processes.records if is_alive(r)], "the failed operator still runs"
+    assert not bad.workdir.exists(), "a stopped operator left its work directory"
 
 
 def test_teardown_leaves_nothing(cluster: Cluster) -> None:
