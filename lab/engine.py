@@ -28,6 +28,8 @@ from typing import Any
 import yaml
 from pulumi import automation as auto
 
+from lab.mgmt import management_stack
+
 ROOT = Path(__file__).resolve().parent.parent
 STACK = "lab"
 STACK_FILE = ROOT / "Pulumi.lab.yaml"
@@ -92,6 +94,7 @@ class Engine:
     bin_dir: Path
     stack_name: str = STACK
     config: dict[str, Any] = field(default_factory=dict)  # what configure() last set
+    stack_file: Path = STACK_FILE  # the stack file its lab was made from (lab_up may move it)
 
     @property
     def workspace_dir(self) -> Path:
@@ -226,7 +229,9 @@ def lab_config(stack_file: Path, hosts: Mapping[str, Any], nodes: int | None = N
 def lab_up(workdir: Path, stack_file: Path = STACK_FILE, stack: str = STACK, nodes: int | None = None) -> Engine:
     """The toolchain, a hosts-mode lab of ``stack_file`` in ``workdir/lab``, and a new stack
     configured for it."""
-    engine = Engine(toolchain_bin(), stack)
+    workdir.mkdir(parents=True, exist_ok=True)
+    stack_file = management_stack(stack_file, workdir)
+    engine = Engine(toolchain_bin(), stack, stack_file=stack_file)
     lab_cli("up", "--stack-file", str(stack_file), "--hosts", "ssh", workdir=workdir / "lab")
     engine.forget_leftover()
     hosts = json.loads((workdir / "lab" / "hosts.json").read_text())
@@ -235,12 +240,12 @@ def lab_up(workdir: Path, stack_file: Path = STACK_FILE, stack: str = STACK, nod
     return engine
 
 
-def lab_down(engine: Engine, workdir: Path, stack_file: Path = STACK_FILE) -> str:
+def lab_down(engine: Engine, workdir: Path) -> str:
     """Destroy the stack and remove it, then the lab (also when that fails); what the lab removed."""
     try:
         engine.remove()
     finally:
-        removed = lab_cli("down", "--stack-file", str(stack_file), workdir=workdir / "lab", check=False).stdout
+        removed = lab_cli("down", "--stack-file", str(engine.stack_file), workdir=workdir / "lab", check=False).stdout
     return removed
 
 

@@ -17,12 +17,14 @@ import contextlib
 import json
 from collections.abc import Callable
 from ipaddress import IPv4Network, ip_network
+from pathlib import Path
 
 from lab import netns
 from lab.hostsplan import HOST_MGMT_IF, ROOT_LINK_PREFIX, HostsPlan
 from lab.shell import LabError, run
 
 MGMT_BRIDGE = "br0"
+SHIPPED_SUBNET = IPv4Network("198.18.0.0/24")  # the ssh.host /24 of every stack the project ships
 MGMT_UPLINK = "uplink"
 
 
@@ -40,6 +42,22 @@ def root_conflicts(subnet: IPv4Network, link: str) -> list[str]:
     if root_link_exists(link):
         problems.append(f"a link named {link} already exists in the root namespace")
     return problems
+
+
+def management_stack(stack_file: Path, directory: Path) -> Path:
+    """``stack_file`` when its management /24 (198.18.0.0/24, the shipped stacks') is free here;
+    otherwise a copy under ``directory`` with every ssh.host moved to a free /24 of 198.18.0.0/15 (so
+    a second lab, or one a killed run left behind, never blocks this one)."""
+    if not root_conflicts(SHIPPED_SUBNET, f"{ROOT_LINK_PREFIX}unused"):
+        return stack_file
+    text = stack_file.read_text()
+    for third in range(100, 200):
+        if not root_conflicts(ip_network(f"198.18.{third}.0/24"), f"{ROOT_LINK_PREFIX}unused"):
+            moved = directory / "management-moved" / stack_file.name
+            moved.parent.mkdir(parents=True, exist_ok=True)
+            moved.write_text(text.replace("host: 198.18.0.", f"host: 198.18.{third}."))
+            return moved
+    raise LabError("no free /24 in 198.18.100.0-198.18.199.0 for the management network")
 
 
 def root_link_exists(name: str) -> bool:

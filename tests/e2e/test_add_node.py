@@ -32,7 +32,7 @@ def scale(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Engine, Pa
     try:
         yield engine, workdir
     finally:
-        lab_down(engine, workdir, stack_file)
+        lab_down(engine, workdir)
 
 
 def bgpd_pid(workdir: Path) -> list[int]:
@@ -47,7 +47,7 @@ def test_adding_a_node_disturbs_no_session(scale: tuple[Engine, Path]) -> None:
     pid = bgpd_pid(workdir)
 
     hosts = json.loads((workdir / "lab" / "hosts.json").read_text())
-    every_node = lab_config(workdir / f"Pulumi.{STACK}.yaml", hosts)["cilium-bgp:nodes"]
+    every_node = lab_config(engine.stack_file, hosts)["cilium-bgp:nodes"]
     new = every_node[NODES]
     engine.configure({"cilium-bgp:nodes": every_node})
 

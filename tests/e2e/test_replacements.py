@@ -35,7 +35,7 @@ def engine(workdir: Path) -> Iterator[Engine]:
     try:
         yield built
     finally:
-        lab_down(built, workdir, STACK_FILE)
+        lab_down(built, workdir)
 
 
 def lab_host(workdir: Path, node: dict[str, Any]) -> str:
@@ -55,7 +55,7 @@ def test_moving_a_node_leaves_nothing_on_the_old_host(engine: Engine, workdir: P
     nodes = copy.deepcopy(engine.config["cilium-bgp:nodes"])
     old_host = lab_host(workdir, nodes[1])
     hosts = json.loads((workdir / "lab" / "hosts.json").read_text())
-    spare = lab_config(STACK_FILE, hosts)["cilium-bgp:nodes"][2]  # node3's host, in no node's config
+    spare = lab_config(engine.stack_file, hosts)["cilium-bgp:nodes"][2]  # node3's host, in no node's config
     assert bird_on(workdir, old_host) == (True, ["bird"]), "node2 runs on its host before the move"
     node1_before = neighbors(workdir)["10.0.1.10"]
     old_address = nodes[1]["address"].split("/")[0]

@@ -8,14 +8,11 @@ import json
 import subprocess
 import time
 from dataclasses import dataclass, field
-from ipaddress import ip_network
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from cilium_bgp.config import StackConfig
-from lab.mgmt import root_conflicts
+from lab.mgmt import management_stack
 from lab.sshd import ssh_argv
 from tests.lab.labkit import ROOT, lab_cli
 
@@ -41,17 +38,8 @@ def digest(path: str) -> str | None:
 
 
 def lab_stack(directory: Path) -> Path:
-    """``Pulumi.lab.yaml``; when its management /24 is in use here (another hosts-mode lab), a copy
-    of it with the ssh.host addresses moved to a free /24 of 198.18.0.0/15."""
-    text = STACK.read_text()
-    if not root_conflicts(ip_network("198.18.0.0/24"), "cbgpm-unused"):
-        return STACK
-    for third in range(100, 200):
-        if not root_conflicts(ip_network(f"198.18.{third}.0/24"), "cbgpm-unused"):
-            moved = directory / "Pulumi.lab.yaml"
-            moved.write_text(text.replace("host: 198.18.0.", f"host: 198.18.{third}."))
-            return moved
-    pytest.fail("no free /24 in 198.18.0.0/15 for the management network")
+    """``Pulumi.lab.yaml``, or a copy on a free management /24 when another lab holds its own."""
+    return management_stack(STACK, directory)
 
 
 class Remote:

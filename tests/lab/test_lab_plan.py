@@ -180,3 +180,22 @@ def test_tampering_names_only_lab_configs() -> None:
     plan = plan_lab(DEV, "t00012", {"nodes/node1/bird.conf": lambda t: t + "# tampered\n"})
     assert plan.node_config("node1").text.endswith("# tampered\n"), "the tampered text is what the lab installs"
     assert isinstance(plan.pod_cidrs["node1"][0], IPv4Network), "static PodCIDRs come from the stack file"
+
+
+def test_a_management_network_in_use_moves_the_stack_to_a_free_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A lab another run left behind (or one running now) holds 198.18.0.0/24: the next lab gets a
+    copy of its stack on a free /24 instead of failing."""
+    import lab.mgmt
+
+    taken = {IPv4Network("198.18.0.0/24"), IPv4Network("198.18.100.0/24")}
+    monkeypatch.setattr(lab.mgmt, "root_conflicts", lambda subnet, link: ["in use"] if subnet in taken else [])
+    stack = ROOT / "Pulumi.lab.yaml"
+    moved = lab.mgmt.management_stack(stack, tmp_path)
+    assert moved.parent.parent == tmp_path and moved.name == stack.name
+    hosts = {n["ssh"]["host"] for n in yaml.safe_load(moved.read_text())["config"]["cilium-bgp:nodes"]}
+    assert hosts and all(h.startswith("198.18.101.") for h in hosts), hosts
+
+    taken.clear()
+    assert lab.mgmt.management_stack(stack, tmp_path) == stack
