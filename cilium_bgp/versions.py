@@ -7,9 +7,11 @@ table against the upstream ``values.schema.json`` of every release that ships on
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from functools import total_ordering
+
+from packaging.version import InvalidVersion
+from packaging.version import Version as PackagingVersion
 
 OLDEST_SUPPORTED = "1.13.0"
 
@@ -17,17 +19,22 @@ OLDEST_SUPPORTED = "1.13.0"
 @total_ordering
 @dataclass(frozen=True)
 class Version:
+    """A Cilium release, compared on MAJOR.MINOR.PATCH: a pre-release or build suffix (``-rc.1``,
+    ``-dev``, ``+abc``) names the release it leads to, so its features are that release's."""
+
     major: int
     minor: int
     patch: int = 0
 
     @classmethod
     def parse(cls, text: str) -> Version:
-        match = re.fullmatch(r"v?(\d+)\.(\d+)(?:\.(\d+))?(?:[-+][0-9A-Za-z.\-]+)?", text.strip())
-        if match is None:
+        try:
+            release = PackagingVersion(text.strip()).release
+        except InvalidVersion:
+            release = ()
+        if not 2 <= len(release) <= 3:
             raise ValueError(f"not a Cilium version: {text!r} (expected MAJOR.MINOR[.PATCH], e.g. 1.18.3)")
-        major, minor, patch = match.groups()
-        return cls(int(major), int(minor), int(patch or 0))
+        return cls(*release)
 
     def __lt__(self, other: object) -> bool:
         if not isinstance(other, Version):
