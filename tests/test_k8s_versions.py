@@ -73,7 +73,7 @@ def test_the_command_line_resolves_for_install_cluster(capsys: pytest.CaptureFix
     assert "1.16.19 stands for it" in err
     assert versions.main(["pins"]) == 0
     pins = dict(line.split() for line in capsys.readouterr().out.splitlines())
-    assert pins == {"etcd": "3.6.16", "kubernetes": "1.34.4", "kwok": "0.8.0", "kube-router": "2.1.0"}
+    assert pins == {"etcd": "3.6.16", "kubernetes": "1.34.4", "kwok": "0.8.0", "kube-router": "2.1.0", "helm": "3.18.6"}
     assert versions.main(["cilium", "2.0"]) == 2
     assert "no 2.0.x release" in capsys.readouterr().err
 

@@ -18,6 +18,8 @@ KUBERNETES = "1.34.4"
 KWOK = "0.8.0"
 # The only github.com/cloudnativelabs/kube-router/v2 release the proxy serves (v2.4.1, v2.5.0: 403).
 KUBE_ROUTER = "2.1.0"
+# helm.sh/helm/v3: the release pulumi-kubernetes 4.25.0 (the program's provider here) embeds.
+HELM = "3.18.6"
 
 # github.com/cilium/cilium releases built here by scripts/install-cluster (checked 2026-11), per
 # minor; the first is what a bare minor (``1.18``) builds.
@@ -78,7 +80,7 @@ def substitution_note(requested: str, built: str) -> str | None:
 
 def pins() -> dict[str, str]:
     """The fixed releases of the non-Cilium parts, by the component names install-cluster uses."""
-    return {"etcd": ETCD, "kubernetes": KUBERNETES, "kwok": KWOK, "kube-router": KUBE_ROUTER}
+    return {"etcd": ETCD, "kubernetes": KUBERNETES, "kwok": KWOK, "kube-router": KUBE_ROUTER, "helm": HELM}
 
 
 def main(argv: list[str]) -> int:
