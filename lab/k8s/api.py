@@ -62,7 +62,8 @@ def node_object(name: str, address: IPv4Address, labels: Mapping[str, str] | Non
 
 def condition(obj: Object, kind: str) -> str | None:
     """The status (``True``/``False``/``Unknown``) of ``obj``'s condition ``kind``, or None."""
-    for entry in obj.get("status", {}).get("conditions", []):
+    # A CRD just created says ``conditions: null`` for a moment.
+    for entry in (obj.get("status") or {}).get("conditions") or []:
         if entry.get("type") == kind:
             return str(entry.get("status"))
     return None

@@ -23,6 +23,8 @@ OPERATOR_READY = Budget("cilium-operator ready", 120)
 _CONFIG_KEY = re.compile(r"[-._a-zA-Z0-9]+")
 # Registered by the operator itself (the chart ships no CRDs); the lab needs these to exist.
 OPERATOR_CRDS = ("ciliumnodes.cilium.io", "ciliumloadbalancerippools.cilium.io")
+# The keys the chart sets with ``bgp.enabled`` (Cilium's MetalLB speaker, before 1.17).
+METALLB_KEYS = ("bgp-announce-lb-ip", "bgp-announce-pod-cidr")
 
 
 def check_config_keys(keys: Sequence[str]) -> None:
@@ -41,6 +43,16 @@ def write_config_dir(data: Mapping[str, str], directory: Path) -> Path:
     for key, value in data.items():
         (directory / key).write_bytes(value.encode())
     return directory
+
+
+def metallb_config_args(client: ApiClient, namespace: str, data: Mapping[str, str], directory: Path) -> list[str]:
+    """``--bgp-config-path`` on the ``bgp-config`` ConfigMap, written to ``directory``, when the
+    release runs Cilium's MetalLB speaker (``bgp.enabled``: the chart mounts that ConfigMap into the
+    agent and the operator at the flag's default, ``/var/lib/cilium/bgp``)."""
+    if not any(data.get(key) == "true" for key in METALLB_KEYS):
+        return []
+    path = write_config_dir(client.config_map(namespace, "bgp-config"), directory) / "config.yaml"
+    return [f"--bgp-config-path={path}"]
 
 
 def config_lines(data: Mapping[str, str]) -> list[str]:
@@ -119,6 +131,7 @@ class CiliumOperator:
             if self.node_name:
                 env["K8S_NODE_NAME"] = self.node_name
             argv = operator_argv(self.binaries, self.kubeconfig, self.config_dir, data)
+            argv += metallb_config_args(client, self.namespace, data, self.workdir / "bgp-config")
             self.processes.start("cilium-operator", argv, netns=self.netns, env=env, private_run=self.workdir / "run")
             self._wait_ready(client)
         except BaseException:
