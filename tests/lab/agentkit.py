@@ -1,0 +1,225 @@
+"""Helpers of ``test_k8s_agents.py``: one control plane for the module, and per case a router, the
+stack's nodes and a client in network namespaces, with the real node speakers on the nodes.
+
+::
+
+    root namespace                 cbgp-<tag>-cp                              the case's hosts
+    cbgpm-<tag>k 198.18.254.5/30 == 198.18.254.6 (the tests' API client)
+                                   br0 198.19.100.1/24 (the API server) ==== mgmt0 198.19.100.11+i  nodes
+                                   etcd, kube-apiserver, -controller-manager, -scheduler, kwok,
+                                   the case's cilium-operator
+
+    client ---- eth0 [router] eth1 ---- node1 eth1 (cilium-agent or kube-router on it)
+                              eth2 ---- node2 eth1
+
+The router, nodes and client are built from the stack file as the lab builds them
+(``lab.topology``), without the lab's stand-in ``cilium_host``: the real agent makes its own. The
+router runs the program's rendered FRR or BIRD config. The nodes reach the API server over the
+control plane's network (``mgmt0``), as over a cluster's management network; Cilium's devices are
+the stack's (the node's lab interface) only. Every namespace, process and directory outside the
+pytest work directory is recorded in a :class:`LabState`, so the lab's own teardown removes it.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address, IPv4Network
+from pathlib import Path
+
+import yaml
+
+from cilium_bgp.artifacts import router_config
+from cilium_bgp.config import StackConfig
+from cilium_bgp.renderers.frr import frr_daemons
+from cilium_bgp.renderers.manifests import KUBE_ROUTER_PASSWORD_SECRET, kube_router_password
+from cilium_bgp.renderers.sysctl import render_router_sysctl
+from cilium_bgp.secrets import reveal
+from cilium_bgp.stackfile import load_stack_file
+from lab import netns
+from lab.daemons import BirdDaemon, FrrRouter
+from lab.k8s.api import ApiClient, Object, resource_path
+from lab.k8s.binaries import control_plane_binaries
+from lab.k8s.control_plane import ControlPlane, ControlPlaneSpec
+from lab.shell import in_netns, run
+from lab.state import LabState
+from lab.teardown import teardown
+from lab.topology import Topology, build_topology
+
+MANAGEMENT = IPv4Network("198.18.254.4/30")
+ROOT_SIDE, CP_SIDE = IPv4Address("198.18.254.5"), IPv4Address("198.18.254.6")
+CP_NETWORK = IPv4Network("198.19.100.0/24")
+API_ADDRESS = IPv4Address("198.19.100.1")
+# Kubernetes IPAM for kube-router: kube-controller-manager's --cluster-cidr (the stacks' pool).
+CLUSTER_CIDR = IPv4Network("10.42.0.0/16")
+CP_BRIDGE = "br0"
+
+
+def plural(kind: str) -> str:
+    """The REST resource of ``kind`` (``CiliumBGPPeeringPolicy`` -> ``ciliumbgppeeringpolicies``)."""
+    lower = kind.lower()
+    return lower[:-1] + "ies" if lower.endswith("y") else lower + "s"
+
+
+def object_path(obj: Object, name: bool = False) -> str:
+    meta = obj["metadata"]
+    return resource_path(obj["apiVersion"], plural(obj["kind"]), meta.get("namespace"), meta["name"] if name else None)
+
+
+@dataclass
+class Cluster:
+    """The module's control plane in its own namespace, on the nodes' management network."""
+
+    tag: str
+    workdir: Path
+    state: LabState
+    control_plane: ControlPlane
+
+    @property
+    def netns(self) -> str:
+        return self.control_plane.spec.netns
+
+    @property
+    def client(self) -> ApiClient:
+        return self.control_plane.client()
+
+    @property
+    def kubeconfig(self) -> Path:
+        """What the node speakers use: the API server at its own address."""
+        return self.control_plane.spec.workdir / f"kubeconfig-{API_ADDRESS}"
+
+    @property
+    def server(self) -> str:
+        return self.control_plane.server(API_ADDRESS)
+
+    @property
+    def ca_pem(self) -> str:
+        return self.control_plane.creds.ca_cert.read_text()
+
+    def teardown(self) -> list[str]:
+        left = self.control_plane.stop()
+        teardown(self.state)
+        return left
+
+
+def start_cluster(workdir: Path) -> Cluster:
+    tag = secrets.token_hex(3)
+    workdir.mkdir(parents=True)
+    state = LabState(tag, "", "", str(workdir))
+    spec = ControlPlaneSpec(
+        f"cbgp-{tag}-cp", API_ADDRESS, CP_SIDE, workdir / "control-plane", cluster_cidr=CLUSTER_CIDR
+    )
+    cluster = Cluster(tag, workdir, state, ControlPlane(spec, control_plane_binaries()))
+    try:
+        netns.add(spec.netns, lambda name: state.add("namespaces", name))
+        netns.ip(spec.netns, "link", "add", CP_BRIDGE, "type", "bridge")
+        netns.ip(spec.netns, "addr", "add", f"{API_ADDRESS}/{CP_NETWORK.prefixlen}", "dev", CP_BRIDGE)
+        netns.ip(spec.netns, "link", "set", CP_BRIDGE, "up")
+        root_link = f"cbgpm-{tag}k"
+        state.add("links", root_link)
+        run(["ip", "link", "add", root_link, "type", "veth", "peer", "name", "uplink", "netns", spec.netns])
+        run(["ip", "link", "set", "dev", root_link, "addrgenmode", "none"], check=False)
+        run(["ip", "addr", "add", f"{ROOT_SIDE}/{MANAGEMENT.prefixlen}", "dev", root_link])
+        run(["ip", "link", "set", root_link, "up"])
+        netns.ip(spec.netns, "addr", "add", f"{CP_SIDE}/{MANAGEMENT.prefixlen}", "dev", "uplink")
+        netns.ip(spec.netns, "link", "set", "uplink", "up")
+        cluster.control_plane.start()
+        cluster.control_plane.kubeconfig(API_ADDRESS)
+    except BaseException:
+        cluster.teardown()
+        raise
+    return cluster
+
+
+def placeholder_pod_cidrs(cfg: StackConfig) -> dict[str, list[IPv4Network]]:
+    """``lab.topology`` gives each node a pod address from its PodCIDR; the cluster allocates the
+    real ones later, and the real agent makes its own ``cilium_host``: these only fill the form."""
+    subnets = cfg.cilium.cluster_pool_ipv4_pod_cidr_list[0].subnets(new_prefix=cfg.cilium.cluster_pool_ipv4_mask_size)
+    return {node.name: [next(subnets)] for node in cfg.nodes}
+
+
+@dataclass
+class CaseHosts:
+    """One case's router, nodes and client, built from ``stack_file``; the router runs the
+    program's rendered config with a password generated per run."""
+
+    cluster: Cluster
+    stack_file: Path
+    code: str  # two characters naming the case in namespace and link names
+    workdir: Path
+    cfg: StackConfig = field(init=False)
+    topology: Topology = field(init=False)
+    state: LabState = field(init=False)
+    password: str = field(init=False)
+    router: FrrRouter | BirdDaemon = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.cfg = load_stack_file(self.stack_file)
+        lab_id = f"{self.cluster.tag}{self.code}"
+        self.topology = build_topology(self.cfg, lab_id, placeholder_pod_cidrs(self.cfg), {})
+        self.workdir.mkdir(parents=True)
+        self.state = LabState(lab_id, str(self.stack_file), "", str(self.workdir))
+        self.password = secrets.token_urlsafe(15)
+        router_ns = self.topology.router_netns
+        if self.cfg.router.daemon == "frr":
+            self.router = FrrRouter(router_ns, router_ns, lambda: in_netns(router_ns, []), frr_daemons(self.cfg))
+        else:
+            run_dir = Path("/run") / f"cbgp-{lab_id}" / "router"
+            self.router = BirdDaemon(
+                "router", router_ns, self.workdir / "etc-bird", run_dir, lambda: in_netns(router_ns, []), lab_owned=True
+            )
+
+    @property
+    def secret_values(self) -> dict[str, str]:
+        return {"bgpPassword": self.password, KUBE_ROUTER_PASSWORD_SECRET: kube_router_password(self.password)}
+
+    def node_netns(self, node: str) -> str:
+        return self.topology.node(node).netns
+
+    def node_address(self, node: str) -> IPv4Address:
+        return self.topology.node(node).address.ip
+
+    def build(self) -> None:
+        """Namespaces, links, addresses, routes, the management ports, then the router's daemon."""
+        topo, record = self.topology, (lambda name: self.state.add("namespaces", name))
+        for name in topo.namespaces:
+            netns.add(name, record)
+        for index, segment in enumerate(topo.segments):
+            # The lab's own links (a veth pair, or a bridge with a port per host).
+            netns._segment(topo, index, segment)
+        for index, node in enumerate(topo.nodes):
+            netns.ip(node.netns, "route", "add", "default", "via", str(node.gateway))
+            port = f"mp{self.code}{index}"
+            netns.ip(
+                self.cluster.netns, "link", "add", port, "type", "veth", "peer", "name", "mgmt0", "netns", node.netns
+            )
+            netns.ip(self.cluster.netns, "link", "set", port, "master", CP_BRIDGE, "up")
+            netns.ip(node.netns, "addr", "add", f"{CP_NETWORK.network_address + 11 + index}/24", "dev", "mgmt0")
+            netns.ip(node.netns, "link", "set", "mgmt0", "up")
+        netns.ip(topo.client.netns, "route", "add", "default", "via", str(topo.client.gateway))
+        sysctl = self.workdir / "sysctl.conf"
+        sysctl.write_text(render_router_sysctl())
+        run(["sysctl", "-q", "-e", "-p", str(sysctl)], netns=topo.router_netns)
+        if isinstance(self.router, FrrRouter):
+            self.state.add("directories", str(self.router.conf_dir))
+            self.state.add("directories", str(self.router.run_dir))
+        else:
+            self.state.add("directories", str(self.router.run_dir.parent))
+        _, text = router_config(self.cfg)
+        self.router.install(reveal(text, self.secret_values))
+        for process in self.router.start():
+            self.state.add_process(process)
+
+    def add_netns(self, name: str) -> None:
+        """Record a namespace made for this case elsewhere (a pod's sandbox), so teardown removes it."""
+        self.state.add("namespaces", name)
+
+    def objects(self, rendered: list[Object]) -> list[Object]:
+        """``rendered`` with the secrets filled in, as the program's components apply them."""
+        return [yaml.safe_load(reveal(yaml.safe_dump(obj), self.secret_values)) for obj in rendered]
+
+    def teardown(self) -> list[str]:
+        removed = teardown(self.state)
+        shutil.rmtree(self.workdir, ignore_errors=True)
+        return removed

@@ -1,0 +1,460 @@
+"""Real node speakers against a real control plane and a real router: cilium-agent 1.16 and 1.18
+(BGP Control Plane v1, v2alpha1 and v2, and Cilium's MetalLB speaker) and kube-router, each
+configured from what the program renders.
+
+One control plane for the module (``agentkit.Cluster``); per case (a class, its steps in order) a
+router with the program's rendered FRR or BIRD config, the stack's nodes and a client
+(``agentkit.CaseHosts``), the release's cilium-operator and the node speakers:
+
+    case                   stack (tests/stacks/agents/)         router  nodes  speaker
+    v1 on 1.16             Pulumi.agents-v1-1.16.yaml           BIRD    1      cilium-agent 1.16.19
+    MetalLB on 1.16        Pulumi.agents-metallb-1.16.yaml      FRR     1      cilium-agent 1.16.19
+    v2alpha1 on 1.16       Pulumi.agents-v2alpha1-1.16.yaml     BIRD    1      cilium-agent 1.16.19
+    v2 on 1.18             Pulumi.agents-v2-1.18.yaml           FRR     2      cilium-agent 1.18.3
+    kube-router            Pulumi.agents-kube-router.yaml       BIRD    2      kube-router 2.1.0
+
+The ``cilium-config`` ConfigMap is the release's: the program's Helm values
+(``render_helm_values``) through the release's chart (``lab.k8s.chart``); the stacks turn off, with
+the program's own ``cilium.values``, what needs binaries the lab does not build (Envoy, Hubble,
+cilium-health). The BGP objects, the LB pool, the password Secret, the demo Service and
+kube-router's DaemonSet and RBAC are the program's own (``cilium_bgp.renderers.manifests``), applied
+as they render. The demo Service's endpoints are pods made through Cilium's CNI plugin, labelled as
+the demo Deployment's pods are, each with an HTTP server on the Service's targetPort (the
+Deployment itself is not applied: kwok would run its pods without addresses of Cilium's).
+
+Run as root: ``python -m pytest -m lab tests/lab/test_k8s_agents.py``. One run at a time on a
+machine (the management /30 below is a root-namespace route; a second run fails at its start).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import signal
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from ipaddress import IPv4Address, IPv4Network, ip_network
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+
+from cilium_bgp.renderers.expectations import expected_state
+from cilium_bgp.renderers.manifests import demo_manifests, method_manifests
+from cilium_bgp.renderers.scripts import status_script_source, verify_command
+from lab.checks import observe_router, route_problems, without_node
+from lab.k8s.agent import CiliumAgent
+from lab.k8s.api import ApiClient, Object, resource_path
+from lab.k8s.binaries import CiliumBinaries, control_plane_binaries
+from lab.k8s.chart import release_config_map
+from lab.k8s.cilium import CiliumOperator
+from lab.k8s.cni import Pod, add_pod, delete_pod
+from lab.k8s.kuberouter import KubeRouter, daemonset_container, kube_router_binary
+from lab.k8s.processes import ClusterProcesses
+from lab.process import is_alive
+from lab.shell import LabError, run
+from lab.wait import Budget, wait_until
+from tests.lab.agentkit import MANAGEMENT, CaseHosts, Cluster, object_path, start_cluster
+
+pytestmark = pytest.mark.lab
+
+STACKS = Path(__file__).resolve().parents[1] / "stacks" / "agents"
+NAMESPACE = "kube-system"
+DEMO_LABELS = {"app": "whoami"}
+DEMO_PORT = 80  # the demo Service's targetPort
+POD_CIDRS = Budget("PodCIDRs allocated", 60)
+LB_IP = Budget("LB IP assigned", 60)
+CRDS = Budget("Cilium's CRDs served", 60)
+PINGS = Budget("pings", 20)
+# What the module measured, per stack: the last step checks and prints it.
+TIMINGS: dict[str, dict[str, Any]] = {}
+
+
+def served(client: ApiClient, objects: list[Object]) -> None:
+    """Wait until the API serves the kind of every object (the operator registers Cilium's CRDs, and
+    a later release's operator moves them to its own versions, a moment after it starts)."""
+
+    def missing() -> tuple[None, list[str]]:
+        gone = []
+        for api_version, kind in sorted({(o["apiVersion"], o["kind"]) for o in objects}):
+            path = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
+            found = client.find(path)
+            if not any(r.get("kind") == kind for r in (found or {}).get("resources", [])):
+                gone.append(f"{api_version} {kind}")
+        return None, [f"not served yet: {g}" for g in gone]
+
+    wait_until(missing, CRDS, "the kinds of the rendered objects served")
+
+
+def _require_machine() -> None:
+    if os.geteuid() != 0:
+        pytest.skip("needs root for network namespaces")
+    try:
+        control_plane_binaries().require()
+    except LabError as error:
+        pytest.fail(f"{error}: scripts/install-deps builds it for CI")
+    if run(["ip", "-4", "-o", "addr", "show", "to", str(MANAGEMENT)]).stdout.strip():
+        pytest.fail(f"{MANAGEMENT} is in use in the root namespace: another run, or not under the lock?")
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    _require_machine()
+    made = start_cluster(tmp_path_factory.mktemp("agents") / "cluster")
+    try:
+        yield made
+    finally:
+        records = list(made.control_plane.processes.records)
+        assert made.teardown() == [], "every control plane process stops"
+        assert not [r for r in records if is_alive(r)], "a control plane process survived"
+        assert not Path("/run/netns", made.netns).exists(), "the control plane's namespace survived"
+
+
+def apply(client: ApiClient, objects: list[Object]) -> None:
+    for obj in objects:
+        client.create(object_path(obj), obj)
+
+
+def delete(client: ApiClient, objects: list[Object]) -> None:
+    for obj in reversed(objects):
+        client.delete(object_path(obj, name=True))
+
+
+class Case:
+    """One stack on real speakers: hosts, the release's operator, the agents or kube-routers, pods."""
+
+    def __init__(self, cluster: Cluster, stack: str, code: str, workdir: Path) -> None:
+        self.cluster = cluster
+        self.hosts = CaseHosts(cluster, STACKS / stack, code, workdir / "hosts")
+        self.cfg = self.hosts.cfg
+        self.workdir = workdir
+        self.client = cluster.client
+        rendered = self.hosts.objects(method_manifests(self.cfg) + demo_manifests(self.cfg))
+        self.objects = [o for o in rendered if o["kind"] != "Deployment"]
+        self.binaries = CiliumBinaries.for_version(self.cfg.cilium.version)
+        self.operator: CiliumOperator | None = None
+        self.agents: dict[str, CiliumAgent] = {}
+        self.kube_routers: dict[str, KubeRouter] = {}
+        self.pods: list[Pod] = []
+        (workdir / "servers").mkdir()
+        self.servers = ClusterProcesses(workdir / "servers")
+        self.nodes: list[Object] = []
+        self.timings: dict[str, Any] = {"release": self.binaries.release, "method": self.cfg.method}
+        TIMINGS[stack] = self.timings
+
+    @property
+    def speaker_nodes(self) -> list[str]:
+        return [n.name for n in self.cfg.nodes]
+
+    def up(self) -> None:
+        self.hosts.build()
+        self.binaries.require()
+        core = [release_config_map(self.cfg, self.binaries)]
+        core += [o for o in self.objects if not o["apiVersion"].startswith("cilium.io/")]
+        apply(self.client, core)
+        self.core = core
+        self.operator = CiliumOperator(self.binaries, self.cluster.netns, self.cluster.kubeconfig, self.workdir / "op")
+        self.operator.start(self.client)
+        crs = [o for o in self.objects if o["apiVersion"].startswith("cilium.io/")]
+        served(self.client, crs)
+        apply(self.client, crs)
+        for node in self.cfg.nodes:
+            self.nodes.append(self.client.create_node(node.name, self.hosts.node_address(node.name)))
+        self.cluster.control_plane.wait_nodes_ready(self.speaker_nodes)
+
+    def start_agents(self) -> None:
+        for name in self.speaker_nodes:
+            agent = CiliumAgent(
+                self.binaries, name, self.hosts.node_netns(name), self.cluster.kubeconfig, self.workdir / name
+            )
+            self.agents[name] = agent
+            agent.start(self.client)
+        with ThreadPoolExecutor(len(self.agents)) as pool:
+            ready = dict(zip(self.agents, pool.map(lambda a: a.wait_ready(), self.agents.values()), strict=True))
+        self.timings["speakerReadySeconds"] = {n: r.seconds for n, r in ready.items()}
+        self.timings["speakerRssMiB"] = {n: r.rss_mib for n, r in ready.items()}
+
+    def pod_cidrs(self) -> dict[str, list[IPv4Network]]:
+        """Each node's PodCIDRs as the cluster allocated them: the CiliumNode's (cluster-pool IPAM)
+        or the Node's ``spec.podCIDRs`` (Kubernetes IPAM, kube-router)."""
+
+        def allocated() -> tuple[dict[str, list[IPv4Network]], list[str]]:
+            found: dict[str, list[IPv4Network]] = {}
+            for name in self.speaker_nodes:
+                if self.cfg.method == "kube-router":
+                    obj = self.client.get(resource_path("v1", "nodes", name=name))
+                    cidrs = obj.get("spec", {}).get("podCIDRs") or []
+                else:
+                    obj = self.client.find(resource_path("cilium.io/v2", "ciliumnodes", name=name)) or {}
+                    cidrs = obj.get("spec", {}).get("ipam", {}).get("podCIDRs") or []
+                found[name] = [ip_network(c) for c in cidrs]  # type: ignore[misc]
+            return found, [f"{n}: no PodCIDR yet" for n, c in found.items() if not c]
+
+        return wait_until(allocated, POD_CIDRS, f"PodCIDRs of {', '.join(self.speaker_nodes)}").value
+
+    def lb_ips(self) -> list[str]:
+        demo = self.cfg.demo
+        if demo is None or self.cfg.load_balancer is None:
+            return []
+        path = resource_path("v1", "services", demo.namespace, demo.name)
+
+        def assigned() -> tuple[list[str], list[str]]:
+            obj = self.client.get(path)
+            ips = [i.get("ip", "") for i in obj.get("status", {}).get("loadBalancer", {}).get("ingress", [])]
+            return ips, [] if ips else [f"{demo.name}: status.loadBalancer.ingress is empty"]
+
+        return wait_until(assigned, LB_IP, f"LB IPAM for {demo.namespace}/{demo.name}").value
+
+    def expected(self) -> dict[str, Any]:
+        return expected_state(self.cfg, self.pod_cidrs(), self.lb_ips())
+
+    def wait_routed(
+        self, expect: dict[str, Any], withdrawn: tuple[str, ...] = (), what: str = "", running: bool = True
+    ) -> float:
+        """Wait until the router has the ``expect``ed sessions and routes (the program's checker);
+        seconds it took. ``running``: every agent must be running meanwhile."""
+        budget = Budget("convergence (verify.timeoutSeconds)", self.cfg.verify.timeout_seconds)
+        router = self.hosts.router
+
+        def probe() -> tuple[None, list[str]]:
+            for agent in self.agents.values() if running else ():
+                agent.check_running()
+            view = observe_router(router, router.netns)
+            return None, route_problems(expect, view, withdrawn=withdrawn)
+
+        return wait_until(probe, budget, what or "every session and route on the router").elapsed
+
+    def program_check(self, expect: dict[str, Any]) -> dict[str, Any]:
+        """``pulumi up``'s own router check: ``bgp_status.py`` through ``verify_command``, the script on
+        stdin, in the router's namespace with the daemon's CLI as the lab runs it."""
+        router = self.hosts.router
+        command = verify_command(self.cfg.router.daemon, expect, 30)
+        command = " ".join([command, *map(shlex.quote, router.status_options())])
+        proc = run(["sh", "-c", command], netns=router.netns, stdin=status_script_source(), check=False, timeout=60)
+        try:
+            report: dict[str, Any] = json.loads(proc.stdout)
+        except json.JSONDecodeError:
+            raise AssertionError(f"the program's router check printed no JSON (exit {proc.returncode})") from None
+        assert proc.returncode == 0 and report.get("ok") is True, f"the program's router check: {report}"
+        return report
+
+    def add_demo_pod(self, node: str) -> Pod:
+        agent = self.agents[node]
+        name = f"whoami-{node}"
+        netns_name = f"{self.hosts.topology.router_netns.removesuffix('-router')}-pod-{node}"
+        self.hosts.add_netns(netns_name)
+        pod = add_pod(self.client, agent, self.cfg.demo.namespace if self.cfg.demo else "default", name,
+                      DEMO_LABELS, netns_name)  # fmt: skip
+        self.pods.append(pod)
+        # The demo container's stand-in: an HTTP server on the Service's targetPort whose one file
+        # names the pod, so an answer through the LB IP says which backend it reached.
+        root = self.workdir / "www" / name
+        root.mkdir(parents=True)
+        (root / name).write_text(name)
+        self.servers.start(name, ["python3", "-m", "http.server", "-d", str(root), str(DEMO_PORT)], netns=netns_name)
+        return pod
+
+    def down(self) -> list[str]:
+        left: list[str] = []
+        left += self.servers.stop([p.name for p in self.pods])
+        for pod in self.pods:
+            left += delete_pod(self.client, self.agents.get(pod.node), pod)
+        for speaker in [*self.agents.values(), *self.kube_routers.values()]:
+            left += speaker.stop()
+        if self.operator is not None:
+            left += self.operator.stop()
+        delete(self.client, self.objects)
+        delete(self.client, getattr(self, "core", []))
+        for name in self.speaker_nodes:
+            self.client.delete(resource_path("v1", "nodes", name=name))
+            self.client.delete(resource_path("cilium.io/v2", "ciliumnodes", name=name))
+        self.hosts.teardown()
+        return left
+
+
+def rss_mib(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return round(next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")) / 1024, 1)
+
+
+def ping(netns: str, dst: IPv4Address | str) -> int:
+    """Ping ``dst`` from ``netns`` until it answers (within :data:`PINGS`); the reply's TTL."""
+
+    def probe() -> tuple[int, list[str]]:
+        proc = run(["ping", "-n", "-c1", "-W1", str(dst)], netns=netns, check=False, timeout=10)
+        ttl = [w.split("=")[1] for w in proc.stdout.split() if w.startswith("ttl=")]
+        return (int(ttl[0]) if ttl else 0), [] if proc.returncode == 0 else [f"ping {dst} from {netns}: no reply"]
+
+    return wait_until(probe, PINGS, f"ping {dst} from {netns}").value
+
+
+def http_get(netns: str, ip: str) -> str:
+    """``GET http://ip/`` from ``netns`` until it answers (within :data:`PINGS`); the body."""
+    fetch = (
+        "import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=2).read().decode())"
+    )
+
+    def probe() -> tuple[str, list[str]]:
+        proc = run(["python3", "-c", fetch, f"http://{ip}:{DEMO_PORT}/"], netns=netns, check=False, timeout=10)
+        lines = proc.stderr.strip().splitlines()
+        return proc.stdout, [] if proc.returncode == 0 else [f"GET http://{ip}/ from {netns}: {lines[-1:]}"]
+
+    return wait_until(probe, PINGS, f"GET http://{ip}/ from {netns}").value
+
+
+@pytest.fixture(scope="class")
+def case(request: pytest.FixtureRequest, cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Case]:
+    """The case of the test's class (its ``STACK`` and ``CODE``), up for all its steps."""
+    stack, code = request.cls.STACK, request.cls.CODE
+    case = Case(cluster, stack, code, tmp_path_factory.mktemp(code))
+    try:
+        case.up()
+        yield case
+    finally:
+        left = case.down()
+        assert left == [], f"{stack}: left behind: {left}"
+
+
+class CiliumSteps:
+    """The steps every Cilium case goes through, in order."""
+
+    STACK: ClassVar[str]
+    CODE: ClassVar[str]
+
+    def test_agents_start_and_hold_their_pod_cidr(self, case: Case) -> None:
+        case.start_agents()
+        cidrs = case.pod_cidrs()
+        for name, agent in case.agents.items():
+            assert list(agent.pod_cidrs()) == cidrs[name], (
+                f"{name}: the agent holds {agent.pod_cidrs()}, the CiliumNode {cidrs[name]}"
+            )
+
+    def test_a_pod_through_the_cni_plugin(self, case: Case) -> None:
+        pods = [case.add_demo_pod(name) for name in case.speaker_nodes]
+        cidrs = case.pod_cidrs()
+        for pod in pods:
+            assert pod.address is not None and any(pod.address in c for c in cidrs[pod.node]), (pod, cidrs)
+
+    def test_router_sees_sessions_pod_cidrs_and_lb_ip(self, case: Case) -> None:
+        started = min(a.started_at for a in case.agents.values())
+        expect = case.expected()
+        case.wait_routed(expect, what=f"{case.cfg.method} on {case.binaries.release}")
+        case.timings["routedSecondsSinceSpeakerStart"] = round(time.monotonic() - started, 1)
+        case.timings["expected"] = expect["routes"]
+        case.program_check(expect)
+
+    def test_the_client_reaches_each_pod(self, case: Case) -> None:
+        for pod in case.pods:
+            assert pod.address is not None
+            ping(case.hosts.topology.client.netns, pod.address)
+
+    def test_the_client_reaches_the_lb_ip(self, case: Case) -> None:
+        for ip in case.lb_ips():
+            answer = http_get(case.hosts.topology.client.netns, ip)
+            assert any(p.name in answer for p in case.pods), f"http://{ip}/ answered {answer[:200]!r}"
+
+
+@pytest.mark.usefixtures("cluster")
+class TestV1On116(CiliumSteps):
+    STACK = "Pulumi.agents-v1-1.16.yaml"
+    CODE = "v1"
+
+
+@pytest.mark.usefixtures("cluster")
+class TestMetallbOn116(CiliumSteps):
+    STACK = "Pulumi.agents-metallb-1.16.yaml"
+    CODE = "ml"
+
+
+@pytest.mark.usefixtures("cluster")
+class TestV2alpha1On116(CiliumSteps):
+    STACK = "Pulumi.agents-v2alpha1-1.16.yaml"
+    CODE = "va"
+
+
+@pytest.mark.usefixtures("cluster")
+class TestV2On118(CiliumSteps):
+    STACK = "Pulumi.agents-v2-1.18.yaml"
+    CODE = "v2"
+
+    def test_pod_to_pod_across_the_router(self, case: Case) -> None:
+        first, second = case.pods[:2]
+        assert first.address is not None and second.address is not None
+        ttl = ping(first.netns, second.address)
+        back = ping(second.netns, first.address)
+        case.timings["podToPodTtl"] = [ttl, back]
+        # node1 and node2 route, and so does the router: 64 - 3 hops.
+        assert ttl == back == 61, f"pod to pod replies with TTL {ttl} and {back}: not across the router?"
+
+    def test_a_frozen_agent_is_withdrawn_within_the_hold_time_and_back_after_resume(self, case: Case) -> None:
+        expect = case.expected()
+        node = case.cfg.nodes[0]
+        without, withdrawn = without_node(expect, str(node.ip))
+        agent = case.agents[node.name]
+        hold = case.cfg.bgp.hold_time_seconds or 9
+        os.kill(agent.record.pid, signal.SIGSTOP)
+        try:
+            gone = case.wait_routed(without, tuple(withdrawn), f"{node.name}'s routes withdrawn")
+            case.timings["frozenWithdrawnSeconds"] = gone
+            # The router notices when the hold timer expires; a few seconds for its own rounds.
+            assert gone <= hold + 3, f"withdrawn after {gone} s, hold time {hold} s"
+        finally:
+            os.kill(agent.record.pid, signal.SIGCONT)
+        case.timings["resumedBackSeconds"] = case.wait_routed(expect, what=f"{node.name} back after SIGCONT")
+
+    def test_a_restarted_agent_announces_again(self, case: Case) -> None:
+        expect = case.expected()
+        node = case.cfg.nodes[1]
+        agent = case.agents[node.name]
+        assert agent.stop_process() == [], "the agent stops"
+        without, withdrawn = without_node(expect, str(node.ip))
+        case.timings["stoppedWithdrawnSeconds"] = case.wait_routed(
+            without, tuple(withdrawn), f"{node.name}'s routes withdrawn after its agent stopped", running=False
+        )
+        agent.start(case.client)
+        ready = agent.wait_ready()
+        case.timings["restartReadySeconds"] = ready.seconds
+        case.timings["restartRoutedSeconds"] = case.wait_routed(expect, what=f"{node.name} back after a restart")
+        pod = next(p for p in case.pods if p.node == node.name)
+        assert pod.address is not None
+        ping(case.hosts.topology.client.netns, pod.address)
+
+
+@pytest.mark.usefixtures("cluster")
+class TestKubeRouter:
+    STACK = "Pulumi.agents-kube-router.yaml"
+    CODE = "kr"
+
+    def test_kube_router_runs_the_daemonsets_arguments(self, case: Case) -> None:
+        daemonset, container = daemonset_container(case.objects)
+        for name in case.speaker_nodes:
+            router = KubeRouter(kube_router_binary(), name, case.hosts.node_netns(name), daemonset, container,
+                                case.workdir / name)  # fmt: skip
+            case.kube_routers[name] = router
+            router.start(case.client, case.cluster.server, case.cluster.ca_pem)
+        case.timings["speakerReadySeconds"] = {n: r.wait_ready() for n, r in case.kube_routers.items()}
+
+    def test_router_sees_each_nodes_pod_cidr_and_the_lb_ip(self, case: Case) -> None:
+        started = min(r.started_at for r in case.kube_routers.values())
+        expect = case.expected()
+        case.wait_routed(expect, what="kube-router's routes")
+        case.timings["routedSecondsSinceSpeakerStart"] = round(time.monotonic() - started, 1)
+        case.timings["expected"] = expect["routes"]
+        case.timings["speakerRssMiB"] = {n: rss_mib(r.pid) for n, r in case.kube_routers.items()}
+        case.program_check(expect)
+
+
+def test_every_case_measured_its_timings_and_memory() -> None:
+    """Each case's time from its speakers' start to its last prefix on the router, and each node
+    speaker's memory, as ``benchmarks/results/agents.json`` records them (written to
+    ``$CILIUM_BGP_AGENTS_RESULTS`` when set)."""
+    keys = ("release", "method", "speakerReadySeconds", "speakerRssMiB", "routedSecondsSinceSpeakerStart")
+    missing = {stack: [k for k in keys if k not in t] for stack, t in TIMINGS.items()}
+    assert TIMINGS and not any(missing.values()), f"cases that did not measure everything: {missing}"
+    text = json.dumps(TIMINGS, indent=1, sort_keys=True) + "\n"
+    print("\n" + text)
+    target = os.environ.get("CILIUM_BGP_AGENTS_RESULTS")
+    if target:
+        Path(target).write_text(text)
