@@ -27,8 +27,7 @@ import shutil
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
-
-import yaml
+from typing import Any
 
 from cilium_bgp.artifacts import router_config
 from cilium_bgp.config import StackConfig
@@ -37,6 +36,7 @@ from cilium_bgp.renderers.manifests import KUBE_ROUTER_PASSWORD_SECRET, kube_rou
 from cilium_bgp.renderers.sysctl import render_router_sysctl
 from cilium_bgp.secrets import reveal
 from cilium_bgp.stackfile import load_stack_file
+from cilium_bgp.validate import check_password
 from lab import netns
 from lab.daemons import BirdDaemon, FrrRouter
 from lab.k8s.api import ApiClient, Object, resource_path
@@ -54,6 +54,9 @@ API_ADDRESS = IPv4Address("198.19.100.1")
 # Kubernetes IPAM for kube-router: kube-controller-manager's --cluster-cidr (the stacks' pool).
 CLUSTER_CIDR = IPv4Network("10.42.0.0/16")
 CP_BRIDGE = "br0"
+# In every generated password: characters YAML, Kubernetes and the daemons' config syntaxes treat
+# specially, so a quoting slip in what the program renders shows as a session that never comes up.
+PASSWORD_MARKS = "#:*&%@{[,\\$!~"
 
 
 def plural(kind: str) -> str:
@@ -139,6 +142,18 @@ def placeholder_pod_cidrs(cfg: StackConfig) -> dict[str, list[IPv4Network]]:
     return {node.name: [next(subnets)] for node in cfg.nodes}
 
 
+def reveal_tree(value: Any, values: dict[str, str]) -> Any:
+    """``value`` with every ``<<secret:KEY>>`` in its strings replaced (``components.kubernetes_objects``
+    does the same to the objects it registers)."""
+    if isinstance(value, str):
+        return reveal(value, values)
+    if isinstance(value, dict):
+        return {k: reveal_tree(v, values) for k, v in value.items()}
+    if isinstance(value, list):
+        return [reveal_tree(v, values) for v in value]
+    return value
+
+
 @dataclass
 class CaseHosts:
     """One case's router, nodes and client, built from ``stack_file``; the router runs the
@@ -160,7 +175,9 @@ class CaseHosts:
         self.topology = build_topology(self.cfg, lab_id, placeholder_pod_cidrs(self.cfg), {})
         self.workdir.mkdir(parents=True)
         self.state = LabState(lab_id, str(self.stack_file), "", str(self.workdir))
-        self.password = secrets.token_urlsafe(15)
+        self.password = secrets.token_urlsafe(12) + PASSWORD_MARKS
+        problems = check_password(self.cfg, self.password)
+        assert not problems, f"the lab's password must be one the program accepts: {problems}"
         router_ns = self.topology.router_netns
         if self.cfg.router.daemon == "frr":
             self.router = FrrRouter(router_ns, router_ns, lambda: in_netns(router_ns, []), frr_daemons(self.cfg))
@@ -216,8 +233,9 @@ class CaseHosts:
         self.state.add("namespaces", name)
 
     def objects(self, rendered: list[Object]) -> list[Object]:
-        """``rendered`` with the secrets filled in, as the program's components apply them."""
-        return [yaml.safe_load(reveal(yaml.safe_dump(obj), self.secret_values)) for obj in rendered]
+        """``rendered`` with the secrets filled in, as the program's components apply them: in each
+        string of the object, where the placeholder stands."""
+        return [reveal_tree(obj, self.secret_values) for obj in rendered]
 
     def teardown(self) -> list[str]:
         removed = teardown(self.state)

@@ -226,6 +226,11 @@ class Case:
 
         return wait_until(probe, budget, what or "every session and route on the router").elapsed
 
+    def record_memory(self) -> None:
+        """The release's operator's memory beside the node speakers' (one operator per cluster)."""
+        assert self.operator is not None
+        self.timings["operatorRssMiB"] = rss_mib(self.operator.processes.records[-1].pid)
+
     def program_check(self, expect: dict[str, Any]) -> dict[str, Any]:
         """``pulumi up``'s own router check: ``bgp_status.py`` through ``verify_command``, the script on
         stdin, in the router's namespace with the daemon's CLI as the lab runs it."""
@@ -343,6 +348,7 @@ class CiliumSteps:
         case.wait_routed(expect, what=f"{case.cfg.method} on {case.binaries.release}")
         case.timings["routedSecondsSinceSpeakerStart"] = round(time.monotonic() - started, 1)
         case.timings["expected"] = expect["routes"]
+        case.record_memory()
         case.program_check(expect)
 
     def test_the_client_reaches_each_pod(self, case: Case) -> None:
@@ -443,6 +449,7 @@ class TestKubeRouter:
         case.timings["routedSecondsSinceSpeakerStart"] = round(time.monotonic() - started, 1)
         case.timings["expected"] = expect["routes"]
         case.timings["speakerRssMiB"] = {n: rss_mib(r.pid) for n, r in case.kube_routers.items()}
+        case.record_memory()
         case.program_check(expect)
 
 
