@@ -42,9 +42,10 @@ from typing import Any, ClassVar
 import pytest
 
 from cilium_bgp.renderers.expectations import expected_state
-from cilium_bgp.renderers.manifests import demo_manifests, method_manifests
+from cilium_bgp.renderers.manifests import demo_manifests, method_manifests, node_patches
 from cilium_bgp.renderers.scripts import status_script_source, verify_command
 from lab.checks import observe_router, route_problems, without_node
+from lab.daemons import BirdDaemon, FrrRouter
 from lab.k8s.agent import CiliumAgent
 from lab.k8s.api import ApiClient, Object, resource_path
 from lab.k8s.binaries import CiliumBinaries, control_plane_binaries
@@ -138,6 +139,7 @@ class Case:
         self.agents: dict[str, CiliumAgent] = {}
         self.kube_routers: dict[str, KubeRouter] = {}
         self.pods: list[Pod] = []
+        self.started_at = 0.0  # when the BGP speakers started (monotonic)
         (workdir / "servers").mkdir()
         self.servers = ClusterProcesses(workdir / "servers")
         self.nodes: list[Object] = []
@@ -162,9 +164,16 @@ class Case:
         apply(self.client, crs)
         for node in self.cfg.nodes:
             self.nodes.append(self.client.create_node(node.name, self.hosts.node_address(node.name)))
+        # The program's server-side patches of Nodes it does not own (v1's router-id annotation),
+        # before the release's agents start.
+        for patch in node_patches(self.cfg):
+            meta = patch["metadata"]
+            self.client.merge_patch(resource_path("v1", "nodes", name=meta["name"]), {"metadata": meta})
         self.cluster.control_plane.wait_nodes_ready(self.speaker_nodes)
 
-    def start_agents(self) -> None:
+    def start_speakers(self) -> None:
+        """A cilium-agent on every node; for ``kube-router``, kube-router beside it (the program's
+        advertise-only DaemonSet: Cilium keeps the datapath, kube-router speaks BGP)."""
         for name in self.speaker_nodes:
             agent = CiliumAgent(
                 self.binaries, name, self.hosts.node_netns(name), self.cluster.kubeconfig, self.workdir / name
@@ -173,8 +182,31 @@ class Case:
             agent.start(self.client)
         with ThreadPoolExecutor(len(self.agents)) as pool:
             ready = dict(zip(self.agents, pool.map(lambda a: a.wait_ready(), self.agents.values()), strict=True))
-        self.timings["speakerReadySeconds"] = {n: r.seconds for n, r in ready.items()}
-        self.timings["speakerRssMiB"] = {n: r.rss_mib for n, r in ready.items()}
+        self.timings["agentReadySeconds"] = {n: r.seconds for n, r in ready.items()}
+        self.started_at = min(a.started_at for a in self.agents.values())
+        if self.cfg.method != "kube-router":
+            self.timings["speakerReadySeconds"] = self.timings["agentReadySeconds"]
+            return
+        daemonset, container = daemonset_container(self.objects)
+        for name in self.speaker_nodes:
+            router = KubeRouter(kube_router_binary(), name, self.hosts.node_netns(name), daemonset, container,
+                                self.workdir / f"{name}-kube-router")  # fmt: skip
+            self.kube_routers[name] = router
+            router.start(self.client, self.cluster.server, self.cluster.ca_pem)
+        self.timings["speakerReadySeconds"] = {n: r.wait_ready() for n, r in self.kube_routers.items()}
+        self.started_at = min(r.started_at for r in self.kube_routers.values())
+
+    def record_memory(self) -> None:
+        """Each node's memory (its cilium-agent, and kube-router beside it) and the operator's (one
+        per cluster)."""
+        agents = {n: rss_mib(a.record.pid) for n, a in self.agents.items()}
+        routers = {n: rss_mib(r.pid) for n, r in self.kube_routers.items()}
+        self.timings["agentRssMiB"] = agents
+        if routers:
+            self.timings["kubeRouterRssMiB"] = routers
+        self.timings["nodeRssMiB"] = {n: round(agents[n] + routers.get(n, 0.0), 1) for n in agents}
+        assert self.operator is not None
+        self.timings["operatorRssMiB"] = rss_mib(self.operator.processes.records[-1].pid)
 
     def pod_cidrs(self) -> dict[str, list[IPv4Network]]:
         """Each node's PodCIDRs as the cluster allocated them: the CiliumNode's (cluster-pool IPAM)
@@ -219,17 +251,12 @@ class Case:
         router = self.hosts.router
 
         def probe() -> tuple[None, list[str]]:
-            for agent in self.agents.values() if running else ():
-                agent.check_running()
+            for speaker in [*self.agents.values(), *self.kube_routers.values()] if running else ():
+                speaker.check_running()
             view = observe_router(router, router.netns)
             return None, route_problems(expect, view, withdrawn=withdrawn)
 
         return wait_until(probe, budget, what or "every session and route on the router").elapsed
-
-    def record_memory(self) -> None:
-        """The release's operator's memory beside the node speakers' (one operator per cluster)."""
-        assert self.operator is not None
-        self.timings["operatorRssMiB"] = rss_mib(self.operator.processes.records[-1].pid)
 
     def program_check(self, expect: dict[str, Any]) -> dict[str, Any]:
         """``pulumi up``'s own router check: ``bgp_status.py`` through ``verify_command``, the script on
@@ -277,6 +304,14 @@ class Case:
             self.client.delete(resource_path("cilium.io/v2", "ciliumnodes", name=name))
         self.hosts.teardown()
         return left
+
+
+def remote_router_ids(router: FrrRouter | BirdDaemon) -> dict[str, str]:
+    """Peer address -> the BGP identifier it sent: FRR's ``remoteRouterId``, BIRD's ``Neighbor ID``."""
+    if isinstance(router, FrrRouter):
+        neighbors = router.vtysh_json("show bgp neighbors json")
+        return {a: str(n.get("remoteRouterId", "")) for a, n in neighbors.items() if isinstance(n, dict)}
+    return {a: str(p.get("neighbor id", "")) for a, p in router.bgp_sessions().items()}
 
 
 def rss_mib(pid: int) -> float:
@@ -328,12 +363,12 @@ class CiliumSteps:
     STACK: ClassVar[str]
     CODE: ClassVar[str]
 
-    def test_agents_start_and_hold_their_pod_cidr(self, case: Case) -> None:
-        case.start_agents()
+    def test_speakers_start_and_agents_hold_their_pod_cidr(self, case: Case) -> None:
+        case.start_speakers()
         cidrs = case.pod_cidrs()
         for name, agent in case.agents.items():
             assert list(agent.pod_cidrs()) == cidrs[name], (
-                f"{name}: the agent holds {agent.pod_cidrs()}, the CiliumNode {cidrs[name]}"
+                f"{name}: the agent holds {agent.pod_cidrs()}, the cluster allocated {cidrs[name]}"
             )
 
     def test_a_pod_through_the_cni_plugin(self, case: Case) -> None:
@@ -343,13 +378,20 @@ class CiliumSteps:
             assert pod.address is not None and any(pod.address in c for c in cidrs[pod.node]), (pod, cidrs)
 
     def test_router_sees_sessions_pod_cidrs_and_lb_ip(self, case: Case) -> None:
-        started = min(a.started_at for a in case.agents.values())
         expect = case.expected()
         case.wait_routed(expect, what=f"{case.cfg.method} on {case.binaries.release}")
-        case.timings["routedSecondsSinceSpeakerStart"] = round(time.monotonic() - started, 1)
+        case.timings["routedSecondsSinceSpeakerStart"] = round(time.monotonic() - case.started_at, 1)
         case.timings["expected"] = expect["routes"]
         case.record_memory()
         case.program_check(expect)
+
+    def test_router_sees_each_nodes_router_id(self, case: Case) -> None:
+        """The BGP identifier each node's speaker sends: ``nodes[].routerId`` where the stack sets
+        one (v1's Node annotation, v2's CiliumBGPNodeConfigOverride, MetalLB's per-node peer),
+        else the node's address, as the config reference says."""
+        want = {str(n.ip): str(n.effective_router_id) for n in case.cfg.nodes}
+        got = remote_router_ids(case.hosts.router)
+        assert {a: got.get(a) for a in want} == want, f"router-ids the router sees: {got}, expected {want}"
 
     def test_the_client_reaches_each_pod(self, case: Case) -> None:
         for pod in case.pods:
@@ -380,10 +422,8 @@ class TestV2alpha1On116(CiliumSteps):
     CODE = "va"
 
 
-@pytest.mark.usefixtures("cluster")
-class TestV2On118(CiliumSteps):
-    STACK = "Pulumi.agents-v2-1.18.yaml"
-    CODE = "v2"
+class TwoNodeSteps(CiliumSteps):
+    """The steps of a case with nodes on two subnets: pod to pod crosses the router."""
 
     def test_pod_to_pod_across_the_router(self, case: Case) -> None:
         first, second = case.pods[:2]
@@ -393,6 +433,12 @@ class TestV2On118(CiliumSteps):
         case.timings["podToPodTtl"] = [ttl, back]
         # node1 and node2 route, and so does the router: 64 - 3 hops.
         assert ttl == back == 61, f"pod to pod replies with TTL {ttl} and {back}: not across the router?"
+
+
+@pytest.mark.usefixtures("cluster")
+class TestV2On118(TwoNodeSteps):
+    STACK = "Pulumi.agents-v2-1.18.yaml"
+    CODE = "v2"
 
     def test_a_frozen_agent_is_withdrawn_within_the_hold_time_and_back_after_resume(self, case: Case) -> None:
         expect = case.expected()
@@ -429,35 +475,31 @@ class TestV2On118(CiliumSteps):
 
 
 @pytest.mark.usefixtures("cluster")
-class TestKubeRouter:
+class TestKubeRouter(TwoNodeSteps):
     STACK = "Pulumi.agents-kube-router.yaml"
     CODE = "kr"
 
-    def test_kube_router_runs_the_daemonsets_arguments(self, case: Case) -> None:
-        daemonset, container = daemonset_container(case.objects)
-        for name in case.speaker_nodes:
-            router = KubeRouter(kube_router_binary(), name, case.hosts.node_netns(name), daemonset, container,
-                                case.workdir / name)  # fmt: skip
-            case.kube_routers[name] = router
-            router.start(case.client, case.cluster.server, case.cluster.ca_pem)
-        case.timings["speakerReadySeconds"] = {n: r.wait_ready() for n, r in case.kube_routers.items()}
-
-    def test_router_sees_each_nodes_pod_cidr_and_the_lb_ip(self, case: Case) -> None:
-        started = min(r.started_at for r in case.kube_routers.values())
+    def test_a_frozen_kube_router_is_withdrawn_within_the_hold_time_and_back_after_resume(self, case: Case) -> None:
         expect = case.expected()
-        case.wait_routed(expect, what="kube-router's routes")
-        case.timings["routedSecondsSinceSpeakerStart"] = round(time.monotonic() - started, 1)
-        case.timings["expected"] = expect["routes"]
-        case.timings["speakerRssMiB"] = {n: rss_mib(r.pid) for n, r in case.kube_routers.items()}
-        case.record_memory()
-        case.program_check(expect)
+        node = case.cfg.nodes[0]
+        without, withdrawn = without_node(expect, str(node.ip))
+        speaker = case.kube_routers[node.name]
+        hold = case.cfg.bgp.hold_time_seconds or 9
+        os.kill(speaker.pid, signal.SIGSTOP)
+        try:
+            gone = case.wait_routed(without, tuple(withdrawn), f"{node.name}'s routes withdrawn")
+            case.timings["frozenWithdrawnSeconds"] = gone
+            assert gone <= hold + 3, f"withdrawn after {gone} s, hold time {hold} s"
+        finally:
+            os.kill(speaker.pid, signal.SIGCONT)
+        case.timings["resumedBackSeconds"] = case.wait_routed(expect, what=f"{node.name} back after SIGCONT")
 
 
 def test_every_case_measured_its_timings_and_memory() -> None:
-    """Each case's time from its speakers' start to its last prefix on the router, and each node
-    speaker's memory, as ``benchmarks/results/agents.json`` records them (written to
+    """Each case's time from its speakers' start to its last prefix on the router, and each node's
+    memory, as ``benchmarks/results/agents.json`` records them (written to
     ``$CILIUM_BGP_AGENTS_RESULTS`` when set)."""
-    keys = ("release", "method", "speakerReadySeconds", "speakerRssMiB", "routedSecondsSinceSpeakerStart")
+    keys = ("release", "method", "speakerReadySeconds", "nodeRssMiB", "routedSecondsSinceSpeakerStart")
     missing = {stack: [k for k in keys if k not in t] for stack, t in TIMINGS.items()}
     assert TIMINGS and not any(missing.values()), f"cases that did not measure everything: {missing}"
     text = json.dumps(TIMINGS, indent=1, sort_keys=True) + "\n"
