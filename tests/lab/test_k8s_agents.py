@@ -40,9 +40,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+import yaml
 
 from cilium_bgp.renderers.common import effective_timers
 from cilium_bgp.renderers.expectations import expected_state
+from cilium_bgp.renderers.helm_values import deep_merge
 from cilium_bgp.renderers.manifests import demo_manifests, method_manifests, node_patches
 from cilium_bgp.renderers.scripts import status_script_source, verify_command
 from lab.checks import observe_router, route_problems, without_node
@@ -69,9 +71,29 @@ DEMO_PORT = 80  # the demo Service's targetPort
 POD_CIDRS = Budget("PodCIDRs allocated", 60)
 LB_IP = Budget("LB IP assigned", 60)
 CRDS = Budget("Cilium's CRDs served", 60)
+# What every stack of tests/stacks/agents sets in cilium.values: the lab builds no Envoy, Hubble or
+# cilium-health-responder.
+LAB_VALUES: dict[str, Any] = {
+    "l7Proxy": False,
+    "envoy": {"enabled": False},
+    "hubble": {"enabled": False},
+    "healthChecking": False,
+    "endpointHealthChecking": {"enabled": False},
+}
+REPO = Path(__file__).resolve().parents[2]
 PINGS = Budget("pings", 20)
 # What the module measured, per stack: the last step checks and prints it.
 TIMINGS: dict[str, dict[str, Any]] = {}
+
+
+def with_lab_values(stack_file: Path, copy: Path) -> Path:
+    """A copy of a stack made for real clusters with the Helm values the lab's stacks add (its
+    ``cilium.values`` merged over): no Envoy, Hubble or cilium-health here. Nothing else changes."""
+    text = yaml.safe_load(stack_file.read_text())
+    cilium = text["config"]["cilium-bgp:cilium"]
+    cilium["values"] = deep_merge(cilium.get("values") or {}, LAB_VALUES)
+    copy.write_text(yaml.safe_dump(text, sort_keys=False))
+    return copy
 
 
 def served(client: ApiClient, objects: list[Object]) -> None:
@@ -129,7 +151,10 @@ class Case:
 
     def __init__(self, cluster: Cluster, stack: str, code: str, workdir: Path) -> None:
         self.cluster = cluster
-        self.hosts = CaseHosts(cluster, STACKS / stack, code, workdir / "hosts")
+        path = STACKS / stack
+        if path.parent != STACKS:
+            path = with_lab_values(path, workdir / path.name)
+        self.hosts = CaseHosts(cluster, path, code, workdir / "hosts")
         self.cfg = self.hosts.cfg
         self.workdir = workdir
         self.client = cluster.client
@@ -483,6 +508,24 @@ class TestV2On118(TwoNodeSteps):
 class TestKubeRouter(TwoNodeSteps):
     STACK = "Pulumi.agents-kube-router.yaml"
     CODE = "kr"
+
+
+@pytest.mark.usefixtures("cluster")
+class TestProdOn118(TwoNodeSteps):
+    """The shipped ``Pulumi.prod.yaml`` (v2 on 1.18, the router's peering address on its eth0,
+    prefix filter, FRR), on real agents in place of the GoBGP stand-in."""
+
+    STACK = str(REPO / "Pulumi.prod.yaml")
+    CODE = "pr"
+
+
+@pytest.mark.usefixtures("cluster")
+class TestLabMetallbOn116(TwoNodeSteps):
+    """The lab suite's ``lab-metallb`` stack (per-subnet peers chosen by node selectors, FRR), on
+    real agents in place of the GoBGP stand-in."""
+
+    STACK = str(REPO / "tests" / "stacks" / "lab" / "Pulumi.lab-metallb.yaml")
+    CODE = "lm"
 
 
 def test_every_case_measured_its_timings_and_memory() -> None:
