@@ -11,7 +11,12 @@ router with the program's rendered FRR or BIRD config, the stack's nodes and a c
     MetalLB on 1.16        Pulumi.agents-metallb-1.16.yaml      FRR     1      cilium-agent 1.16.19
     v2alpha1 on 1.16       Pulumi.agents-v2alpha1-1.16.yaml     BIRD    1      cilium-agent 1.16.19
     v2 on 1.18             Pulumi.agents-v2-1.18.yaml           FRR     2      cilium-agent 1.18.3
-    kube-router            Pulumi.agents-kube-router.yaml       BIRD    2      kube-router 2.1.0
+    kube-router            Pulumi.agents-kube-router.yaml       BIRD    2      kube-router 2.1.0 (and agents 1.18.3)
+    prod (shipped)         ../../../Pulumi.prod.yaml            FRR     2      cilium-agent 1.18.3
+    lab-metallb            ../lab/Pulumi.lab-metallb.yaml       FRR     2      cilium-agent 1.16.19
+
+The last two are stacks made for real clusters, run as they are with the lab's Helm values
+(:data:`LAB_VALUES`, what the agents stacks set themselves) merged into their ``cilium.values``.
 
 The ``cilium-config`` ConfigMap is the release's: the program's Helm values
 (``render_helm_values``) through the release's chart (``lab.k8s.chart``); the stacks turn off, with
@@ -151,9 +156,8 @@ class Case:
 
     def __init__(self, cluster: Cluster, stack: str, code: str, workdir: Path) -> None:
         self.cluster = cluster
-        path = STACKS / stack
-        if path.parent != STACKS:
-            path = with_lab_values(path, workdir / path.name)
+        source = STACKS / stack
+        path = source if source.parent == STACKS else with_lab_values(source, workdir / source.name)
         self.hosts = CaseHosts(cluster, path, code, workdir / "hosts")
         self.cfg = self.hosts.cfg
         self.workdir = workdir
@@ -170,7 +174,7 @@ class Case:
         self.servers = ClusterProcesses(workdir / "servers")
         self.nodes: list[Object] = []
         self.timings: dict[str, Any] = {"release": self.binaries.release, "method": self.cfg.method}
-        TIMINGS[stack] = self.timings
+        TIMINGS[str(source.resolve().relative_to(REPO))] = self.timings
 
     @property
     def speaker_nodes(self) -> list[str]:
