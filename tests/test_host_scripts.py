@@ -445,3 +445,22 @@ def test_remove_takes_its_own_file_and_records(host: Host) -> None:
     assert rc == 0, err
     assert host.read(SYSCTL) is None and host.read(f"{STATE_DIR}/sysctl.owner") is None
     assert host.read(f"{STATE_DIR}/sysctl.written") is None
+
+
+def repository_shell_scripts() -> list[str]:
+    """Every shell script of the repository (install, lab, CI), by its shebang."""
+    root = HOSTSCRIPTS.parents[1]
+    candidates = [*root.glob("scripts/*"), root / ".ci" / "run", *root.glob("lab/**/*.sh")]
+    return sorted(
+        str(p.relative_to(root))
+        for p in candidates
+        if p.is_file() and p.read_text(errors="replace").startswith(("#!/usr/bin/env bash", "#!/bin/sh"))
+    )
+
+
+@pytest.mark.parametrize("script", repository_shell_scripts())
+def test_each_repository_script_passes_shellcheck(script: str) -> None:
+    root = HOSTSCRIPTS.parents[1]
+    assert shutil.which("shellcheck"), "shellcheck is not installed (scripts/install-deps installs it)"
+    proc = subprocess.run(["shellcheck", "-x", script], cwd=root, capture_output=True, text=True)
+    assert proc.returncode == 0, f"{script}:\n{proc.stdout}"
