@@ -59,7 +59,7 @@ def test_frr_router_is_multihop_where_the_node_is(neighbors: str) -> None:
     frr = files["router/frr.conf"]
     for node in ("node1", "node2"):
         bird = files[f"nodes/{node}/bird.conf"]
-        assert "  multihop 2;" in bird and "  bfd on;" in bird, f"{node} peers multihop with BFD"
+        assert "  multihop 2;" in bird and "  bfd graceful;" in bird, f"{node} peers multihop with BFD"
         bfd = next(line for line in bird.splitlines() if line.startswith("protocol bfd"))
         assert "multihop {" in bfd, f"{node}: multihop BFD sessions get the configured timers: {bfd}"
     for address in ("10.0.1.10", "10.0.2.10"):

@@ -19,9 +19,12 @@ from cilium_bgp.secrets import secret_ref
 
 # The router's connected subnets, where multihop sessions resolve the nodes' next hops.
 NEXTHOP_TABLE = "cilium_nexthops"
+# With tuned timers, the first connect after a (re)start: BIRD's default is 5 s.
+CONNECT_DELAY_SECONDS = 1
 
 
-def _session_options(cfg: StackConfig) -> list[str]:
+def _session_options(cfg: StackConfig, *, node_side: bool = False) -> list[str]:
+    """Session settings for one end; ``node_side``: the node's end, which imports nothing."""
     timers = effective_timers(cfg)
     lines = []
     if cfg.uses_password:
@@ -37,8 +40,17 @@ def _session_options(cfg: StackConfig) -> list[str]:
         # again; a stack that tunes its timers wants the session back as fast as it went down.
         retry = timers.connect_retry or 5
         lines.append(f"error wait time {retry}, {max(30, retry)};")
+        # BIRD's first connect waits `connect delay time` (5 s by default) after each start: two
+        # BIRD ends would both wait that long before the first session comes up.
+        lines.append(f"connect delay time {CONNECT_DELAY_SECONDS};")
     if cfg.uses_bfd:
-        lines.append("bfd on;")
+        # FRR 8.4 re-registers a neighbor's BFD session once its first session is Established (the
+        # session learns its source address and interface only then: bgp_peer_bfd_update_source),
+        # so BIRD sees BFD go down right after the session came up. `bfd on` takes that as a
+        # protocol error and refuses the router for `error wait time`; `graceful` only closes the
+        # connection, and the router is back when BFD is (about 1 s). The node imports nothing,
+        # so nothing is kept stale; the router's end still drops the node's routes at once.
+        lines.append("bfd graceful;" if node_side else "bfd on;")
     return lines
 
 
@@ -78,7 +90,7 @@ def render_node_bird_conf(cfg: StackConfig, node: NodeSettings, pod_cidrs: Seque
     if multihop(cfg, node):
         # The router's peering address is not on the node's subnet: one routed hop away.
         lines.append(f"  multihop {MULTIHOP_TTL};")
-    lines += [f"  {line}" for line in _session_options(cfg)]
+    lines += [f"  {line}" for line in _session_options(cfg, node_side=True)]
     lines += [
         "  ipv4 { import filter { reject; }; export filter { accept; }; };",
         "}",
