@@ -1,9 +1,10 @@
-"""``python -m benchmarks [program] [lab] [engine] [--quick]``: measure, write
+"""``python -m benchmarks [program] [lab] [engine] [scale] [--quick]``: measure, write
 ``benchmarks/results/<name>.json`` and ``benchmarks/results/scaling.png``, print a summary.
 
-Run as root on the machine kind the results describe (the lab and engine parts need root, frr,
-bird2, sshd and the Pulumi toolchain: ``bash scripts/install-deps``; plots need
-``pip install -r benchmarks/requirements.txt``).
+Run as root on the machine kind the results describe (the lab, engine and scale parts need root,
+frr, bird2, sshd and the Pulumi toolchain: ``bash scripts/install-deps``; plots need
+``pip install -r benchmarks/requirements.txt``). The engine and scale parts build hosts-mode labs,
+which add a management route in the root namespace: run one such lab on a machine at a time.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from pathlib import Path
 from typing import Any
 
 RESULTS = Path(__file__).resolve().parent / "results"
+# Engine parallelism the scale part compares with the CLI's default (4 per CPU): SSH commands
+# mostly wait on the network and the hosts, not on the engine's CPU.
+SCALE_PARALLEL = 64
 
 
 # The daemons report their own versions; vtysh has no --version option.
@@ -47,6 +51,8 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "frr": daemon_version([FRR_BGPD, "--version"]),
         "bird": daemon_version(["bird", "--version"]),
+        # Other work on the machine slows every number: the load when the record was written.
+        "loadAverage": [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]],
     }
 
 
@@ -77,13 +83,19 @@ def plot(program: dict[str, Any] | None, lab: dict[str, Any] | None) -> Path | N
         axes[0].set(xscale="log", yscale="log", xlabel="nodes", ylabel="seconds", title="Program and render")
         axes[0].legend(fontsize=7)
     if lab:
-        profiles = sorted({r["profile"] for r in lab["rows"]})
+        # Rows from before the router dimension were all FRR.
+        groups = sorted({(r["profile"], r.get("router", "frr")) for r in lab["rows"]})
         for i, what in enumerate(("routesInstalledSeconds", "withdrawnSeconds")):
             values = [
-                sorted(r[what] for r in lab["rows"] if r["profile"] == p and r.get(what) is not None) for p in profiles
+                sorted(
+                    r[what]
+                    for r in lab["rows"]
+                    if (r["profile"], r.get("router", "frr")) == group and r.get(what) is not None
+                )
+                for group in groups
             ]
             axes[1].bar(
-                [x + i * 0.4 for x in range(len(profiles))],
+                [x + i * 0.4 for x in range(len(groups))],
                 [v[len(v) // 2] if v else 0 for v in values],
                 width=0.4,
                 label={"routesInstalledSeconds": "all routes installed", "withdrawnSeconds": "frozen node withdrawn"}[
@@ -91,8 +103,10 @@ def plot(program: dict[str, Any] | None, lab: dict[str, Any] | None) -> Path | N
                 ],
             )
         nodes = lab["rows"][0]["nodes"]
-        axes[1].set_xticks([x + 0.2 for x in range(len(profiles))], profiles)
-        axes[1].set(yscale="log", ylabel="seconds (median)", title=f"Lab, {nodes} BIRD nodes, per failover profile")
+        axes[1].set_xticks([x + 0.2 for x in range(len(groups))], [f"{p}\n{r}" for p, r in groups], fontsize=7)
+        axes[1].set(
+            yscale="log", ylabel="seconds (median)", title=f"Lab, {nodes} BIRD nodes, per failover profile and router"
+        )
         axes[1].legend(fontsize=7)
     figure.suptitle(f"cilium-bgp benchmarks, {os.cpu_count()} cores, {datetime.now(UTC):%Y-%m-%d}")
     figure.tight_layout()
@@ -103,14 +117,24 @@ def plot(program: dict[str, Any] | None, lab: dict[str, Any] | None) -> Path | N
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
-    parser.add_argument("parts", nargs="*", metavar="PART", help="program, lab, engine (default: all)")
+    parser.add_argument("parts", nargs="*", metavar="PART", help="program, lab, engine, scale (default: all)")
     parser.add_argument("--quick", action="store_true", help="fewer trials, no default-timer failover (3 min each)")
     parser.add_argument("--lab-nodes", type=int, default=50)
+    parser.add_argument(
+        "--scale-nodes", default="100,250", help="scale: node hosts per lab, comma-separated (--quick: the first)"
+    )
+    parser.add_argument("--preview-nodes", type=int, default=1000, help="scale: nodes of the preview-only stack")
+    parser.add_argument(
+        "--parallel",
+        default=f"default,{SCALE_PARALLEL}",
+        help="scale: engine parallelism to compare, comma-separated ('default': the CLI's; --quick: the last)",
+    )
     args = parser.parse_args(argv)
-    args.parts = args.parts or ["program", "lab", "engine"]
-    unknown = set(args.parts) - {"program", "lab", "engine"}
+    parts = ["program", "lab", "engine", "scale"]
+    args.parts = args.parts or parts
+    unknown = set(args.parts) - set(parts)
     if unknown:
-        parser.error(f"unknown parts {sorted(unknown)}: choose from program, lab, engine")
+        parser.error(f"unknown parts {sorted(unknown)}: choose from {', '.join(parts)}")
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
     program = lab = None
@@ -129,6 +153,14 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks import engine as bench_engine
 
         print(f"wrote {save('engine', bench_engine.run(1 if args.quick else 3))}")
+    if "scale" in args.parts:
+        from benchmarks import engine_scale
+
+        sizes = [int(n) for n in args.scale_nodes.split(",")]
+        parallel = [None if p == "default" else int(p) for p in args.parallel.split(",")]
+        if args.quick:
+            sizes, parallel = sizes[:1], parallel[-1:]
+        print(f"wrote {save('scale', engine_scale.run(sizes, args.preview_nodes, parallel))}")
     if program is None and (RESULTS / "program.json").exists():
         program = json.loads((RESULTS / "program.json").read_text())
     if lab is None and (RESULTS / "lab.json").exists():

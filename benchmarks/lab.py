@@ -1,6 +1,7 @@
-"""Benchmark (b): the lab with N BIRD nodes, per failover profile (default, fast, bfd).
+"""Benchmark (b): the lab with N BIRD nodes, per failover profile (default, fast, bfd) and router
+daemon (FRR, BIRD).
 
-For each profile: build the lab from an N-node stack (configs rendered by the program), time from
+For each profile and router: build the lab from an N-node stack (configs rendered by the program), time from
 the daemons' start to all sessions Established and to all routes in the router's kernel table,
 then freeze one node's BIRD and time the withdrawal of its PodCIDR (the same fault case the lab
 suite runs). Needs root, frr and bird2.
@@ -21,12 +22,15 @@ from lab.run import down, up
 from lab.wait import Budget
 
 PROFILES = ("default", "fast", "bfd")
+ROUTERS = ("frr", "bird")
 
 
-def measure(nodes: int, profile: str, *, freeze: bool = True) -> dict[str, Any]:
+def measure(nodes: int, profile: str, router: str = "frr", *, freeze: bool = True) -> dict[str, Any]:
+    config = stack_config(nodes, "bird", bgp={"failover": profile})
+    config["cilium-bgp:router"]["daemon"] = router
     with tempfile.TemporaryDirectory(prefix="cbgp-bench-lab-") as scratch:
-        stack = Path(scratch) / f"Pulumi.lab{nodes}-{profile}.yaml"
-        stack.write_text(yaml.safe_dump({"config": stack_config(nodes, "bird", bgp={"failover": profile})}))
+        stack = Path(scratch) / f"Pulumi.lab{nodes}-{profile}-{router}.yaml"
+        stack.write_text(yaml.safe_dump({"config": config}))
         workdir = Path(scratch) / "lab"
         lab = up(stack, workdir)
         try:
@@ -34,6 +38,7 @@ def measure(nodes: int, profile: str, *, freeze: bool = True) -> dict[str, Any]:
             row: dict[str, Any] = {
                 "nodes": nodes,
                 "profile": profile,
+                "router": router,
                 "establishedSeconds": round(timings["establishedSeconds"], 2),
                 "routesInstalledSeconds": round(timings["routesInstalledSeconds"], 2),
                 "buildSeconds": timings["buildSeconds"],
@@ -52,11 +57,13 @@ def measure(nodes: int, profile: str, *, freeze: bool = True) -> dict[str, Any]:
             down(workdir)
 
 
-def run(nodes: int, profiles: list[str], trials: int) -> dict[str, Any]:
-    """``trials`` runs per profile; one for ``default`` (its failover alone takes three minutes)."""
+def run(nodes: int, profiles: list[str], trials: int, routers: tuple[str, ...] = ROUTERS) -> dict[str, Any]:
+    """``trials`` runs per profile and router; ``default`` once, with FRR (its failover alone takes
+    three minutes)."""
     rows = [
-        measure(nodes, profile) | {"trial": t}
+        measure(nodes, profile, router) | {"trial": t}
         for profile in profiles
+        for router in (routers[:1] if profile == "default" else routers)
         for t in range(1 if profile == "default" else trials)
     ]
     return {"rows": rows}

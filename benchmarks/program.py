@@ -46,6 +46,46 @@ print(json.dumps({{"seconds": elapsed, "code": code,
 """
 
 
+# The SDK's floor: the same number of resources of the same kinds (per node a component and a
+# remote.Command with a secret connection and stdin, parented to it) under the same mock monitor,
+# and no other code: what registering alone costs.
+_FLOOR = """
+import json, resource, sys, time
+import pulumi
+from pulumi_command import remote
+
+class Mocks(pulumi.runtime.Mocks):
+    def new_resource(self, args):
+        return f"{{args.name}}-id", dict(args.inputs)
+    def call(self, args):
+        return {{}}
+
+pulumi.runtime.set_mocks(Mocks(), project="cilium-bgp", stack="floor", preview=False)
+
+@pulumi.runtime.test
+def program():
+    key = pulumi.Output.secret("benchmark-key")
+    outputs = []
+    for i in range({nodes}):
+        node = pulumi.ComponentResource("cilium-bgp:index:KubernetesNode", f"node{{i}}")
+        connection = remote.ConnectionArgs(host=f"10.0.{{i // 250}}.{{i % 250}}", user="root", private_key=key)
+        command = remote.Command(
+            f"node{{i}}-bird", connection=connection, create="x" * 2000, delete="y" * 500,
+            stdin=pulumi.Output.secret("z" * 1000), triggers=[connection.host, 22],
+            opts=pulumi.ResourceOptions(parent=node),
+        )
+        node.register_outputs({{"config": command.stdout}})
+        outputs.append(command.stdout)
+    return pulumi.Output.all(*outputs)
+
+start = time.perf_counter()
+program()
+elapsed = time.perf_counter() - start
+print(json.dumps({{"seconds": elapsed, "resources": 2 * {nodes},
+                  "peakRssMiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+"""
+
+
 def _python(code: str) -> tuple[dict[str, Any], float]:
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
@@ -87,6 +127,17 @@ def linear_fit(xs: list[float], ys: list[float]) -> dict[str, float]:
     return {"interceptSeconds": intercept, "secondsPerNode": slope, "r2": 1 - ss_res / ss_tot if ss_tot else 1.0}
 
 
+def sdk_floor(nodes: int) -> dict[str, Any]:
+    found, wall = _python(_FLOOR.format(nodes=nodes))
+    return {
+        "nodes": nodes,
+        "seconds": round(found["seconds"], 3),
+        "processSeconds": round(wall, 3),
+        "resources": found["resources"],
+        "peakRssMiB": round(found["peakRssMiB"], 1),
+    }
+
+
 def run(sizes: list[int], methods: list[str]) -> dict[str, Any]:
     rows = [measure(n, m) for m in methods for n in sizes]
     fits = {}
@@ -95,4 +146,4 @@ def run(sizes: list[int], methods: list[str]) -> dict[str, Any]:
         xs = [float(r["nodes"]) for r in mine]
         for what in ("render", "program"):
             fits[f"{method}/{what}"] = linear_fit(xs, [r[what]["seconds"] for r in mine])
-    return {"rows": rows, "linearFits": fits}
+    return {"rows": rows, "linearFits": fits, "sdkFloor": [sdk_floor(n) for n in sizes]}

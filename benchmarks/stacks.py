@@ -14,6 +14,9 @@ def node_subnet(i: int) -> IPv4Network:
 
 
 MGMT = IPv4Network("198.18.0.0/24")
+# Hosts mode: the router at .2, node i at .3 + i, up to .254 (.0, .1 and .255 are the lab's).
+ROUTER_HOST = 2
+MAX_HOSTS_NODES = 254 - ROUTER_HOST
 
 
 def stack_config(nodes: int, method: str = "bird", *, hosts: bool = False, **overrides: Any) -> dict[str, Any]:
@@ -35,7 +38,7 @@ def stack_config(nodes: int, method: str = "bird", *, hosts: bool = False, **ove
         if method == "bird":
             node["asn"] = 4200000000 + i
         if hosts:
-            node["ssh"] = {"host": str(MGMT[10 + i])}
+            node["ssh"] = {"host": str(MGMT[ROUTER_HOST + 1 + i])}
         node_list.append(node)
     config: dict[str, Any] = {
         "cilium-bgp:method": method,
@@ -54,9 +57,9 @@ def stack_config(nodes: int, method: str = "bird", *, hosts: bool = False, **ove
     if method != "bird":
         config["cilium-bgp:bgp"] = {"nodeASN": 65000}
     if hosts:
-        if nodes > 240:
-            raise ValueError("a hosts-mode lab holds at most 240 nodes on its management /24")
-        config["cilium-bgp:router"]["ssh"] = {"host": str(MGMT[2])}
+        if nodes > MAX_HOSTS_NODES:
+            raise ValueError(f"a hosts-mode lab holds at most {MAX_HOSTS_NODES} nodes on its management /24")
+        config["cilium-bgp:router"]["ssh"] = {"host": str(MGMT[ROUTER_HOST])}
         config["cilium-bgp:kubernetes"] = {"enabled": False}
     for key, value in overrides.items():
         config[f"cilium-bgp:{key}"] = value

@@ -95,6 +95,8 @@ class Engine:
     stack_name: str = STACK
     config: dict[str, Any] = field(default_factory=dict)  # what configure() last set
     stack_file: Path = STACK_FILE  # the stack file its lab was made from (lab_up may move it)
+    # Resource operations at once (`pulumi up --parallel`); None: the CLI's default, 4 per CPU.
+    parallel: int | None = None
 
     @property
     def workspace_dir(self) -> Path:
@@ -153,6 +155,7 @@ class Engine:
             self.stack.preview(
                 policy_packs=[str(p) for p in policy_packs] or None,
                 policy_pack_configs=[str(p) for p in policy_pack_configs] or None,
+                parallel=self.parallel,
                 on_event=on_event,
                 on_output=lines.append,
                 on_error=lines.append,
@@ -173,6 +176,7 @@ class Engine:
         try:
             return self.stack.up(
                 expect_no_changes=expect_no_changes,
+                parallel=self.parallel,
                 on_event=on_event,
                 on_output=lines.append,
                 on_error=lines.append,
@@ -184,7 +188,7 @@ class Engine:
     def destroy(self) -> None:
         lines: list[str] = []
         try:
-            self.stack.destroy(on_output=lines.append, on_error=lines.append)
+            self.stack.destroy(parallel=self.parallel, on_output=lines.append, on_error=lines.append)
         except auto.CommandError:
             raise EngineError("pulumi destroy failed:\n" + "\n".join(lines[-80:])) from None
 
