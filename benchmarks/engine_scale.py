@@ -148,7 +148,7 @@ def scratch_engine(name: str, parallel: int | None) -> Iterator[Engine]:
 
 def preview_only(nodes: int, parallel: int | None) -> dict[str, Any]:
     """``pulumi preview`` of a ``nodes``-node stack that no host backs: every resource a create."""
-    config = stack_config(nodes, "bird", bgp={"failover": "fast"}, kubernetes={"enabled": False})
+    config = stack_config(nodes, "bird", racks=True, bgp={"failover": "fast"}, kubernetes={"enabled": False})
     with tempfile.TemporaryDirectory(prefix="cbgp-bench-preview-") as scratch:
         key = Path(scratch) / "id_benchmark"
         # A preview connects nowhere; the program only needs a key to hand the provider.

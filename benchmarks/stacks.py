@@ -1,4 +1,5 @@
-"""Stack configs of N nodes for the benchmarks: each node on its own /24, one PodCIDR each."""
+"""Stack configs of N nodes for the benchmarks: each node on its own /24 (or ``rack`` nodes to a
+/24, as racks are), one PodCIDR each."""
 
 from __future__ import annotations
 
@@ -13,26 +14,38 @@ def node_subnet(i: int) -> IPv4Network:
     return IPv4Network(f"10.{i // 250}.{i % 250}.0/24")
 
 
+RACK = 250  # nodes per /24 with ``racks=True``: .1 the router, .5 onwards the nodes
+
+
 MGMT = IPv4Network("198.18.0.0/24")
 # Hosts mode: the router at .2, node i at .3 + i, up to .254 (.0, .1 and .255 are the lab's).
 ROUTER_HOST = 2
 MAX_HOSTS_NODES = 254 - ROUTER_HOST
 
 
-def stack_config(nodes: int, method: str = "bird", *, hosts: bool = False, **overrides: Any) -> dict[str, Any]:
+def stack_config(
+    nodes: int, method: str = "bird", *, hosts: bool = False, racks: bool = False, **overrides: Any
+) -> dict[str, Any]:
     """Namespaced config keys (as in a stack file) for ``nodes`` nodes.
 
     ``hosts``: a stack for the real engine on a hosts-mode lab: every host reachable over SSH on
-    the management /24, no Kubernetes part.
+    the management /24, no Kubernetes part. ``racks``: nodes share /24s (``RACK`` each), so the
+    router has one interface per rack, not per node: the Pulumi CLI hands the whole stack config
+    to the program in one environment variable, which Linux caps at 128 KiB (one /24 per node
+    passes that at about 760 nodes).
     """
     cidrs = POOL.subnets(new_prefix=MASK)
-    interfaces = [{"name": f"n{i}", "address": f"{node_subnet(i)[1]}/24"} for i in range(nodes)]
+    subnets = [IPv4Network(f"10.{r}.0.0/24") for r in range(-(-nodes // RACK))] if racks else []
+    if racks:
+        interfaces = [{"name": f"r{r}", "address": f"{subnet[1]}/24"} for r, subnet in enumerate(subnets)]
+    else:
+        interfaces = [{"name": f"n{i}", "address": f"{node_subnet(i)[1]}/24"} for i in range(nodes)]
     interfaces.append({"name": "eth0", "address": "192.168.121.16/24"})
     node_list = []
     for i in range(nodes):
         node: dict[str, Any] = {
             "name": f"node{i}",
-            "address": f"{node_subnet(i)[10]}/24",
+            "address": f"{subnets[i // RACK][5 + i % RACK] if racks else node_subnet(i)[10]}/24",
             "podCIDRs": [str(next(cidrs))],
         }
         if method == "bird":
@@ -45,7 +58,7 @@ def stack_config(nodes: int, method: str = "bird", *, hosts: bool = False, **ove
         "cilium-bgp:cilium": {
             "version": "1.18.10",
             # Kube-proxy replacement (the default) needs the API server's address: node0's.
-            "k8sServiceHost": str(node_subnet(0)[10]),
+            "k8sServiceHost": str(subnets[0][5] if racks else node_subnet(0)[10]),
             "k8sServicePort": 6443,
             "clusterPoolIPv4PodCIDRList": [str(POOL)],
             "clusterPoolIPv4MaskSize": MASK,
