@@ -160,7 +160,10 @@ def main(argv: list[str] | None = None) -> int:
         parallel = [None if p == "default" else int(p) for p in args.parallel.split(",")]
         if args.quick:
             sizes, parallel = sizes[:1], parallel[-1:]
-        print(f"wrote {save('scale', engine_scale.run(sizes, args.preview_nodes, parallel))}")
+        result = engine_scale.run(
+            sizes, args.preview_nodes, parallel, progress=lambda so_far: save("scale", so_far | {"complete": False})
+        )
+        print(f"wrote {save('scale', result | {'complete': True})}")
     if program is None and (RESULTS / "program.json").exists():
         program = json.loads((RESULTS / "program.json").read_text())
     if lab is None and (RESULTS / "lab.json").exists():

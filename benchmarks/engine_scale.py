@@ -209,9 +209,20 @@ def on_lab(nodes: int, parallel: int | None) -> dict[str, Any]:
     return row
 
 
-def run(lab_sizes: list[int], preview_nodes: int, parallel: list[int | None]) -> dict[str, Any]:
-    """Each measurement once per engine parallelism (None: the CLI's default)."""
-    return {
-        "preview": [preview_only(preview_nodes, p) for p in parallel],
-        "lab": [on_lab(n, p) for n in lab_sizes for p in parallel],
-    }
+def run(
+    lab_sizes: list[int],
+    preview_nodes: int,
+    parallel: list[int | None],
+    progress: Callable[[dict[str, Any]], object] = lambda _: None,
+) -> dict[str, Any]:
+    """Each measurement once per engine parallelism (None: the CLI's default); ``progress`` gets
+    the results so far after each one (a run of all sizes takes a while)."""
+    results: dict[str, Any] = {"preview": [], "lab": []}
+    for p in parallel:
+        results["preview"].append(preview_only(preview_nodes, p))
+        progress(results)
+    for nodes in lab_sizes:
+        for p in parallel:
+            results["lab"].append(on_lab(nodes, p))
+            progress(results)
+    return results
