@@ -63,7 +63,7 @@ def save(name: str, data: dict[str, Any]) -> Path:
     return path
 
 
-def plot(program: dict[str, Any] | None, lab: dict[str, Any] | None) -> Path | None:
+def plot(program: dict[str, Any] | None, lab: dict[str, Any] | None, scale: dict[str, Any] | None) -> Path | None:
     try:
         import matplotlib
 
@@ -72,14 +72,19 @@ def plot(program: dict[str, Any] | None, lab: dict[str, Any] | None) -> Path | N
     except ImportError:
         print("matplotlib missing: pip install -r benchmarks/requirements.txt (no plot written)", file=sys.stderr)
         return None
-    figure, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    figure, axes = plt.subplots(1, 3, figsize=(16, 4.2))
     if program:
         for method in sorted({r["method"] for r in program["rows"]}):
             rows = [r for r in program["rows"] if r["method"] == method]
             xs = [r["nodes"] for r in rows]
             axes[0].plot(xs, [r["program"]["seconds"] for r in rows], "o-", label=f"program under mocks ({method})")
             axes[0].plot(xs, [r["render"]["seconds"] for r in rows], "s--", label=f"render command ({method})")
-        axes[0].axhline(10, color="grey", linestyle=":", label="target: 1,000 nodes < 10 s")
+        floor = program.get("sdkFloor", [])
+        if floor:
+            axes[0].plot(
+                [r["nodes"] for r in floor], [r["seconds"] for r in floor], "k^:", label="SDK floor (same resources)"
+            )
+        axes[0].axhline(5, color="grey", linestyle=":", label="target: 1,000 nodes <= 5 s")
         axes[0].set(xscale="log", yscale="log", xlabel="nodes", ylabel="seconds", title="Program and render")
         axes[0].legend(fontsize=7)
     if lab:
@@ -108,6 +113,18 @@ def plot(program: dict[str, Any] | None, lab: dict[str, Any] | None) -> Path | N
             yscale="log", ylabel="seconds (median)", title=f"Lab, {nodes} BIRD nodes, per failover profile and router"
         )
         axes[1].legend(fontsize=7)
+    if scale:
+        for parallel in sorted({r["parallel"] or 0 for r in scale["lab"]}):
+            rows = sorted((r for r in scale["lab"] if (r["parallel"] or 0) == parallel), key=lambda r: r["nodes"])
+            setting = f"parallel {parallel}" if parallel else "default parallel"
+            for step, marker in (("up", "o-"), ("noopUp", "s--"), ("addNodeUp", "^:"), ("destroy", "x-.")):
+                xs = [r["nodes"] for r in rows if step in r]
+                axes[2].plot(xs, [r[step]["seconds"] for r in rows if step in r], marker, label=f"{step} ({setting})")
+        for row in scale["preview"]:
+            setting = f"parallel {row['parallel']}" if row["parallel"] else "default parallel"
+            axes[2].plot([row["nodes"]], [row["preview"]["seconds"]], "D", label=f"preview only ({setting})")
+        axes[2].set(xscale="log", yscale="log", xlabel="node hosts", ylabel="seconds", title="Real engine, hosts lab")
+        axes[2].legend(fontsize=6)
     figure.suptitle(f"cilium-bgp benchmarks, {os.cpu_count()} cores, {datetime.now(UTC):%Y-%m-%d}")
     figure.tight_layout()
     path = RESULTS / "scaling.png"
@@ -168,7 +185,8 @@ def main(argv: list[str] | None = None) -> int:
         program = json.loads((RESULTS / "program.json").read_text())
     if lab is None and (RESULTS / "lab.json").exists():
         lab = json.loads((RESULTS / "lab.json").read_text())
-    written = plot(program, lab)
+    scale = json.loads((RESULTS / "scale.json").read_text()) if (RESULTS / "scale.json").exists() else None
+    written = plot(program, lab, scale)
     if written:
         print(f"wrote {written}")
     return 0
