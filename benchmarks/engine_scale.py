@@ -27,7 +27,7 @@ from typing import Any
 import yaml
 
 from benchmarks.stacks import stack_config
-from lab.engine import Engine, lab_cli, lab_config, lab_down, lab_up, toolchain_bin
+from lab.engine import Engine, EngineError, lab_cli, lab_config, lab_down, lab_up, toolchain_bin
 
 ACCEPTED = "Accepted publickey"
 SAMPLE_SECONDS = 0.2
@@ -188,23 +188,34 @@ def on_lab(nodes: int, parallel: int | None) -> dict[str, Any]:
             "parallel": parallel,
             "labUpSeconds": round(time.monotonic() - started, 2),
         }
+        current = "preview"
         try:
             row["preview"] = step(engine.preview, lab_dir)
+            current = "up"
             row["up"] = step(engine.up, lab_dir)
+            current = "noopUp"
             row["noopUp"] = step(lambda: engine.up(expect_no_changes=True), lab_dir)
             before = _sessions(lab_dir)
             hosts = json.loads((lab_dir / "hosts.json").read_text())
             # lab_up may have moved the stack to a free management /24: its file says where.
             every_node = lab_config(engine.stack_file, hosts)["cilium-bgp:nodes"]
             engine.configure({"cilium-bgp:nodes": every_node})
+            current = "addNodeUp"
             row["addNodeUp"] = step(engine.up, lab_dir)
             after = _sessions(lab_dir)
             row["addNodeUp"]["sessionsReset"] = sorted(p for p, marks in before.items() if after.get(p) != marks)
             row["addNodeUp"]["peersAfter"] = len(after)
+            current = "destroy"
             row["destroy"] = step(engine.destroy, lab_dir)
+        except EngineError as error:
+            # Keep what was measured; the failed step says why (the engine's last lines).
+            row["failed"] = {"step": current, "error": str(error)[-2000:]}
         finally:
             started = time.monotonic()
-            lab_down(engine, workdir)
+            try:
+                lab_down(engine, workdir)  # destroys again what a failed step left, then the lab
+            except EngineError as error:
+                row["teardownError"] = str(error)[-2000:]
             row["labDownSeconds"] = round(time.monotonic() - started, 2)
     return row
 
