@@ -181,13 +181,14 @@ def on_lab(nodes: int, parallel: int | None) -> dict[str, Any]:
         stack_file.write_text(yaml.safe_dump({"config": config}, sort_keys=False))
         lab_dir = workdir / "lab"
         started = time.monotonic()
-        engine = lab_up(workdir, stack_file, name, nodes=nodes)
+        row: dict[str, Any] = {"nodes": nodes, "parallel": parallel}
+        try:
+            engine = lab_up(workdir, stack_file, name, nodes=nodes)
+        except EngineError as error:
+            # The lab removes what it built when it fails; the other sizes still run.
+            return row | {"failed": {"step": "labUp", "error": str(error)[-2000:]}}
         engine.parallel = parallel
-        row: dict[str, Any] = {
-            "nodes": nodes,
-            "parallel": parallel,
-            "labUpSeconds": round(time.monotonic() - started, 2),
-        }
+        row["labUpSeconds"] = round(time.monotonic() - started, 2)
         current = "preview"
         try:
             row["preview"] = step(engine.preview, lab_dir)
