@@ -93,9 +93,9 @@ class PeakMemory:
     def _run(self) -> None:
         while not self._stop.wait(SAMPLE_SECONDS):
             for pid in _descendants(os.getpid()):
-                role = _role(pid)
-                if role:
-                    self.peaks[role] = max(self.peaks.get(role, 0), _peak_kib(pid))
+                role, peak = _role(pid), _peak_kib(pid)
+                if role and peak:  # a process gone between the listing and the read has none
+                    self.peaks[role] = max(self.peaks.get(role, 0), peak)
 
     def __enter__(self) -> PeakMemory:
         self._thread.start()
