@@ -22,6 +22,8 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
+    field_validator,
 )
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
@@ -150,6 +152,14 @@ _check_chart_repo = _pattern(
     "a chart repository URL (https://, http:// or oci://)",
     2048,
 )
+# A chart on disk: what `helm install NAME PATH` takes (a chart directory or a packaged archive).
+_check_chart = _pattern(
+    "chart",
+    r"(?![A-Za-z][A-Za-z0-9+.-]*://)[^\x00-\x1f\x7f]+",
+    "a local chart: a directory holding Chart.yaml or a .tgz archive (for a repository, set chartRepo)",
+    4096,
+)
+DEFAULT_CHART_REPO = "https://helm.cilium.io"
 # The reference grammar of container images (distribution/reference), lower-case repository.
 _check_image = _pattern(
     "image",
@@ -251,6 +261,7 @@ UserName = Annotated[str, AfterValidator(_check_user)]
 FilePath = Annotated[str, AfterValidator(_check_path)]
 Image = Annotated[str, AfterValidator(_check_image)]
 ChartRepo = Annotated[str, AfterValidator(_check_chart_repo)]
+ChartPath = Annotated[str, AfterValidator(_check_chart)]
 ChartVersion = Annotated[str, AfterValidator(_check_chart_version)]
 Devices = Annotated[str | list[str], AfterValidator(_check_devices)]
 HostKey = Annotated[str, AfterValidator(_check_host_key)]
@@ -305,8 +316,16 @@ class CiliumSettings(Model):
     version: Annotated[str, AfterValidator(_check_version)] = Field(
         description="Cilium release, e.g. `1.18.3`; selects Helm keys, BGP kinds and API versions."
     )
-    chart_repo: ChartRepo = Field("https://helm.cilium.io", description="Helm repository of the chart.")
+    chart_repo: ChartRepo | None = Field(
+        None, description=f"Helm repository of the chart. Default: `{DEFAULT_CHART_REPO}` (unless `chart` is set)."
+    )
     chart_version: ChartVersion | None = Field(None, description="Chart version. Default: `cilium.version`.")
+    chart: ChartPath | None = Field(
+        None,
+        description="A local chart instead of a repository: a chart directory or `.tgz` archive (e.g. "
+        "`install/kubernetes/cilium` of Cilium's source, for hosts without access to the repository). A relative "
+        "path is taken from the project directory. Excludes `chartRepo` and `chartVersion` (the chart is the version).",
+    )
     release_name: DnsLabel = Field("cilium", description="Helm release name (explicit, no random suffix).")
     namespace: DnsLabel = Field("kube-system", description="Namespace of the release and of BGP objects.")
     k8s_service_host: Host | None = Field(
@@ -353,9 +372,24 @@ class CiliumSettings(Model):
         description="Helm values merged last, over everything rendered; keys the release lacks are rejected.",
     )
 
+    @field_validator("chart")
+    @classmethod
+    def _chart_alone(cls, chart: str | None, info: ValidationInfo) -> str | None:
+        """A local chart is the whole source: a repository or version beside it would be ignored."""
+        beside = [alias for name, alias in (("chart_repo", "chartRepo"), ("chart_version", "chartVersion"))
+                  if info.data.get(name) is not None]  # fmt: skip
+        if chart is not None and beside:
+            raise PydanticCustomError("chart", f"a local chart or {' and '.join(beside)}, not both")
+        return chart
+
     @cached_property
     def parsed_version(self) -> Version:
         return Version.parse(self.version)
+
+    @property
+    def repository(self) -> str | None:
+        """The Helm repository the chart comes from; None for a local chart."""
+        return None if self.chart is not None else self.chart_repo or DEFAULT_CHART_REPO
 
     @property
     def native_routing_cidr(self) -> IPv4Network | None:

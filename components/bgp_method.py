@@ -100,10 +100,12 @@ class DemoService(pulumi.ComponentResource):
             )
             if obj["kind"] == "Service":
                 self.service = created
-        self.load_balancer_ip = self.service.status.apply(_ingress_ip)
+        service = self.service.resource
+        assert isinstance(service, k8s.core.v1.Service)
+        self.load_balancer_ip = service.status.apply(_ingress_ip)
         self.register_outputs({**props, "loadBalancerIp": self.load_balancer_ip})
 
 
-def _ingress_ip(status: dict | None) -> str | None:
-    ingress = ((status or {}).get("loadBalancer") or {}).get("ingress") or []
-    return ingress[0].get("ip") if ingress else None
+def _ingress_ip(status: k8s.core.v1.outputs.ServiceStatus | None) -> str | None:
+    ingress = (status.load_balancer.ingress if status and status.load_balancer else None) or []
+    return ingress[0].ip if ingress else None

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from cilium_bgp.config import StackConfig
+from cilium_bgp.config import CiliumSettings, StackConfig
+from cilium_bgp.errors import ConfigError, Problem, excerpt
 from cilium_bgp.renderers.helm_values import render_helm_values
+from components import cilium_nodes
 
 
 class CiliumNodeRead(pulumi.CustomResource):
@@ -21,7 +24,7 @@ class CiliumNodeRead(pulumi.CustomResource):
 
     spec: pulumi.Output[Any]
 
-    def __init__(self, name: str, node_name: str, opts: pulumi.ResourceOptions) -> None:
+    def __init__(self, name: str, node_name: pulumi.Input[str], opts: pulumi.ResourceOptions) -> None:
         props = {"apiVersion": "cilium.io/v2", "kind": "CiliumNode", "metadata": None, "spec": None}
         super().__init__(
             "kubernetes:cilium.io/v2:CiliumNode",
@@ -53,17 +56,16 @@ class CiliumRelease(pulumi.ComponentResource):
         super().__init__("cilium-bgp:index:CiliumRelease", name, props, opts)
         self.values = values
         self._provider = provider
+        self._kubernetes = cfg.kubernetes
         self.release = k8s.helm.v3.Release(
             name,
             k8s.helm.v3.ReleaseArgs(
                 name=cilium.release_name,
-                chart="cilium",
-                version=cilium.chart_version or cilium.version,
                 namespace=cilium.namespace,
-                repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=cilium.chart_repo),
                 values=values,
                 # cilium-operator registers the BGP kinds once it runs: wait for it.
                 timeout=900,
+                **chart_source(cilium),
             ),
             opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=list(after)),
         )
@@ -71,13 +73,35 @@ class CiliumRelease(pulumi.ComponentResource):
         self.register_outputs({**props, "status": self.release.status})
 
     def read_pod_cidrs(self, node_names: Sequence[str]) -> dict[str, pulumi.Output[list[str]]]:
-        """Each node's ``spec.ipam.podCIDRs``, read after the release is up."""
+        """Each node's ``spec.ipam.podCIDRs``, read once the release is up and the operator has
+        allocated them (:mod:`components.cilium_nodes`: never in a first preview)."""
+        reader = cilium_nodes.connect(self._kubernetes)
         result = {}
-        for node in node_names:
+        for index, node in enumerate(node_names):
+            ident = self.release.status.apply(
+                lambda _, node=node, index=index: cilium_nodes.node_id(reader, node, f"nodes[{index}]")
+            )
             read = CiliumNodeRead(
                 f"{node}-ciliumnode",
-                node,
+                ident,
                 pulumi.ResourceOptions(parent=self, provider=self._provider, depends_on=[self.release]),
             )
             result[node] = read.spec.apply(lambda spec: list(((spec or {}).get("ipam") or {}).get("podCIDRs") or []))
         return result
+
+
+def chart_source(cilium: CiliumSettings) -> dict[str, Any]:
+    """Where the chart comes from: a local chart (absolute, so the provider finds it whatever its
+    working directory), or the repository at ``chartVersion`` (default: the Cilium version)."""
+    if cilium.chart is None:
+        return {
+            "chart": "cilium",
+            "version": cilium.chart_version or cilium.version,
+            "repository_opts": k8s.helm.v3.RepositoryOptsArgs(repo=cilium.repository),
+        }
+    path = Path(cilium.chart).expanduser().absolute()
+    if not (path / "Chart.yaml").is_file() and not path.is_file():
+        found = f"{excerpt(cilium.chart)} (no such file, nor a directory holding Chart.yaml)"
+        problem = Problem("cilium.chart", found, "a chart directory or a packaged chart (.tgz)")
+        raise pulumi.RunError(str(ConfigError([problem])))
+    return {"chart": str(path)}

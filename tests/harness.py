@@ -26,6 +26,14 @@ PROGRAM = ROOT / "__main__.py"
 STACKS = ROOT / "tests" / "stacks"
 
 
+class AllocatedCiliumNodes:
+    """The cluster as the mocks stand for it, to ``components.cilium_nodes``: every CiliumNode
+    allocated already (what a read then returns is ``StackMocks.cluster_pod_cidrs``)."""
+
+    def pod_cidrs(self, node: str) -> list[str] | None:
+        return ["allocated"]
+
+
 class StackMocks(pulumi.runtime.Mocks):
     def __init__(
         self,
@@ -34,12 +42,17 @@ class StackMocks(pulumi.runtime.Mocks):
         peer_states: dict[str, str] | None = None,
     ) -> None:
         self.cluster_pod_cidrs = cluster_pod_cidrs or {}
+        # What components.cilium_nodes asks the cluster before reading a CiliumNode.
+        self.cilium_nodes: Any = AllocatedCiliumNodes()
         self.lb_ips = lb_ips or {}
         self.peer_states = peer_states or {}
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         state = dict(args.inputs)
-        if args.typ == "kubernetes:cilium.io/v2:CiliumNode":
+        if args.typ == "kubernetes:cilium.io/v2:CiliumNode" and args.resource_id in ("", rpc.UNKNOWN):
+            # The engine skips a read whose ID is unknown (a preview): its outputs stay unknown.
+            state = {"apiVersion": "cilium.io/v2", "kind": "CiliumNode"}
+        elif args.typ == "kubernetes:cilium.io/v2:CiliumNode":
             node = args.resource_id
             state = {
                 "apiVersion": "cilium.io/v2",
@@ -58,7 +71,8 @@ class StackMocks(pulumi.runtime.Mocks):
 
     def _router_answer(self, create: str) -> str:
         """What the router-side check prints: peers in ``peer_states`` (default Established)."""
-        words = shlex.split(create) if create.startswith("python3 - ") else []
+        # Unknown in a preview (the expectations depend on what the cluster allocates).
+        words = shlex.split(create) if isinstance(create, str) and create.startswith("python3 - ") else []
         if "--expect" not in words:
             return ""
         expect = json.loads(words[words.index("--expect") + 1])
@@ -88,6 +102,7 @@ class RecordingMonitor(pulumi.runtime.mocks.MockMonitor):
         self.dependencies: dict[str, list[str]] = {}
         self.inputs: dict[str, dict[str, Any]] = {}
         self.options: dict[str, dict[str, Any]] = {}
+        self.read_ids: dict[str, str] = {}
 
     def RegisterResource(self, request: Any) -> Any:
         response = super().RegisterResource(request)
@@ -100,12 +115,15 @@ class RecordingMonitor(pulumi.runtime.mocks.MockMonitor):
             "additionalSecretOutputs": list(request.additionalSecretOutputs),
             "ignoreChanges": list(request.ignoreChanges),
             "custom": request.custom,
+            "aliases": [a.spec.type for a in request.aliases] or list(request.aliasURNs),
         }
         return response
 
     def ReadResource(self, request: Any) -> Any:
         response = super().ReadResource(request)
         self.dependencies[response.urn] = list(request.dependencies)
+        # The ID the program read under (the engine skips a read whose ID is unknown; mocks do not).
+        self.read_ids[response.urn] = request.id
         return response
 
 
@@ -127,6 +145,7 @@ class ProgramRun:
     dependencies: dict[str, list[str]] = field(default_factory=dict)
     inputs: dict[str, dict[str, Any]] = field(default_factory=dict)
     options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    read_ids: dict[str, str] = field(default_factory=dict)
 
     def of_type(self, typ: str) -> list[Any]:
         return [r for r in self.registrations if r.urn.split("::")[2].split("$")[-1] == typ]
@@ -152,15 +171,17 @@ def run_program(
     mocks: StackMocks | None = None,
     stack: str = "test",
     record: bool = True,
+    preview: bool = False,
 ) -> ProgramRun:
     """Run ``__main__.py`` with ``config`` (namespaced keys, plain values) plus ``secrets``.
 
+    ``preview``: as in a ``pulumi preview`` (unknown values stay unknown).
     ``record=False`` uses Pulumi's own MockMonitor (no inputs, options or dependencies kept): what
     the benchmarks time, since recording is the tests' cost, not the program's.
     """
     mocks = mocks or StackMocks()
     monitor = RecordingMonitor(mocks) if record else pulumi.runtime.mocks.MockMonitor(mocks)
-    pulumi.runtime.set_mocks(mocks, project="cilium-bgp", stack=stack, preview=False, monitor=monitor)
+    pulumi.runtime.set_mocks(mocks, project="cilium-bgp", stack=stack, preview=preview, monitor=monitor)
     all_config = {k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}
     secret_keys = []
     for key, value in (secrets or {}).items():
@@ -172,7 +193,10 @@ def run_program(
 
     @pulumi.runtime.test
     def program() -> pulumi.Output[Any]:
-        with mock.patch.object(pulumi, "export", side_effect=lambda k, v: exports.__setitem__(k, v)):
+        with (
+            mock.patch.object(pulumi, "export", side_effect=lambda k, v: exports.__setitem__(k, v)),
+            mock.patch("components.cilium_nodes.connect", return_value=mocks.cilium_nodes),
+        ):
             runpy.run_path(str(PROGRAM), run_name="__main__")
         # What the engine does with stack outputs: serialize them (an Output as a dict key fails here).
         serialized = asyncio.ensure_future(rpc.serialize_properties(exports, {}))
@@ -192,6 +216,7 @@ def run_program(
         getattr(monitor, "dependencies", {}),
         getattr(monitor, "inputs", {}),
         getattr(monitor, "options", {}),
+        getattr(monitor, "read_ids", {}),
     )
 
 

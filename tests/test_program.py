@@ -91,7 +91,7 @@ def test_applies_exactly_the_rendered_kubernetes_objects(stack: Path) -> None:
     assert inputs["values"] == yaml.safe_load(expected_files(stack)["cilium/values.yaml"]) == render_helm_values(cfg)
     assert inputs["name"] == cfg.cilium.release_name, "explicit release name (no random suffix)"
     assert inputs["namespace"] == cfg.cilium.namespace
-    assert inputs["repositoryOpts"]["repo"] == cfg.cilium.chart_repo
+    assert inputs["repositoryOpts"]["repo"] == cfg.cilium.repository
     assert inputs["version"] == cfg.cilium.version
     files = expected_files(stack)
     manifests = [yaml.safe_load(files[k]) for k in sorted(files) if k.startswith("manifests/")]
