@@ -28,6 +28,8 @@ from typing import Any
 import yaml
 from pulumi import automation as auto
 
+from lab.k8s.binaries import CiliumBinaries
+from lab.k8s.labcluster import engine_kubeconfig
 from lab.mgmt import management_stack
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -132,9 +134,15 @@ class Engine:
     def settings_file(self) -> Path:
         return self.workspace_dir / f"Pulumi.{self.stack_name}.yaml"
 
-    def configure(self, config: Mapping[str, Any], secret_files: Mapping[str, Path] | None = None) -> None:
+    def configure(
+        self,
+        config: Mapping[str, Any],
+        secret_files: Mapping[str, Path] | None = None,
+        secrets: Mapping[str, Any] | None = None,
+    ) -> None:
         """Set stack config: full keys (``cilium-bgp:nodes``) to plain values, and secrets read
-        from files.
+        from files or given (a structured one as its JSON text, as `pulumi config set --secret`
+        stores it).
 
         Plain values go straight into the stack's settings file: the Automation API hands config to
         `pulumi config set-all` as one command-line argument, which the kernel refuses past 128 KiB
@@ -146,8 +154,12 @@ class Engine:
             {key: value if isinstance(value, dict | list | str) else json.dumps(value) for key, value in config.items()}
         )
         self.settings_file.write_text(yaml.safe_dump(settings, sort_keys=False))
-        if secret_files:
-            entries = {key: {"value": path.read_text(), "secret": True} for key, path in secret_files.items()}
+        entries = {key: {"value": path.read_text(), "secret": True} for key, path in (secret_files or {}).items()}
+        entries |= {
+            key: {"value": value if isinstance(value, str) else json.dumps(value), "secret": True}
+            for key, value in (secrets or {}).items()
+        }
+        if entries:
             self.stack.workspace.set_all_config_json(self.stack_name, json.dumps(entries))
         self.config.update(config)
 
@@ -240,13 +252,27 @@ def lab_config(stack_file: Path, hosts: Mapping[str, Any], nodes: int | None = N
     router["ssh"] = {**router.get("ssh", {}), "hostKey": hosts[router.get("hostname", "router")]["hostKey"]}
     config[f"{PROJECT}:nodes"] = config[f"{PROJECT}:nodes"][:nodes]
     for node in config[f"{PROJECT}:nodes"]:
-        node["ssh"] = {**node.get("ssh", {}), "hostKey": hosts[node["name"]]["hostKey"]}
+        if node["name"] in hosts:  # an SSH host (method bird)
+            node["ssh"] = {**node.get("ssh", {}), "hostKey": hosts[node["name"]]["hostKey"]}
     return config
 
 
+def cluster_config(config: dict[str, Any], lab_workdir: Path) -> dict[str, Any]:
+    """A cluster lab's part of the stack's config: the chart built from Cilium's source for the
+    stack's release (the lab downloads nothing), and (returned) the secret ``kubernetes`` with the
+    kubeconfig of the lab's API server; nothing for a lab without a cluster."""
+    kubeconfig = engine_kubeconfig(lab_workdir)
+    if not kubeconfig.exists():
+        return {}
+    cilium = config[f"{PROJECT}:cilium"]
+    cilium["chart"] = str(CiliumBinaries.for_version(cilium["version"]).require().chart)
+    settings = {**config.get(f"{PROJECT}:kubernetes", {}), "kubeconfig": kubeconfig.read_text()}
+    return {f"{PROJECT}:kubernetes": settings}
+
+
 def lab_up(workdir: Path, stack_file: Path = STACK_FILE, stack: str = STACK, nodes: int | None = None) -> Engine:
-    """The toolchain, a hosts-mode lab of ``stack_file`` in ``workdir/lab``, and a new stack
-    configured for it."""
+    """The toolchain, a hosts-mode lab of ``stack_file`` in ``workdir/lab`` (with its cluster when
+    the stack has Kubernetes), and a new stack configured for it."""
     workdir.mkdir(parents=True, exist_ok=True)
     stack_file = management_stack(stack_file, workdir)
     engine = Engine(toolchain_bin(), stack, stack_file=stack_file)
@@ -254,7 +280,9 @@ def lab_up(workdir: Path, stack_file: Path = STACK_FILE, stack: str = STACK, nod
     engine.forget_leftover()
     hosts = json.loads((workdir / "lab" / "hosts.json").read_text())
     private_key = workdir / "lab" / "ssh" / "id_ed25519"
-    engine.configure(lab_config(stack_file, hosts, nodes), secret_files={f"{PROJECT}:sshPrivateKey": private_key})
+    config = lab_config(stack_file, hosts, nodes)
+    secrets = cluster_config(config, workdir / "lab")
+    engine.configure(config, secret_files={f"{PROJECT}:sshPrivateKey": private_key}, secrets=secrets)
     return engine
 
 

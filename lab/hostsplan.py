@@ -2,8 +2,9 @@
 
 ``python -m lab up --hosts ssh`` makes the router and every node an SSH host that the real
 program configures (``lab.sshd``), reached from the root namespace over one management veth
-(``lab.mgmt``). Everything hosts mode cannot play is refused here, before anything exists: a
-method whose nodes are configured through Kubernetes, a host without an IPv4 ``ssh.host``, hosts
+(``lab.mgmt``); a cluster lab's control plane gets an address there too. Everything hosts mode
+cannot play is refused here, before anything exists: without a cluster, a method whose nodes are
+configured through Kubernetes; a host without an IPv4 ``ssh.host``, hosts
 over several /24s, a /24 that is a lab data subnet or the machine's, reserved or shared addresses,
 a login other than root.
 """
@@ -44,6 +45,9 @@ class HostsPlan:
     root_link: str  # the only link in the root namespace
     mgmt_netns: str
     hosts: tuple[SshHost, ...]
+    # A cluster lab: the control plane's management address, where the Pulumi engine (and the
+    # lab) reach its API server; the highest address of ``subnet`` no SSH host has.
+    control_plane: IPv4Address | None = None
 
 
 def _address(text: str | None, where: str) -> IPv4Address:
@@ -73,7 +77,8 @@ def _ssh_hosts(plan: LabPlan) -> list[SshHost]:
     cfg = plan.cfg
     router_files = (CONFIG_PATHS[cfg.router.daemon], SYSCTL_PATH)
     wanted = [("router", cfg.router.ssh, plan.topology.router_netns, router_files)]
-    for node in cfg.nodes:
+    # With any other method the program configures the nodes through Kubernetes only.
+    for node in cfg.nodes if cfg.method == "bird" else ():
         wanted.append((node.name, node.ssh, plan.topology.node(node.name).netns, (CONFIG_PATHS["bird"],)))
     hosts: list[SshHost] = []
     for name, ssh, netns, files in wanted:
@@ -88,7 +93,7 @@ def _ssh_hosts(plan: LabPlan) -> list[SshHost]:
 def plan_hosts(plan: LabPlan) -> HostsPlan:
     """The management network and SSH hosts for ``plan``; refuses what hosts mode cannot play."""
     cfg = plan.cfg
-    if cfg.method != "bird":
+    if cfg.method != "bird" and not plan.cluster:
         raise StackUnusable(
             f"hosts mode plays the hosts the program configures over SSH: the router and BIRD nodes "
             f"(method 'bird'); method {cfg.method!r} configures its nodes through Kubernetes"
@@ -119,10 +124,14 @@ def plan_hosts(plan: LabPlan) -> HostsPlan:
         if host.address in seen:
             raise StackUnusable(f"hosts mode: {host.name} and {seen[host.address]} share ssh.host {host.address}")
         seen[host.address] = host.name
+    control_plane = None
+    if plan.cluster:
+        control_plane = next(a for a in reversed(list(subnet.hosts())) if a not in seen and a != gateway.ip)
     return HostsPlan(
         subnet=subnet,
         gateway=gateway,
         root_link=f"{ROOT_LINK_PREFIX}{plan.lab_id}",
         mgmt_netns=netns_name(plan.lab_id, MGMT_HOST),
         hosts=tuple(hosts),
+        control_plane=control_plane,
     )

@@ -79,10 +79,14 @@ def check_root_free(hp: HostsPlan) -> None:
 
 
 def build_management(
-    hp: HostsPlan, record_namespace: Callable[[str], None], record_link: Callable[[str], None]
+    hp: HostsPlan,
+    record_namespace: Callable[[str], None],
+    record_link: Callable[[str], None],
+    control_plane_netns: str | None = None,
 ) -> None:
     """The management namespace with its bridge, the root namespace's veth into it (.1 of the /24),
-    and a port with ``ssh.host`` per host; each is recorded before it is made."""
+    and a port with ``ssh.host`` per host (and the control plane's management address in
+    ``control_plane_netns``); each is recorded before it is made."""
     mgmt = hp.mgmt_netns
     check_root_free(hp)  # checked again right before the veth is added
     netns.add(mgmt, record_namespace)
@@ -95,9 +99,12 @@ def build_management(
     netns.ip(mgmt, "link", "set", MGMT_UPLINK, "master", MGMT_BRIDGE, "up")
     run(["ip", "addr", "add", str(hp.gateway), "dev", hp.root_link])
     run(["ip", "link", "set", "dev", hp.root_link, "up"])
-    for index, host in enumerate(hp.hosts):
+    ports = [(h.netns, h.address) for h in hp.hosts]
+    if hp.control_plane is not None and control_plane_netns is not None:
+        ports.append((control_plane_netns, hp.control_plane))
+    for index, (host_netns, address) in enumerate(ports):
         port = f"mp-{index}"
-        netns.ip(mgmt, "link", "add", port, "type", "veth", "peer", "name", HOST_MGMT_IF, "netns", host.netns)
+        netns.ip(mgmt, "link", "add", port, "type", "veth", "peer", "name", HOST_MGMT_IF, "netns", host_netns)
         netns.ip(mgmt, "link", "set", port, "master", MGMT_BRIDGE, "up")
-        netns.ip(host.netns, "addr", "add", f"{host.address}/{hp.subnet.prefixlen}", "dev", HOST_MGMT_IF)
-        netns.ip(host.netns, "link", "set", HOST_MGMT_IF, "up")
+        netns.ip(host_netns, "addr", "add", f"{address}/{hp.subnet.prefixlen}", "dev", HOST_MGMT_IF)
+        netns.ip(host_netns, "link", "set", HOST_MGMT_IF, "up")

@@ -82,6 +82,8 @@ def build(topology: Topology, record: Callable[[str], None], router_sysctl: Path
             ip(node.netns, "addr", "add", f"{lb_ip}/32", "dev", "lo")
     client = topology.client
     ip(client.netns, "route", "add", "default", "via", str(client.gateway))
+    if topology.control_plane is not None:
+        ip(topology.control_plane.netns, "route", "add", "default", "via", str(topology.control_plane.gateway))
     if router_sysctl is None:
         return
     # The program's own sysctl file (the seed's list: forwarding on, IPv6 off); -e: skip absent keys.

@@ -28,7 +28,7 @@ from cilium_bgp.versions import METHODS_WITH_CILIUM_SPEAKER
 from lab.cluster import allocate_lb_ips, pod_cidrs_of
 from lab.shell import LabError
 from lab.standin import ClusterInputs, SpeakerSpec, translate
-from lab.topology import Topology, build_topology
+from lab.topology import StackUnusable, Topology, build_topology
 
 ConfigKind = Literal["frr", "bird", "gobgp"]
 SpeakerKind = Literal["bird", "gobgp"]
@@ -42,10 +42,6 @@ KUBE_ROUTER_REFUSAL = (
 )
 # What FRR and BIRD use when the stack sets no hold time.
 DAEMON_DEFAULT_HOLD = {"frr": 180, "bird": 240}
-
-
-class StackUnusable(LabError):
-    """The stack file is invalid, or asks for something the lab cannot build."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +67,9 @@ class LabPlan:
     configs: tuple[ConfigFile, ...]
     topology: Topology
     expected: dict[str, Any]
+    # A hosts-mode lab of a stack with Kubernetes: a real control plane and cilium-operator
+    # (``lab.k8s.labcluster``) at cilium.k8sServiceHost.
+    cluster: bool = False
 
     @property
     def router_config(self) -> ConfigFile:
@@ -116,17 +115,48 @@ def _manifests(artifacts: Mapping[str, str]) -> list[dict[str, Any]]:
     return [yaml.safe_load(artifacts[p]) for p in sorted(artifacts) if p.startswith("manifests/")]
 
 
-def plan_lab(stack_file: Path, lab_id: str, tamper: Tampering | None = None) -> LabPlan:
+def control_plane_address(cfg: StackConfig) -> IPv4Address:
+    """Where a cluster lab's API server listens: ``cilium.k8sServiceHost``, the address the agents
+    (and the operator) are given; refuses what the cluster lab cannot play."""
+    cilium = cfg.cilium
+    if cfg.pod_cidr_source != "cluster":
+        raise StackUnusable(
+            "the cluster lab's PodCIDRs are what its real cilium-operator allocates: set podCidrSource: cluster"
+        )
+    if cilium.k8s_service_host is None or cilium.k8s_service_port is None:
+        raise StackUnusable("the cluster lab needs cilium.k8sServiceHost and cilium.k8sServicePort: its API server")
+    try:
+        return IPv4Address(cilium.k8s_service_host)
+    except ValueError:
+        raise StackUnusable(
+            f"cilium.k8sServiceHost {cilium.k8s_service_host!r}: the cluster lab needs an IPv4 address there"
+        ) from None
+
+
+def plan_lab(
+    stack_file: Path,
+    lab_id: str,
+    tamper: Tampering | None = None,
+    *,
+    hosts: bool = False,
+) -> LabPlan:
+    """The lab of ``stack_file``. ``hosts``: hosts mode, which runs a cluster for a stack with
+    Kubernetes (a cluster lab)."""
     cfg = load_stack(stack_file)
     if cfg.method == "kube-router":
         raise StackUnusable(KUBE_ROUTER_REFUSAL)
+    cluster = hosts and cfg.kubernetes.enabled
+    control_plane = control_plane_address(cfg) if cluster else None
+    # A cluster lab's operator allocates PodCIDRs as the lab carves them: the lab registers the
+    # CiliumNodes one after the other in the stack's node order (lab.k8s.podrunner).
     pod_cidrs = pod_cidrs_of(cfg)
     artifacts = render_artifacts(cfg, pod_cidrs)
     manifests = _manifests(artifacts)
     helm_values = yaml.safe_load(artifacts[HELM_VALUES]) if HELM_VALUES in artifacts else {}
     standins: dict[str, SpeakerSpec] = {}
     lb_ips: dict[str, IPv4Address] = {}
-    if cfg.method in METHODS_WITH_CILIUM_SPEAKER:
+    # A cluster lab's speakers would be Cilium's agents: no stand-in speaks in their place.
+    if cfg.method in METHODS_WITH_CILIUM_SPEAKER and not cluster:
         metallb_pools: list[dict[str, Any]] = []
         for obj in manifests:
             if obj.get("kind") == "ConfigMap" and obj["metadata"]["name"] == "bgp-config":
@@ -141,7 +171,7 @@ def plan_lab(stack_file: Path, lab_id: str, tamper: Tampering | None = None) -> 
         if node.name in standins:
             path = f"nodes/{node.name}/gobgpd.toml"
             configs.append(ConfigFile(path, "gobgp", node.name, standins[node.name].gobgp_toml()))
-        else:
+        elif node_config_path(node) in artifacts:  # BIRD's; a cluster lab's Cilium nodes have none
             path = node_config_path(node)
             configs.append(ConfigFile(path, "bird", node.name, artifacts[path]))
     if tamper:
@@ -152,7 +182,7 @@ def plan_lab(stack_file: Path, lab_id: str, tamper: Tampering | None = None) -> 
             ConfigFile(c.path, c.kind, c.host, tamper[c.path](c.text)) if c.path in tamper else c for c in configs
         ]
     lb_by_node = {name: list(s.lb_ips) for name, s in standins.items()}
-    topology = build_topology(cfg, lab_id, pod_cidrs, lb_by_node)
+    topology = build_topology(cfg, lab_id, pod_cidrs, lb_by_node, control_plane)
     expected = expected_state(cfg, pod_cidrs, [str(ip) for ip in lb_ips.values()])
     return LabPlan(
         cfg=cfg,
@@ -166,4 +196,5 @@ def plan_lab(stack_file: Path, lab_id: str, tamper: Tampering | None = None) -> 
         configs=tuple(configs),
         topology=topology,
         expected=expected,
+        cluster=cluster,
     )

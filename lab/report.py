@@ -31,6 +31,12 @@ def timings_lines(timings: dict[str, Any]) -> list[str]:
             f"  namespaces, links and management network built in {_seconds(up.get('buildSeconds'))}; "
             f"every sshd accepted an SSH login after {_seconds(up.get('sshdReadySeconds'))}",
         ]
+        if "clusterReadySeconds" in up:
+            cluster = up.get("cluster", {})
+            lines.append(
+                f"  cluster: Kubernetes {cluster.get('kubernetes', '?')} up and its Nodes Ready "
+                f"{_seconds(up['clusterReadySeconds'])} after that"
+            )
         converged = timings.get("verifyConverged")
         if converged:
             lines.append(
@@ -83,6 +89,17 @@ def hosts_lines(state: LabState, workdir: Path) -> list[str]:
         f"known_hosts: {workdir / 'ssh' / 'known_hosts'}",
         f"try: ssh -i {workdir / 'ssh' / 'id_ed25519'} -o UserKnownHostsFile={workdir / 'ssh' / 'known_hosts'} "
         f"-o StrictHostKeyChecking=yes root@{first['address']} hostname",
+        *_cluster_lines(state),
+    ]
+
+
+def _cluster_lines(state: LabState) -> list[str]:
+    """A cluster lab's API server and the kubeconfig to give the stack (``kubernetes.kubeconfig``)."""
+    if not state.cluster:
+        return []
+    return [
+        f"cluster: API server {state.cluster['server']} (from the nodes: cilium.k8sServiceHost)",
+        f"kubeconfig: {state.cluster['kubeconfig']}",
     ]
 
 

@@ -90,7 +90,7 @@ class Lab:
                 f"{workdir} still holds lab {previous.lab_id} ({previous.status}); run `python -m lab down` first"
             )
         lab_id = secrets.token_hex(3)
-        plan = plan_lab(stack_file, lab_id, tamper)
+        plan = plan_lab(stack_file, lab_id, tamper, hosts=mode == "hosts")
         BACKENDS[mode].refuse_unplayable(plan)  # before anything exists
         state = LabState(lab_id, str(plan.stack_file), plan.stack_sha256, str(workdir.resolve()), mode=mode)
         state.save()
@@ -105,7 +105,7 @@ class Lab:
         stack_file = Path(state.stack_file)
         if not stack_file.exists() or stack_digest(stack_file) != state.stack_sha256:
             raise LabError(f"{stack_file} changed since `up`; run `python -m lab down` and `up` again")
-        return cls(plan_lab(stack_file, state.lab_id), workdir, state)
+        return cls(plan_lab(stack_file, state.lab_id, hosts=state.mode == "hosts"), workdir, state)
 
     def _write_rendered(self) -> None:
         """Every artifact (and the translated GoBGP configs), secret-free, under ``rendered/``."""

@@ -31,6 +31,7 @@ class LabState:
     processes: list[dict[str, Any]] = field(default_factory=list)
     links: list[str] = field(default_factory=list)  # in the root namespace: hosts mode's management veth
     hosts: dict[str, dict[str, Any]] = field(default_factory=dict)  # hosts mode: name -> netns, ssh address, files
+    cluster: dict[str, Any] = field(default_factory=dict)  # a cluster lab: its work dir, its API server
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -66,6 +67,11 @@ class LabState:
     def set_host(self, name: str, info: dict[str, Any]) -> None:
         with self._lock:
             self.hosts[name] = info
+            self.save()
+
+    def set_cluster(self, info: dict[str, Any]) -> None:
+        with self._lock:
+            self.cluster = info
             self.save()
 
     def process(self, role: str) -> ProcessRecord:

@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 
 from lab import mgmt, netns
+from lab.k8s.labcluster import stop_cluster
 from lab.process import ProcessRecord, is_alive, stop_processes
 from lab.shell import log
 from lab.state import LabState
@@ -25,7 +26,8 @@ def teardown(state: LabState) -> list[str]:
     inside the lab's namespaces to stop (what the program started on a hosts-mode lab's hosts),
     delete the root-namespace link, the namespaces (killing what is left: only lab processes can be
     there) and the recorded directories, and remove the state. Returns what it removed."""
-    removed: list[str] = []
+    # A cluster lab's pod runner first (it would start again what stops), then its processes in order.
+    removed: list[str] = stop_cluster(state)
     records = [r for r in (ProcessRecord(**p) for p in state.processes) if is_alive(r)]
     watchers = [r for r in records if r.comm in FIRST]
     for group in (watchers, [r for r in records if r not in watchers]):

@@ -21,14 +21,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 
-from cilium_bgp.config import StackConfig
+from cilium_bgp.config import RouterInterface, StackConfig
 from lab.shell import LabError
 
 PREFIX = "cbgp"
 IFNAME_MAX = 15  # IFNAMSIZ - 1
 # Used for the client only when every router subnet already holds nodes (TEST-NET-2, TEST-NET-3).
 SPARE_CLIENT_SUBNETS = (IPv4Network("198.51.100.0/24"), IPv4Network("203.0.113.0/24"))
-RESERVED_HOST_NAMES = ("router", "client")
+RESERVED_HOST_NAMES = ("router", "client", "cp")
 
 
 @dataclass(frozen=True)
@@ -84,16 +84,30 @@ class ClientHost:
 
 
 @dataclass(frozen=True)
+class ControlPlaneHost:
+    """The cluster's control plane (a cluster lab): its own host on a router subnet, at
+    ``cilium.k8sServiceHost``, so the nodes reach the API server through the router as a real
+    node reaches it."""
+
+    netns: str
+    ifname: str
+    address: IPv4Interface
+    gateway: IPv4Address
+
+
+@dataclass(frozen=True)
 class Topology:
     lab_id: str
     router_netns: str
     segments: tuple[Segment, ...]
     nodes: tuple[NodeHost, ...]
     client: ClientHost
+    control_plane: ControlPlaneHost | None = None
 
     @property
     def namespaces(self) -> list[str]:
-        return [self.router_netns, *(n.netns for n in self.nodes), self.client.netns]
+        names = [self.router_netns, *(n.netns for n in self.nodes), self.client.netns]
+        return names + ([self.control_plane.netns] if self.control_plane else [])
 
     def node(self, name: str) -> NodeHost:
         for node in self.nodes:
@@ -108,6 +122,10 @@ class Topology:
         if host == "client":
             return self.client.netns
         return self.node(host).netns
+
+
+class StackUnusable(LabError):
+    """The stack file is invalid, or asks for something the lab cannot build."""
 
 
 def netns_name(lab_id: str, host: str) -> str:
@@ -126,13 +144,37 @@ def _client_address(network: IPv4Network, taken: set[IPv4Address]) -> IPv4Addres
     return next((a for a in reversed(list(network.hosts())) if a not in taken), None)
 
 
+def _control_plane_interface(cfg: StackConfig, address: IPv4Address) -> RouterInterface:
+    """The router subnet the control plane sits on at ``address`` (free, not the router's)."""
+    taken = {i.address.ip: "the router's" for i in cfg.router.interfaces} | {n.ip: f"{n.name}'s" for n in cfg.nodes}
+    if address in taken:
+        raise StackUnusable(
+            f"cilium.k8sServiceHost {address} is {taken[address]} address: the cluster lab runs the control "
+            "plane on a host of its own there; pick a free address on a router subnet"
+        )
+    for iface in cfg.router.interfaces:
+        if address in iface.address.network and iface.address.network.prefixlen < 31 and iface.name != "lo":
+            return iface
+    raise StackUnusable(
+        f"cilium.k8sServiceHost {address} is on no router subnet (router.interfaces): the nodes reach the API "
+        "server through the router, so the control plane needs an address on one of its subnets"
+    )
+
+
 def build_topology(
     cfg: StackConfig,
     lab_id: str,
     pod_cidrs: Mapping[str, Sequence[IPv4Network]],
     lb_ips_by_node: Mapping[str, Sequence[IPv4Address]],
+    control_plane: IPv4Address | None = None,
 ) -> Topology:
-    """Hosts, addresses and links for ``cfg``; ``lb_ips_by_node``: the LB IPs each node answers for."""
+    """Hosts, addresses and links for ``cfg``; ``lb_ips_by_node``: the LB IPs each node answers for.
+
+    ``control_plane`` (a cluster lab): the API server's address, a host of its own on that router
+    subnet.
+    """
+    cp_iface = _control_plane_interface(cfg, control_plane) if control_plane is not None else None
+    cp_host: ControlPlaneHost | None = None
     router_netns = netns_name(lab_id, "router")
     node_netns = {
         n.name: netns_name(lab_id, f"node-{n.name}" if n.name in RESERVED_HOST_NAMES else n.name) for n in cfg.nodes
@@ -142,6 +184,7 @@ def build_topology(
     nodes: list[NodeHost] = []
     client: ClientHost | None = None
     taken = {i.address.ip for i in cfg.router.interfaces} | {n.ip for n in cfg.nodes}
+    taken |= {control_plane} if control_plane is not None else set()
     for index, iface in enumerate(cfg.router.interfaces):
         ifname = _check_ifname(iface.name or f"eth{index}", f"router.interfaces[{index}]")
         members: list[Member] = []
@@ -171,6 +214,10 @@ def build_topology(
             address = IPv4Interface(f"{free}/{iface.address.network.prefixlen}")
             client = ClientHost(client_netns, "eth0", address, iface.address.ip)
             members.append(Member("client", client_netns, "eth0", address))
+        if iface is cp_iface and control_plane is not None:
+            address = IPv4Interface(f"{control_plane}/{iface.address.network.prefixlen}")
+            cp_host = ControlPlaneHost(netns_name(lab_id, "cp"), "eth0", address, iface.address.ip)
+            members.append(Member("cp", cp_host.netns, "eth0", address))
         segments.append(Segment(ifname, iface.address, tuple(members)))
     if client is None:
         used = [i.address.network for i in cfg.router.interfaces]
@@ -184,7 +231,7 @@ def build_topology(
         client = ClientHost(client_netns, "eth0", address, router_address.ip)
         segments.append(Segment("lab-client", router_address, (Member("client", client_netns, "eth0", address),)))
     nodes.sort(key=lambda n: [x.name for x in cfg.nodes].index(n.name))
-    names = [router_netns, *(n.netns for n in nodes), client_netns]
+    names = [router_netns, *(n.netns for n in nodes), client_netns, *([cp_host.netns] if cp_host else [])]
     if len(set(names)) != len(names):
         raise LabError(f"namespace names collide: {names}")
-    return Topology(lab_id, router_netns, tuple(segments), tuple(nodes), client)
+    return Topology(lab_id, router_netns, tuple(segments), tuple(nodes), client, cp_host)

@@ -2,7 +2,8 @@
 
 ``up`` builds the same namespaces, links and addresses as daemons mode but starts no routing
 daemon and applies no sysctl: it adds the management network (``lab.mgmt``) and one sshd per host
-(``lab.sshd``), and waits until each accepts a login. The daemons the program starts are read at
+(``lab.sshd``), and waits until each accepts a login. A stack with Kubernetes gets its cluster
+(``lab.k8s.labcluster``): a real control plane and the pod runner. The daemons the program starts are read at
 their default paths inside each host, entered through its sshd (``lab.inspection``).
 """
 
@@ -16,6 +17,7 @@ from lab import mgmt, netns, sshd
 from lab.daemons import BirdDaemon, Enter, FrrRouter, NodeSpeaker, RouterDaemon
 from lab.hostsplan import plan_hosts
 from lab.inspection import enter_argv, inspect_hosts
+from lab.k8s.labcluster import start_cluster
 from lab.plan import LabPlan
 from lab.process import record_process
 from lab.shell import LabError
@@ -39,7 +41,10 @@ class SshHostsBackend:
             self.router = FrrRouter(topo.router_netns, None, self._enter("router"))
         else:
             self.router = self._bird("router", topo.router_netns)
-        self.speakers: dict[str, NodeSpeaker] = {node.name: self._bird(node.name, node.netns) for node in topo.nodes}
+        # BIRD, which the program starts; with any other method the agents speak, which do not run
+        # in the cluster lab yet: nothing to read on the nodes.
+        birds = plan.cfg.method == "bird"
+        self.speakers: dict[str, NodeSpeaker] = {n.name: self._bird(n.name, n.netns) for n in topo.nodes if birds}
 
     @classmethod
     def refuse_unplayable(cls, plan: LabPlan) -> None:
@@ -62,7 +67,10 @@ class SshHostsBackend:
         hp = self.hosts
         mgmt.check_root_free(hp)
         netns.build(self.plan.topology, self._record_namespace, None)
-        mgmt.build_management(hp, self._record_namespace, lambda link: self.state.add("links", link))
+        cp = self.plan.topology.control_plane
+        mgmt.build_management(
+            hp, self._record_namespace, lambda link: self.state.add("links", link), cp.netns if cp else None
+        )
         authorised = sshd.client_key(self.workdir, self.plan.lab_id)
         host_keys = {}
         for host in hp.hosts:
@@ -83,9 +91,19 @@ class SshHostsBackend:
             self.state.update_process(record_process(records[host.name].role, records[host.name].pid))
             info = self.state.hosts[host.name] | {"etc": sshd.etc_view(records[host.name].pid)}
             self.state.set_host(host.name, info | {"hostKey": host_keys[host.name]})
-        return {"buildSeconds": round(started - began, 2), "sshdReadySeconds": ready}
+        timings: dict[str, Any] = {"buildSeconds": round(started - began, 2), "sshdReadySeconds": ready}
+        if self.plan.cluster:
+            cluster_began = time.monotonic()
+            timings["cluster"] = start_cluster(self.plan, hp, self.workdir, self.state)
+            timings["clusterReadySeconds"] = round(time.monotonic() - cluster_began, 2)
+        return timings
 
     def before_verify(self) -> dict[str, Any]:
+        if not self.speakers:
+            raise LabError(
+                f"method {self.plan.cfg.method!r}: its speakers are Cilium's agents, which do not run in the "
+                "cluster lab yet; nothing on the nodes speaks BGP to check"
+            )
         hosts = inspect_hosts(self.state)
         if not hosts["router"]["daemons"]:
             raise LabError(

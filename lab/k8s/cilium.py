@@ -25,6 +25,7 @@ _CONFIG_KEY = re.compile(r"[-._a-zA-Z0-9]+")
 OPERATOR_CRDS = ("ciliumnodes.cilium.io", "ciliumloadbalancerippools.cilium.io")
 # The keys the chart sets with ``bgp.enabled`` (Cilium's MetalLB speaker, before 1.17).
 METALLB_KEYS = ("bgp-announce-lb-ip", "bgp-announce-pod-cidr")
+LEASE = "cilium-operator-resource-lock"
 
 
 def check_config_keys(keys: Sequence[str]) -> None:
@@ -114,8 +115,8 @@ class CiliumOperator:
     def config_dir(self) -> Path:
         return self.workdir / "config-map"
 
-    def start(self, client: ApiClient) -> None:
-        """Start the operator and wait until it leads and has registered the CRDs the lab uses; on
+    def start(self, client: ApiClient, *, wait: bool = True) -> None:
+        """Start the operator and (``wait``) wait until it is ready (:func:`operator_problems`); on
         failure stop it and remove the work directory, then raise. Its IPAM starts once it leads:
         a config IPAM refuses ends the process a moment later, which :meth:`check_running` (called
         by the waits that follow) reports with the operator's own words."""
@@ -133,7 +134,8 @@ class CiliumOperator:
             argv = operator_argv(self.binaries, self.kubeconfig, self.config_dir, data)
             argv += metallb_config_args(client, self.namespace, data, self.workdir / "bgp-config")
             self.processes.start("cilium-operator", argv, netns=self.netns, env=env, private_run=self.workdir / "run")
-            self._wait_ready(client)
+            if wait:
+                self._wait_ready(client)
         except BaseException:
             self.stop()
             raise
@@ -141,22 +143,16 @@ class CiliumOperator:
     def check_running(self) -> None:
         self.processes.check_running("cilium-operator")
 
+    def problems(self, client: ApiClient) -> list[str]:
+        """What keeps the operator from being ready (empty: ready); raises when it exited."""
+        self.check_running()
+        return operator_problems(client, self.namespace)
+
     def _wait_ready(self, client: ApiClient) -> None:
-        lease = resource_path("coordination.k8s.io/v1", "leases", self.namespace, "cilium-operator-resource-lock")
-
-        def ready() -> tuple[None, list[str]]:
-            self.check_running()
-            problems = []
-            if not (client.find(lease) or {}).get("spec", {}).get("holderIdentity"):
-                problems.append(f"no holder of lease {self.namespace}/cilium-operator-resource-lock yet")
-            for crd in OPERATOR_CRDS:
-                obj = client.find(resource_path("apiextensions.k8s.io/v1", "customresourcedefinitions", name=crd))
-                if obj is None or condition(obj, "Established") != "True":
-                    problems.append(f"CRD {crd} not established yet")
-            return None, problems
-
         try:
-            waited = wait_until(ready, OPERATOR_READY, f"cilium-operator {self.binaries.release}")
+            waited = wait_until(
+                lambda: (None, self.problems(client)), OPERATOR_READY, f"cilium-operator {self.binaries.release}"
+            )
         except DeadlinePassed as error:
             raise LabError(f"{error}\ncilium-operator log:\n{self.processes.log_tail('cilium-operator')}") from None
         log.info("cilium-operator ready in %.1f s", waited.elapsed)
@@ -167,3 +163,17 @@ class CiliumOperator:
             shutil.rmtree(self.workdir, ignore_errors=True)
             self.owns_workdir = False
         return left
+
+
+def operator_problems(client: ApiClient, namespace: str) -> list[str]:
+    """Why the operators in ``namespace`` are not ready yet (empty: they are): one holds the
+    leader lease and the CRDs the lab relies on are established."""
+    problems = []
+    lease = client.find(resource_path("coordination.k8s.io/v1", "leases", namespace, LEASE))
+    if not (lease or {}).get("spec", {}).get("holderIdentity"):
+        problems.append(f"no holder of lease {namespace}/{LEASE} yet")
+    for crd in OPERATOR_CRDS:
+        obj = client.find(resource_path("apiextensions.k8s.io/v1", "customresourcedefinitions", name=crd))
+        if obj is None or condition(obj, "Established") != "True":
+            problems.append(f"CRD {crd} not established yet")
+    return problems

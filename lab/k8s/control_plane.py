@@ -16,6 +16,8 @@ from pathlib import Path
 from lab.k8s.api import ApiClient, ApiError, Object, condition, resource_path
 from lab.k8s.binaries import ControlPlaneBinaries
 from lab.k8s.credentials import Credentials, make_credentials, write_kubeconfig
+from lab.k8s.kwok import lab_stages
+from lab.k8s.pods import REAL_PODS
 from lab.k8s.processes import ClusterProcesses
 from lab.shell import LabError, log
 from lab.wait import Budget, DeadlinePassed, wait_until
@@ -105,7 +107,7 @@ def scheduler_argv(scheduler: Path, spec: ControlPlaneSpec, kubeconfig: Path) ->
 
 def kwok_argv(kwok: Path, kubeconfig: Path, stages: list[Path]) -> list[str]:
     """kwok plays every node's kubelet: Nodes turn Ready (and keep a heartbeat), Pods bound to them
-    turn Running and Ready without any container."""
+    turn Running and Ready without any container (but those the lab runs for real: ``lab.k8s.kwok``)."""
     argv = [str(kwok), "--kubeconfig", str(kubeconfig), "--manage-all-nodes=true"]
     for stage in stages:
         argv += ["--config", str(stage)]
@@ -163,7 +165,8 @@ class ControlPlane:
         argv = controller_manager_argv(binary("kube-controller-manager"), spec, local, self.creds)
         self.processes.start("kube-controller-manager", argv, netns=spec.netns)
         self.processes.start("kube-scheduler", scheduler_argv(binary("kube-scheduler"), spec, local), netns=spec.netns)
-        self.processes.start("kwok", kwok_argv(binary("kwok"), local, self.binaries.kwok_stages), netns=spec.netns)
+        stages = lab_stages(self.binaries.kwok_stages, spec.workdir / "kwok-stages", REAL_PODS)
+        self.processes.start("kwok", kwok_argv(binary("kwok"), local, stages), netns=spec.netns)
         for lease in ("kube-controller-manager", "kube-scheduler"):
             self._wait_leader(lease)
 
