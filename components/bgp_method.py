@@ -15,6 +15,7 @@ from cilium_bgp.renderers.manifests import (
     method_manifests,
     node_patches,
 )
+from components import cilium_kinds
 from components.kubernetes_objects import KubernetesObject, resource_name
 
 
@@ -28,7 +29,7 @@ class BgpMethod(pulumi.ComponentResource):
         name: str,
         *,
         cfg: StackConfig,
-        after: pulumi.Resource,
+        after: k8s.helm.v3.Release,
         provider: k8s.Provider | None,
         secrets: Mapping[str, pulumi.Output[str]],
         opts: pulumi.ResourceOptions | None = None,
@@ -45,10 +46,13 @@ class BgpMethod(pulumi.ComponentResource):
             "objects": [f"{m['apiVersion']}/{m['kind']}/{m['metadata']['name']}" for m in manifests],
         }
         super().__init__("cilium-bgp:index:BgpMethod", name, props, opts)
-        # Cilium's kinds exist only once cilium-operator has registered them: after the release.
+        # Cilium's kinds exist only once cilium-operator has registered them at the rendered
+        # version: after the release, and once the API server serves them (components.cilium_kinds).
+        kinds = cilium_kinds.cilium_kinds(manifests)
+        served = cilium_kinds.after_served(after, after.status, cilium_kinds.connect(cfg.kubernetes), kinds)
         self.objects = [
             KubernetesObject(
-                resource_name(obj), obj, secrets=secrets, provider=provider, parent=self, depends_on=[after]
+                resource_name(obj), obj, secrets=secrets, provider=provider, parent=self, depends_on=[served]
             )
             for obj in manifests
         ]

@@ -40,6 +40,16 @@ class PodCidrReader(Protocol):
         ...
 
 
+def api_client(settings: KubernetesSettings) -> k8s_client.ApiClient:
+    """A client of the cluster the provider reaches: the kubeconfig given (as the provider reads
+    it: a file when one exists at that path, else content) or the ambient one, and the context."""
+    kubeconfig, context = settings.kubeconfig, settings.context
+    if kubeconfig is not None and not Path(kubeconfig).expanduser().is_file():
+        return k8s_config.new_client_from_config_dict(yaml.safe_load(kubeconfig), context=context)
+    path = str(Path(kubeconfig).expanduser()) if kubeconfig else None
+    return k8s_config.new_client_from_config(config_file=path, context=context)
+
+
 class ClusterCiliumNodes:
     """CiliumNodes through the cluster's API (the ``kubernetes`` client, connected on first use)."""
 
@@ -49,14 +59,7 @@ class ClusterCiliumNodes:
 
     def _connect(self) -> k8s_client.CustomObjectsApi:
         if self._api is None:
-            kubeconfig, context = self._settings.kubeconfig, self._settings.context
-            # As the provider reads `kubeconfig`: a file when one exists at that path, else content.
-            if kubeconfig is not None and not Path(kubeconfig).expanduser().is_file():
-                api = k8s_config.new_client_from_config_dict(yaml.safe_load(kubeconfig), context=context)
-            else:
-                path = str(Path(kubeconfig).expanduser()) if kubeconfig else None
-                api = k8s_config.new_client_from_config(config_file=path, context=context)
-            self._api = k8s_client.CustomObjectsApi(api)
+            self._api = k8s_client.CustomObjectsApi(api_client(self._settings))
         return self._api
 
     def pod_cidrs(self, node: str) -> list[str] | None:

@@ -78,7 +78,7 @@ class KubernetesObject:
         secrets: Mapping[str, pulumi.Output[str]],
         provider: k8s.Provider | None = None,
         parent: pulumi.Resource | None = None,
-        depends_on: Sequence[pulumi.Resource] = (),
+        depends_on: Sequence[pulumi.Input[pulumi.Resource]] = (),
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         fields: dict[str, Any] = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}

@@ -34,6 +34,13 @@ class AllocatedCiliumNodes:
         return ["allocated"]
 
 
+class ServedKinds:
+    """The cluster as the mocks stand for it, to ``components.cilium_kinds``: every kind served."""
+
+    def served(self, group: str, version: str, kind: str) -> bool:
+        return True
+
+
 class StackMocks(pulumi.runtime.Mocks):
     def __init__(
         self,
@@ -196,6 +203,7 @@ def run_program(
         with (
             mock.patch.object(pulumi, "export", side_effect=lambda k, v: exports.__setitem__(k, v)),
             mock.patch("components.cilium_nodes.connect", return_value=mocks.cilium_nodes),
+            mock.patch("components.cilium_kinds.connect", return_value=ServedKinds()),
         ):
             runpy.run_path(str(PROGRAM), run_name="__main__")
         # What the engine does with stack outputs: serialize them (an Output as a dict key fails here).

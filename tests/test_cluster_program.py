@@ -13,7 +13,7 @@ from keys import throwaway_private_key
 from pulumi.runtime import rpc
 from stacks import ROOT
 
-from components import cilium_nodes
+from components import cilium_kinds, cilium_nodes
 from components.kubernetes_objects import PROMOTED_KINDS, aliases, type_token
 
 SECRETS = {"sshPrivateKey": throwaway_private_key()}
@@ -117,3 +117,36 @@ def test_a_node_never_allocated_fails_naming_it(monkeypatch: pytest.MonkeyPatch)
         asyncio.run(cilium_nodes.wait_allocated(Unallocated([None]), "node2", "nodes[1]", timeout=0.05))
     with pytest.raises(pulumi.RunError, match=r"no spec\.ipam\.podCIDRs yet"):
         asyncio.run(cilium_nodes.wait_allocated(Unallocated([[]]), "node2", "nodes[1]", timeout=0.05))
+
+
+class ServedLater:
+    """Serves each kind from the ``after``-th question on (a new operator that leads late)."""
+
+    def __init__(self, after: int) -> None:
+        self.after = after
+        self.asked: list[tuple[str, str, str]] = []
+
+    def served(self, group: str, version: str, kind: str) -> bool:
+        self.asked.append((group, version, kind))
+        return len(self.asked) >= self.after
+
+
+def test_cilium_objects_wait_until_their_kinds_are_served(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cilium_kinds, "POLL_INTERVAL", 0.01)
+    kinds = cilium_kinds.cilium_kinds(
+        [
+            {"apiVersion": "cilium.io/v2", "kind": "CiliumBGPPeerConfig"},
+            {"apiVersion": "cilium.io/v2", "kind": "CiliumBGPPeerConfig"},
+            {"apiVersion": "v1", "kind": "Service"},
+        ]
+    )
+    assert kinds == [("cilium.io/v2", "CiliumBGPPeerConfig")], "Cilium's kinds only, once each"
+    reader = ServedLater(3)
+    asyncio.run(cilium_kinds.wait_served(reader, kinds, timeout=5))
+    assert reader.asked == [("cilium.io", "v2", "CiliumBGPPeerConfig")] * 3
+
+
+def test_a_kind_never_served_fails_naming_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cilium_kinds, "POLL_INTERVAL", 0.01)
+    with pytest.raises(pulumi.RunError, match=r"does not serve cilium\.io/v2 CiliumLoadBalancerIPPool after 0 s"):
+        asyncio.run(cilium_kinds.wait_served(ServedLater(99), [("cilium.io/v2", "CiliumLoadBalancerIPPool")], 0.05))

@@ -1,0 +1,145 @@
+"""BGP Control Plane v2 on a cluster lab: the release, Cilium's BGP and LB-IPAM objects and the demo
+Service on a real API server, admitted by the CRDs the real cilium-operator registered, through the
+real engine and the real pulumi-kubernetes provider.
+
+``tests/stacks/e2e/Pulumi.cluster-v2.yaml`` (``podCidrSource: cluster``) on a cluster lab
+(``lab.k8s.labcluster``). The stack starts on Cilium 1.17.8, where the BGP and pool kinds are
+``cilium.io/v2alpha1``, and moves to 1.18.3, where they are ``cilium.io/v2``: the objects must be
+updated in place (same UID), not created anew (AlreadyExists) nor deleted. Then, on 1.18: the
+release's values are the render command's; every rendered object exists with the rendered spec;
+the PodCIDRs are the operator's; the demo Service's address comes from the real LB-IPAM and is the
+``loadBalancerIps`` output; a no-op ``up``; ``destroy`` removes every object and the release; the
+lab's teardown leaves nothing. No agent runs, so nothing speaks BGP to the router:
+``verify.enabled`` is false in this stack.
+
+Run as root, one at a time machine-wide:
+``flock /tmp/cbgp-hostsmode.lock python -m pytest tests/e2e/test_cluster_v2.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from ipaddress import IPv4Address, IPv4Network
+from pathlib import Path
+
+import pytest
+from clusterkit import (
+    PROJECT,
+    ClusterStack,
+    cluster_stack,
+    helm_release,
+    helm_secrets,
+    leftovers,
+    object_path,
+    object_problems,
+    pod_cidrs,
+    render,
+)
+
+from lab.engine import ROOT, lab_down
+from lab.k8s.api import resource_path
+from lab.k8s.binaries import CiliumBinaries
+
+pytestmark = pytest.mark.e2e
+STACK = "cluster-v2"
+STACK_FILE = ROOT / "tests" / "stacks" / "e2e" / f"Pulumi.{STACK}.yaml"
+NODES = ["node1", "node2"]
+BEFORE, AFTER = "1.17.8", "1.18.3"
+LB_POOL = IPv4Network("172.31.250.0/24")
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterStack]:
+    with cluster_stack(tmp_path_factory.mktemp(STACK), STACK_FILE, STACK) as made:
+        yield made
+
+
+def use_cilium(stack: ClusterStack, version: str) -> None:
+    """Move the stack to Cilium ``version``, with that release's chart built from source."""
+    chart = CiliumBinaries.for_version(version).require().chart
+    stack.engine.configure({f"{PROJECT}:cilium": {**stack.cilium, "version": version, "chart": str(chart)}})
+
+
+def test_first_preview_and_up_on_a_cluster_without_cilium(stack: ClusterStack) -> None:
+    use_cilium(stack, BEFORE)
+    crd = resource_path("apiextensions.k8s.io/v1", "customresourcedefinitions", name="ciliumnodes.cilium.io")
+    assert stack.client.find(crd) is None, "a cluster without Cilium has no CiliumNode kind yet"
+    preview = stack.engine.preview()
+    assert preview.steps.get("cilium") == "create", preview.steps
+    stack.engine.up()
+    assert stack.engine.outputs()["ciliumVersion"] == BEFORE
+
+
+def test_upgrade_to_1_18_updates_the_objects_in_place(stack: ClusterStack, tmp_path: Path) -> None:
+    before = render(stack, tmp_path / "before", pod_cidrs(stack.client, NODES))["manifests"]
+    assert {o["apiVersion"] for o in before if o["kind"].startswith("Cilium")} == {"cilium.io/v2alpha1"}
+    problems = {o["metadata"]["name"]: object_problems(stack.client, o) for o in before}
+    assert all(p is None for p in problems.values()), problems
+    uids = {(o["kind"], o["metadata"]["name"]): stack.client.get(object_path(o))["metadata"]["uid"] for o in before}
+    lb_ip = stack.engine.outputs()["loadBalancerIps"]["whoami-lb"]
+
+    use_cilium(stack, AFTER)
+    preview = stack.engine.preview()
+    moved = {name: op for name, op in preview.steps.items() if op in ("create", "delete", "replace")}
+    assert moved == {}, f"objects would be created or deleted instead of updated: {moved}"
+    stack.engine.up()
+
+    after = render(stack, tmp_path / "after", pod_cidrs(stack.client, NODES))["manifests"]
+    assert {o["apiVersion"] for o in after if o["kind"].startswith("Cilium")} == {"cilium.io/v2"}
+    now = {(o["kind"], o["metadata"]["name"]): stack.client.get(object_path(o))["metadata"]["uid"] for o in after}
+    assert now == uids, "every object (the pool too) is the same object as before the upgrade"
+    outputs = stack.engine.outputs()
+    assert outputs["ciliumVersion"] == AFTER
+    assert outputs["loadBalancerIps"]["whoami-lb"] == lb_ip
+
+
+def test_release_values_are_what_the_render_command_writes(stack: ClusterStack, tmp_path: Path) -> None:
+    release = helm_release(stack.client, "cilium", "kube-system")
+    assert release is not None and release["info"]["status"] == "deployed"
+    assert release["chart"]["metadata"]["version"] == AFTER
+    assert release["config"] == render(stack, tmp_path, pod_cidrs(stack.client, NODES))["values"]
+
+
+def test_every_rendered_object_exists_with_its_spec(stack: ClusterStack, tmp_path: Path) -> None:
+    manifests = render(stack, tmp_path, pod_cidrs(stack.client, NODES))["manifests"]
+    kinds = {o["kind"] for o in manifests}
+    assert {"CiliumBGPClusterConfig", "CiliumBGPPeerConfig", "CiliumBGPAdvertisement"} <= kinds, kinds
+    assert {"CiliumLoadBalancerIPPool", "Deployment", "Service"} <= kinds, kinds
+    problems = {f"{o['kind']}/{o['metadata']['name']}": object_problems(stack.client, o) for o in manifests}
+    assert {k: p for k, p in problems.items() if p is not None} == {}
+
+
+def test_pod_cidrs_are_the_operators(stack: ClusterStack) -> None:
+    allocated = pod_cidrs(stack.client, NODES)
+    assert all(allocated.values()), allocated
+    assert stack.engine.outputs()["podCidrs"] == allocated
+
+
+def test_demo_service_address_comes_from_lb_ipam(stack: ClusterStack) -> None:
+    service = stack.client.get(resource_path("v1", "services", "default", "whoami-lb"))
+    ingress = service["status"]["loadBalancer"]["ingress"]
+    assert [i["ip"] for i in ingress] == [stack.engine.outputs()["loadBalancerIps"]["whoami-lb"]]
+    assert IPv4Address(ingress[0]["ip"]) in LB_POOL
+    satisfied = [c for c in service["status"].get("conditions", []) if c["type"] == "cilium.io/IPAMRequestSatisfied"]
+    assert [c["status"] for c in satisfied] == ["True"], service["status"]
+
+
+def test_no_op_up_changes_nothing(stack: ClusterStack) -> None:
+    result = stack.engine.up(expect_no_changes=True)
+    # The CiliumNodes are read again on every update (a read is a get, not a change).
+    changes = {op: n for op, n in (result.summary.resource_changes or {}).items() if op not in ("same", "read")}
+    assert changes == {}, changes
+
+
+def test_destroy_removes_every_object_and_the_release(stack: ClusterStack, tmp_path: Path) -> None:
+    manifests = render(stack, tmp_path, pod_cidrs(stack.client, NODES))["manifests"]
+    stack.engine.destroy()
+    assert [o["metadata"]["name"] for o in manifests if stack.client.find(object_path(o)) is not None] == []
+    assert helm_secrets(stack.client, "cilium", "kube-system") == []
+    assert stack.client.find(resource_path("v1", "configmaps", "kube-system", "cilium-config")) is None
+
+
+def test_teardown_leaves_nothing(stack: ClusterStack) -> None:
+    removed = lab_down(stack.engine, stack.workdir)
+    assert f"namespace cbgp-{stack.lab_id}-cp" in removed
+    assert leftovers(stack.workdir, stack.lab_id) == []
