@@ -13,6 +13,7 @@ import yaml
 
 from cilium_bgp.versions import Version
 from lab.cluster import allocate_lb_ips, selector_matches
+from lab.hostsplan import plan_hosts
 from lab.plan import StackUnusable, plan_lab
 from lab.shell import LabError
 from tests.lab.labkit import LAB_STACKS, ROOT, stack_variant
@@ -199,3 +200,44 @@ def test_a_management_network_in_use_moves_the_stack_to_a_free_one(
 
     taken.clear()
     assert lab.mgmt.management_stack(stack, tmp_path) == stack
+
+
+CLUSTER_V2 = ROOT / "tests" / "stacks" / "e2e" / "Pulumi.cluster-v2.yaml"
+CLUSTER_BIRD = ROOT / "tests" / "stacks" / "e2e" / "Pulumi.cluster-bird.yaml"
+
+
+def test_a_cluster_lab_puts_the_control_plane_at_k8s_service_host() -> None:
+    plan = plan_lab(CLUSTER_V2, "t00020", hosts=True)
+    assert plan.cluster
+    cp = plan.topology.control_plane
+    assert cp is not None
+    assert (cp.netns, str(cp.address), str(cp.gateway)) == ("cbgp-t00020-cp", "10.0.3.10/24", "10.0.3.1")
+    assert cp.netns in plan.topology.namespaces
+    hosts = plan_hosts(plan)
+    assert [h.name for h in hosts.hosts] == ["router"], "cilium-bgp-v2 configures its nodes through Kubernetes"
+    assert hosts.control_plane == IPv4Address("198.18.0.254"), "the highest free management address"
+    assert [c.path for c in plan.configs] == ["router/frr.conf"], "no stand-in speaks in the agents' place"
+    bird = plan_hosts(plan_lab(CLUSTER_BIRD, "t00021", hosts=True))
+    assert [h.name for h in bird.hosts] == ["router", "node1", "node2"]
+    assert plan_lab(CLUSTER_V2, "t00022").topology.control_plane is None, "daemons mode runs no cluster"
+
+
+@pytest.mark.parametrize(
+    ("service_host", "pod_cidr_source", "error"),
+    [
+        ("10.0.3.10", "static", "set podCidrSource: cluster"),
+        ("10.0.1.10", "cluster", "10.0.1.10 is node1's address"),
+        ("10.9.0.1", "cluster", "10.9.0.1 is on no router subnet"),
+    ],
+)
+def test_a_cluster_lab_refuses_what_it_cannot_play(
+    tmp_path: Path, service_host: str, pod_cidr_source: str, error: str
+) -> None:
+    config = yaml.safe_load(CLUSTER_V2.read_text())["config"]
+    cilium = {**config["cilium-bgp:cilium"], "k8sServiceHost": service_host}
+    nodes = config["cilium-bgp:nodes"]
+    if pod_cidr_source == "static":
+        nodes = [{**n, "podCIDRs": [f"172.31.254.{64 * i}/26"]} for i, n in enumerate(nodes)]
+    change = {"cilium": cilium, "podCidrSource": pod_cidr_source, "nodes": nodes}
+    with pytest.raises(StackUnusable, match=error):
+        plan_lab(stack_variant(CLUSTER_V2, tmp_path, change), "t00023", hosts=True)
