@@ -14,6 +14,7 @@ import pulumi_kubernetes as k8s
 
 from cilium_bgp.artifacts import sha256
 from cilium_bgp.errors import ConfigError
+from cilium_bgp.plan import build_plan
 from cilium_bgp.renderers.expectations import expected_state
 from cilium_bgp.renderers.manifests import node_patches, render_manifests
 from cilium_bgp.validate import check_cluster_pod_cidrs
@@ -30,11 +31,15 @@ try:
     private_key = ssh_private_key(cfg)
 except ConfigError as error:
     raise pulumi.RunError(str(error)) from None
+# Who peers with whom, computed once: every component formats this plan.
+plan = build_plan(cfg)
 
 provider_args = kubernetes_provider_args(cfg)
 provider = k8s.Provider("kubernetes", **provider_args) if provider_args is not None else None
 
-annotations = NodeAnnotations("node-annotations", cfg=cfg, provider=provider) if node_patches(cfg) else None
+annotations = (
+    NodeAnnotations("node-annotations", cfg=cfg, plan=plan, provider=provider) if node_patches(cfg, plan) else None
+)
 # Node annotations first: Cilium's agents read them when they start.
 release = (
     CiliumRelease("cilium", cfg=cfg, provider=provider, after=[annotations] if annotations else [])
@@ -57,24 +62,29 @@ if cfg.pod_cidr_source == "static" or release is None:
 else:
     pod_cidrs = pulumi.Output.all(**release.read_pod_cidrs([n.name for n in cfg.nodes])).apply(_checked)
 
-router = Router("router", cfg=cfg, secrets=secrets, private_key=private_key)
+(router_plan,) = plan.routers
+router = Router("router", cfg=cfg, plan=plan, router=router_plan, secrets=secrets, private_key=private_key)
 nodes = [
     KubernetesNode(
         node.name,
         cfg=cfg,
+        plan=plan,
         node=node,
+        settings=settings,
         pod_cidrs=pod_cidrs.apply(lambda cidrs, name=node.name: cidrs[name]),
         secrets=secrets,
         private_key=private_key,
     )
-    for node in cfg.nodes
+    for node, settings in zip(plan.nodes, cfg.nodes, strict=True)
 ]
-method = BgpMethod("bgp", cfg=cfg, after=release.release, provider=provider, secrets=secrets) if release else None
+method = (
+    BgpMethod("bgp", cfg=cfg, plan=plan, after=release.release, provider=provider, secrets=secrets) if release else None
+)
 demo = DemoService("demo", cfg=cfg, after=release.release, provider=provider) if release and cfg.demo else None
 
 lb_ips = pulumi.Output.from_input({cfg.demo.name: demo.load_balancer_ip} if demo and cfg.demo else {})
 expect = pulumi.Output.all(pod_cidrs, lb_ips).apply(
-    lambda v: expected_state(cfg, v[0], [ip for ip in v[1].values() if ip])
+    lambda v: expected_state(plan, router_plan, v[0], [ip for ip in v[1].values() if ip])
 )
 node_configs = {node.name: n.config_text for node, n in zip(cfg.nodes, nodes, strict=True) if n.config_text is not None}
 
@@ -82,12 +92,13 @@ if cfg.verify.enabled:
     verification = BgpVerification(
         "verify",
         cfg=cfg,
+        router=router_plan,
         connection=router.connection,
         expect=expect,
         triggers=[
             sha256(router.config_text),
             *(text.apply(sha256) for text in node_configs.values()),
-            sha256(json.dumps(render_manifests(cfg), sort_keys=True)),
+            sha256(json.dumps(render_manifests(cfg, plan), sort_keys=True)),
         ],
         depends_on=[
             router.daemon_config,

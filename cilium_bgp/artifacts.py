@@ -12,7 +12,8 @@ from collections.abc import Mapping, Sequence
 from ipaddress import IPv4Network
 from typing import Any
 
-from cilium_bgp.config import NodeSettings, StackConfig
+from cilium_bgp.config import StackConfig
+from cilium_bgp.plan import NodePlan, RouterPlan, SessionPlan, build_plan
 from cilium_bgp.renderers.bird import render_node_bird_conf, render_router_bird_conf
 from cilium_bgp.renderers.expectations import expected_state, requested_lb_ips, static_pod_cidrs
 from cilium_bgp.renderers.frr import render_frr_conf
@@ -25,19 +26,19 @@ HELM_VALUES = "cilium/values.yaml"
 OUTPUTS = "outputs.json"
 
 
-def router_config(cfg: StackConfig) -> tuple[str, str]:
-    """(artifact path, text) of the router's routing-daemon config."""
-    if cfg.router.daemon == "frr":
-        return "router/frr.conf", render_frr_conf(cfg)
-    return "router/bird.conf", render_router_bird_conf(cfg)
+def router_config(plan: SessionPlan, router: RouterPlan) -> tuple[str, str]:
+    """(artifact path, text) of a router's routing-daemon config."""
+    if router.daemon == "frr":
+        return "router/frr.conf", render_frr_conf(plan, router)
+    return "router/bird.conf", render_router_bird_conf(plan, router)
 
 
-def node_config_path(node: NodeSettings) -> str:
-    return f"nodes/{node.name}/bird.conf"
+def node_config_path(node: str) -> str:
+    return f"nodes/{node}/bird.conf"
 
 
-def node_config(cfg: StackConfig, node: NodeSettings, pod_cidrs: Sequence[IPv4Network]) -> str:
-    return render_node_bird_conf(cfg, node, pod_cidrs)
+def node_config(plan: SessionPlan, node: NodePlan, pod_cidrs: Sequence[IPv4Network]) -> str:
+    return render_node_bird_conf(plan, node, pod_cidrs)
 
 
 def sha256(text: str) -> str:
@@ -46,15 +47,17 @@ def sha256(text: str) -> str:
 
 def expected_outputs(
     cfg: StackConfig,
+    plan: SessionPlan,
     pod_cidrs: Mapping[str, Sequence[IPv4Network]] | None,
     node_configs: Mapping[str, str],
 ) -> dict[str, Any]:
     """The stack outputs ``pulumi up`` should end with (LB IPs as requested; peers as expected)."""
     lb_ips = requested_lb_ips(cfg)
     known_lb = [ip for ip in lb_ips.values() if ip is not None]
+    (router,) = plan.routers
     peers: dict[str, Any] = {}
     if pod_cidrs is not None:
-        expect = expected_state(cfg, pod_cidrs, known_lb)
+        expect = expected_state(plan, router, pod_cidrs, known_lb)
         peers = {
             address: {
                 "node": p["node"],
@@ -70,7 +73,7 @@ def expected_outputs(
         "podCidrs": {n: [str(c) for c in cidrs] for n, cidrs in pod_cidrs.items()} if pod_cidrs is not None else None,
         "loadBalancerIps": lb_ips,
         "bgpPeers": peers,
-        "routerConfig": router_config(cfg)[1],
+        "routerConfig": router_config(plan, router)[1],
         "nodeConfigs": dict(node_configs),
     }
 
@@ -80,18 +83,20 @@ def render_artifacts(cfg: StackConfig, pod_cidrs: Mapping[str, Sequence[IPv4Netw
     ``podCidrSource: cluster`` and none given, node configs are left out (they need the cluster)."""
     if pod_cidrs is None and cfg.pod_cidr_source == "static":
         pod_cidrs = static_pod_cidrs(cfg)
+    plan = build_plan(cfg)
     files: dict[str, str] = {}
-    path, text = router_config(cfg)
-    files[path] = text
+    for router in plan.routers:
+        path, text = router_config(plan, router)
+        files[path] = text
     files[ROUTER_SYSCTL] = render_router_sysctl()
     node_configs: dict[str, str] = {}
     if cfg.method == "bird" and pod_cidrs is not None:
-        for node in cfg.nodes:
-            node_configs[node.name] = node_config(cfg, node, pod_cidrs[node.name])
-            files[node_config_path(node)] = node_configs[node.name]
+        for node in plan.nodes:
+            node_configs[node.name] = node_config(plan, node, pod_cidrs[node.name])
+            files[node_config_path(node.name)] = node_configs[node.name]
     if cfg.kubernetes.enabled:
         files[HELM_VALUES] = dump_yaml(render_helm_values(cfg))
-        for index, obj in enumerate(render_manifests(cfg), start=1):
+        for index, obj in enumerate(render_manifests(cfg, plan), start=1):
             files[f"manifests/{manifest_filename(index, obj)}"] = dump_yaml(obj)
-    files[OUTPUTS] = json.dumps(expected_outputs(cfg, pod_cidrs, node_configs), indent=2, sort_keys=True) + "\n"
+    files[OUTPUTS] = json.dumps(expected_outputs(cfg, plan, pod_cidrs, node_configs), indent=2, sort_keys=True) + "\n"
     return files

@@ -610,29 +610,6 @@ class StackConfig(Model):
                 return iface
         return None
 
-    def router_address_for(self, node: NodeSettings) -> IPv4Address:
-        """The router address a node peers with."""
-        if self.router.peering_address is not None:
-            return self.router.peering_address
-        iface = self.node_subnet(node)
-        assert iface is not None, "validated: every node sits on a router subnet"
-        return iface.address.ip
-
-    @property
-    def maximum_paths(self) -> int:
-        if self.bgp.maximum_paths is not None:
-            return self.bgp.maximum_paths
-        if self.router.neighbors == "listen-range":
-            # Nodes come and go without a router change: allow FRR's most.
-            return 64
-        return min(64, max(1, len(self.nodes)))
-
-    @property
-    def listen_limit(self) -> int:
-        if self.router.listen_limit is not None:
-            return self.router.listen_limit
-        return min(65535, max(100, 4 * len(self.nodes)))
-
     @property
     def uses_bfd(self) -> bool:
         return self.bgp.failover == "bfd"

@@ -16,7 +16,7 @@ from cilium_bgp.checks import (
 )
 from cilium_bgp.config import StackConfig
 from cilium_bgp.errors import ConfigError, Problem
-from cilium_bgp.renderers.common import DEFAULT_BGP_SECRETS_NAMESPACE
+from cilium_bgp.renderers.manifests import DEFAULT_BGP_SECRETS_NAMESPACE
 from cilium_bgp.versions import (
     K8S_SERVICE_HOST_AUTO,
     LB_POOL_FIRST_LAST_IPS,

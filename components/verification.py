@@ -11,6 +11,7 @@ from pulumi_command import remote
 
 from cilium_bgp.artifacts import sha256
 from cilium_bgp.config import StackConfig
+from cilium_bgp.plan import RouterPlan
 from cilium_bgp.renderers.scripts import status_script_source, verify_command
 
 
@@ -26,6 +27,7 @@ class BgpVerification(pulumi.ComponentResource):
         name: str,
         *,
         cfg: StackConfig,
+        router: RouterPlan,
         connection: remote.ConnectionArgs,
         expect: pulumi.Output[dict[str, Any]],
         triggers: Sequence[pulumi.Input[str]],
@@ -37,7 +39,7 @@ class BgpVerification(pulumi.ComponentResource):
             f"{name}-check",
             connection=connection,
             create=expect.apply(
-                lambda e: verify_command(cfg.router.daemon, _wire_expectation(e), cfg.verify.timeout_seconds)
+                lambda e: verify_command(router.daemon, _wire_expectation(e), cfg.verify.timeout_seconds)
             ),
             stdin=status_script_source(),
             add_previous_output_in_env=False,

@@ -21,7 +21,7 @@ import yaml
 from cilium_bgp.artifacts import HELM_VALUES, node_config_path, render_artifacts, router_config
 from cilium_bgp.config import StackConfig
 from cilium_bgp.errors import ConfigError
-from cilium_bgp.renderers.common import effective_timers
+from cilium_bgp.plan import SessionPlan, build_plan
 from cilium_bgp.renderers.expectations import expected_state
 from cilium_bgp.stackfile import StackFileError, load_stack_file
 from cilium_bgp.versions import METHODS_WITH_CILIUM_SPEAKER
@@ -61,6 +61,7 @@ class ConfigFile:
 @dataclass(frozen=True)
 class LabPlan:
     cfg: StackConfig
+    sessions: SessionPlan
     stack_file: Path
     stack_sha256: str
     lab_id: str
@@ -88,15 +89,16 @@ class LabPlan:
         """The addresses ``node``'s speaker must have an Established session with."""
         if node in self.standins:
             return [n.address for n in self.standins[node].neighbors]
-        return [self.cfg.router_address_for(next(n for n in self.cfg.nodes if n.name == node))]
+        return [s.router_address for s in next(n for n in self.sessions.nodes if n.name == node).sessions]
 
     def negotiated_hold(self, node: str) -> int:
         """The hold time the router's session with ``node`` runs with: the smaller of both ends'."""
-        router_hold = effective_timers(self.cfg).hold or DAEMON_DEFAULT_HOLD[self.cfg.router.daemon]
+        (router,) = self.sessions.routers
+        router_hold = self.sessions.timers.hold or DAEMON_DEFAULT_HOLD[router.daemon]
         if node in self.standins:
             node_hold = min(n.hold_time for n in self.standins[node].neighbors)
         else:
-            node_hold = effective_timers(self.cfg).hold or DAEMON_DEFAULT_HOLD["bird"]
+            node_hold = self.sessions.timers.hold or DAEMON_DEFAULT_HOLD["bird"]
         return min(router_hold, node_hold)
 
 
@@ -133,16 +135,16 @@ def plan_lab(stack_file: Path, lab_id: str, tamper: Tampering | None = None) -> 
                 metallb_pools = (yaml.safe_load(obj["data"]["config.yaml"]) or {}).get("address-pools") or []
         lb_ips = allocate_lb_ips(manifests, cfg.version, metallb_pools)
         standins = translate(ClusterInputs(cfg, manifests, helm_values, pod_cidrs, lb_ips))
-    router_path, _ = router_config(cfg)
-    configs = [
-        ConfigFile(router_path, "frr" if cfg.router.daemon == "frr" else "bird", "router", artifacts[router_path])
-    ]
-    for node in cfg.nodes:
+    sessions = build_plan(cfg)
+    (router,) = sessions.routers
+    router_path, _ = router_config(sessions, router)
+    configs = [ConfigFile(router_path, router.daemon, "router", artifacts[router_path])]
+    for node in sessions.nodes:
         if node.name in standins:
             path = f"nodes/{node.name}/gobgpd.toml"
             configs.append(ConfigFile(path, "gobgp", node.name, standins[node.name].gobgp_toml()))
         else:
-            path = node_config_path(node)
+            path = node_config_path(node.name)
             configs.append(ConfigFile(path, "bird", node.name, artifacts[path]))
     if tamper:
         unknown = set(tamper) - {c.path for c in configs}
@@ -153,9 +155,10 @@ def plan_lab(stack_file: Path, lab_id: str, tamper: Tampering | None = None) -> 
         ]
     lb_by_node = {name: list(s.lb_ips) for name, s in standins.items()}
     topology = build_topology(cfg, lab_id, pod_cidrs, lb_by_node)
-    expected = expected_state(cfg, pod_cidrs, [str(ip) for ip in lb_ips.values()])
+    expected = expected_state(sessions, router, pod_cidrs, [str(ip) for ip in lb_ips.values()])
     return LabPlan(
         cfg=cfg,
+        sessions=sessions,
         stack_file=stack_file.resolve(),
         stack_sha256=stack_digest(stack_file),
         lab_id=lab_id,

@@ -417,8 +417,8 @@ def with_plain_v1_neighbors() -> Iterator[None]:
 
     original = manifests._peering_policy_objects
 
-    def plain(cfg: Any) -> list[dict[str, Any]]:
-        objects = original(cfg)
+    def plain(cfg: Any, plan: Any) -> list[dict[str, Any]]:
+        objects = original(cfg, plan)
         for obj in objects:
             for router in obj["spec"]["virtualRouters"]:
                 for neighbor in router["neighbors"]:

@@ -15,6 +15,7 @@ from keys import throwaway_private_key
 from stacks import ALL_STACKS, PASSWORD, ROOT, SECRET_VALUES, carved_pod_cidrs, stack_id
 
 from cilium_bgp.artifacts import node_config_path, render_artifacts, router_config
+from cilium_bgp.plan import build_plan
 from cilium_bgp.renderers.helm_values import render_helm_values
 from cilium_bgp.renderers.manifests import render_manifests
 from cilium_bgp.renderers.scripts import activation_stdin
@@ -68,11 +69,15 @@ def test_pushes_exactly_the_rendered_files(stack: Path) -> None:
     cmds = commands(run_of(stack))
     # On the wire each file follows the header with its sha256 (the activation checks it).
     assert unwrap(cmds["router-sysctl"]["stdin"]) == activation_stdin(files["router/sysctl.conf"])
-    path, _ = router_config(cfg)
-    assert unwrap(cmds[f"router-{cfg.router.daemon}-config"]["stdin"]) == activation_stdin(files[path])
+    plan = build_plan(cfg)
+    for router in plan.routers:
+        path, _ = router_config(plan, router)
+        assert unwrap(cmds[f"router-{router.daemon}-config"]["stdin"]) == activation_stdin(files[path])
     for node in cfg.nodes:
         if cfg.method == "bird":
-            assert unwrap(cmds[f"{node.name}-bird-config"]["stdin"]) == activation_stdin(files[node_config_path(node)])
+            assert unwrap(cmds[f"{node.name}-bird-config"]["stdin"]) == activation_stdin(
+                files[node_config_path(node.name)]
+            )
         else:
             assert f"{node.name}-bird-config" not in cmds, "only the bird method touches node hosts"
 
@@ -105,7 +110,8 @@ def test_applies_exactly_the_rendered_kubernetes_objects(stack: Path) -> None:
         sent = {k: unwrap(v) for k, v in run.inputs[found[0].urn].items()}
         assert sent == obj
     registered = [r for token in {type_token(m) for m in manifests} for r in run.of_type(token)]
-    assert len(registered) == len(manifests) == len(render_manifests(cfg)), "no object beyond the rendered ones"
+    rendered = render_manifests(cfg, build_plan(cfg))
+    assert len(registered) == len(manifests) == len(rendered), "no object beyond the rendered ones"
 
 
 @pytest.mark.parametrize("stack", HOST_ONLY_STACKS, ids=stack_id)
@@ -152,10 +158,12 @@ def test_exports(stack: Path) -> None:
     assert out["ciliumVersion"] == cfg.cilium.version
     pod_cidrs = carved_pod_cidrs(cfg) if cfg.pod_cidr_source == "cluster" else {n.name: n.pod_cidrs for n in cfg.nodes}
     assert out["podCidrs"] == {n: [str(c) for c in cs] for n, cs in pod_cidrs.items()}
-    assert out["routerConfig"] == router_config(cfg)[1], "the audit copy is the rendered, redacted text"
+    plan = build_plan(cfg)
+    (router,) = plan.routers
+    assert out["routerConfig"] == router_config(plan, router)[1], "the audit copy is the rendered, redacted text"
     files = render_artifacts(cfg, pod_cidrs)
     assert out["nodeConfigs"] == (
-        {n.name: files[node_config_path(n)] for n in cfg.nodes} if cfg.method == "bird" else {}
+        {n.name: files[node_config_path(n.name)] for n in cfg.nodes} if cfg.method == "bird" else {}
     )
     assert set(out["bgpPeers"]) == {str(n.ip) for n in cfg.nodes}
     for node in cfg.nodes:

@@ -1,4 +1,4 @@
-"""What the router should see once everything is up: peers, prefixes and their nexthops.
+"""What each router should see once everything is up: peers, prefixes and their nexthops.
 
 Feeds the router-side check after ``pulumi up``, the expected outputs of the render command and
 the lab's checks, so all three agree on what "routed" means.
@@ -11,6 +11,7 @@ from ipaddress import IPv4Network
 from typing import Any
 
 from cilium_bgp.config import StackConfig
+from cilium_bgp.plan import RouterPlan, SessionPlan
 
 
 def static_pod_cidrs(cfg: StackConfig) -> dict[str, list[IPv4Network]]:
@@ -18,28 +19,28 @@ def static_pod_cidrs(cfg: StackConfig) -> dict[str, list[IPv4Network]]:
 
 
 def expected_state(
-    cfg: StackConfig, pod_cidrs: Mapping[str, Sequence[IPv4Network]], lb_ips: Sequence[str]
+    plan: SessionPlan, router: RouterPlan, pod_cidrs: Mapping[str, Sequence[IPv4Network]], lb_ips: Sequence[str]
 ) -> dict[str, Any]:
     """``{"peers": {addr: {"node", "asn", "prefixesReceived"}}, "routes": {prefix: [nexthops] | None}}``.
 
     A route's nexthops are ``None`` when more nodes announce it than the router installs
     (``maximum-paths``): it must be present, but which nodes carry it is the router's choice.
     """
-    announced_lb = lb_ips if cfg.shared_asn else []
+    announced_lb = lb_ips if plan.shared_asn else []
     peers: dict[str, Any] = {}
     routes: dict[str, list[str] | None] = {}
-    for node in cfg.nodes:
-        cidrs = [str(c) for c in pod_cidrs.get(node.name, [])]
-        peers[str(node.ip)] = {
-            "node": node.name,
-            "asn": cfg.node_asn(node),
+    for session in router.sessions:
+        cidrs = [str(c) for c in pod_cidrs.get(session.node, [])]
+        peers[str(session.node_address)] = {
+            "node": session.node,
+            "asn": session.node_asn,
             "prefixesReceived": len(cidrs) + len(announced_lb),
         }
         for cidr in cidrs:
-            routes[cidr] = [str(node.ip)]
-    all_nodes = sorted(str(n.ip) for n in cfg.nodes)
+            routes[cidr] = [str(session.node_address)]
+    all_nodes = sorted(str(s.node_address) for s in router.sessions)
     for ip in announced_lb:
-        routes[f"{ip}/32"] = all_nodes if len(all_nodes) <= cfg.maximum_paths else None
+        routes[f"{ip}/32"] = all_nodes if len(all_nodes) <= router.maximum_paths else None
     return {"peers": peers, "routes": routes}
 
 

@@ -40,7 +40,9 @@ class DaemonsBackend:
         topo = plan.topology
         self.router: RouterDaemon
         if plan.cfg.router.daemon == "frr":
-            self.router = FrrRouter(topo.router_netns, topo.router_netns, self._enter("router"), frr_daemons(plan.cfg))
+            self.router = FrrRouter(
+                topo.router_netns, topo.router_netns, self._enter("router"), frr_daemons(plan.sessions)
+            )
         else:
             self.router = self._bird("router", topo.router_netns)
         speakers = {"bird": self._bird_speaker, "gobgp": self._gobgp_speaker}[plan.speaker_kind]
