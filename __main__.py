@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 from ipaddress import IPv4Network
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from cilium_bgp.artifacts import sha256
+from cilium_bgp.artifacts import by_router, sha256
 from cilium_bgp.errors import ConfigError
-from cilium_bgp.plan import build_plan
+from cilium_bgp.plan import RouterPlan, build_plan
 from cilium_bgp.renderers.expectations import expected_state
 from cilium_bgp.renderers.manifests import node_patches, render_manifests
 from cilium_bgp.validate import check_cluster_pod_cidrs
@@ -62,8 +63,19 @@ if cfg.pod_cidr_source == "static" or release is None:
 else:
     pod_cidrs = pulumi.Output.all(**release.read_pod_cidrs([n.name for n in cfg.nodes])).apply(_checked)
 
-(router_plan,) = plan.routers
-router = Router("router", cfg=cfg, plan=plan, router=router_plan, secrets=secrets, private_key=private_key)
+
+def _resource_name(router: RouterPlan, suffix: str = "") -> str:
+    """One-router stacks keep the names they always had (``router``, ``verify``): their running
+    router is never replaced; with ``routers`` each router's resources carry its name."""
+    if plan.form == "router":
+        return suffix or "router"
+    return f"{suffix}-{router.name}" if suffix else router.name
+
+
+routers = [
+    Router(_resource_name(r), cfg=cfg, plan=plan, router=r, secrets=secrets, private_key=private_key)
+    for r in plan.routers
+]
 nodes = [
     KubernetesNode(
         node.name,
@@ -83,37 +95,44 @@ method = (
 demo = DemoService("demo", cfg=cfg, after=release.release, provider=provider) if release and cfg.demo else None
 
 lb_ips = pulumi.Output.from_input({cfg.demo.name: demo.load_balancer_ip} if demo and cfg.demo else {})
-expect = pulumi.Output.all(pod_cidrs, lb_ips).apply(
-    lambda v: expected_state(plan, router_plan, v[0], [ip for ip in v[1].values() if ip])
-)
 node_configs = {node.name: n.config_text for node, n in zip(cfg.nodes, nodes, strict=True) if n.config_text is not None}
-
-if cfg.verify.enabled:
-    verification = BgpVerification(
-        "verify",
-        cfg=cfg,
-        router=router_plan,
-        connection=router.connection,
-        expect=expect,
-        triggers=[
-            sha256(router.config_text),
-            *(text.apply(sha256) for text in node_configs.values()),
-            sha256(json.dumps(render_manifests(cfg, plan), sort_keys=True)),
-        ],
-        depends_on=[
-            router.daemon_config,
-            *(n.bird_config for n in nodes if n.bird_config),
-            *(r for r in (method, demo) if r),
-        ],
+# Every router's check waits for everything that routes: the other routers carry its mesh sessions.
+triggers = [
+    *(sha256(r.config_text) for r in routers),
+    *(text.apply(sha256) for text in node_configs.values()),
+    sha256(json.dumps(render_manifests(cfg, plan), sort_keys=True)),
+]
+pushed = [
+    *(r.daemon_config for r in routers),
+    *(n.bird_config for n in nodes if n.bird_config),
+    *(r for r in (method, demo) if r),
+]
+bgp_peers: dict[str, pulumi.Output[dict[str, Any]]] = {}
+for router_plan, router in zip(plan.routers, routers, strict=True):
+    expect = pulumi.Output.all(pod_cidrs, lb_ips).apply(
+        lambda v, r=router_plan: expected_state(plan, r, v[0], [ip for ip in v[1].values() if ip])
     )
-    bgp_peers = verification.peers
-else:
-    bgp_peers = expect.apply(unverified_peers)
+    if cfg.verify.enabled:
+        verification = BgpVerification(
+            _resource_name(router_plan, "verify"),
+            cfg=cfg,
+            router=router_plan,
+            named=plan.form == "routers",
+            connection=router.connection,
+            expect=expect,
+            triggers=triggers,
+            depends_on=pushed,
+        )
+        bgp_peers[router_plan.name] = verification.peers
+    else:
+        bgp_peers[router_plan.name] = expect.apply(unverified_peers)
 
 pulumi.export("bgpMethod", cfg.method)
 pulumi.export("ciliumVersion", cfg.cilium.version)
 pulumi.export("podCidrs", pod_cidrs)
 pulumi.export("loadBalancerIps", lb_ips)
-pulumi.export("bgpPeers", bgp_peers)
-pulumi.export("routerConfig", router.config_text)
+pulumi.export("bgpPeers", by_router(plan, bgp_peers))
+pulumi.export(
+    "routerConfig", by_router(plan, {r.name: c.config_text for r, c in zip(plan.routers, routers, strict=True)})
+)
 pulumi.export("nodeConfigs", node_configs)

@@ -21,16 +21,33 @@ from cilium_bgp.renderers.helm_values import render_helm_values
 from cilium_bgp.renderers.manifests import dump_yaml, manifest_filename, render_manifests
 from cilium_bgp.renderers.sysctl import render_router_sysctl
 
-ROUTER_SYSCTL = "router/sysctl.conf"
 HELM_VALUES = "cilium/values.yaml"
 OUTPUTS = "outputs.json"
+
+
+def router_dir(plan: SessionPlan, router: RouterPlan) -> str:
+    """``router`` for the one-router form (the paths such stacks always had), ``routers/<name>`` else."""
+    return "router" if plan.form == "router" else f"routers/{router.name}"
 
 
 def router_config(plan: SessionPlan, router: RouterPlan) -> tuple[str, str]:
     """(artifact path, text) of a router's routing-daemon config."""
     if router.daemon == "frr":
-        return "router/frr.conf", render_frr_conf(plan, router)
-    return "router/bird.conf", render_router_bird_conf(plan, router)
+        return f"{router_dir(plan, router)}/frr.conf", render_frr_conf(plan, router)
+    return f"{router_dir(plan, router)}/bird.conf", render_router_bird_conf(plan, router)
+
+
+def router_sysctl_path(plan: SessionPlan, router: RouterPlan) -> str:
+    return f"{router_dir(plan, router)}/sysctl.conf"
+
+
+def by_router(plan: SessionPlan, values: Mapping[str, Any]) -> Any:
+    """An output about routers (``values``: by router name): the one value for the one-router form
+    (the shape such stacks always had), keyed by router name for ``routers``."""
+    if plan.form == "router":
+        (value,) = values.values()
+        return value
+    return dict(values)
 
 
 def node_config_path(node: str) -> str:
@@ -54,27 +71,31 @@ def expected_outputs(
     """The stack outputs ``pulumi up`` should end with (LB IPs as requested; peers as expected)."""
     lb_ips = requested_lb_ips(cfg)
     known_lb = [ip for ip in lb_ips.values() if ip is not None]
-    (router,) = plan.routers
-    peers: dict[str, Any] = {}
-    if pod_cidrs is not None:
-        expect = expected_state(plan, router, pod_cidrs, known_lb)
-        peers = {
-            address: {
-                "node": p["node"],
-                "asn": p["asn"],
-                "state": "Established",
-                "prefixesReceived": p["prefixesReceived"],
-            }
-            for address, p in expect["peers"].items()
-        }
+    peers: dict[str, dict[str, Any]] = {}
+    for router in plan.routers:
+        peers[router.name] = {}
+        if pod_cidrs is not None:
+            expect = expected_state(plan, router, pod_cidrs, known_lb)
+            peers[router.name] = {address: peer_output(p, "Established") for address, p in expect["peers"].items()}
     return {
         "bgpMethod": cfg.method,
         "ciliumVersion": cfg.cilium.version,
         "podCidrs": {n: [str(c) for c in cidrs] for n, cidrs in pod_cidrs.items()} if pod_cidrs is not None else None,
         "loadBalancerIps": lb_ips,
-        "bgpPeers": peers,
-        "routerConfig": router_config(plan, router)[1],
+        "bgpPeers": by_router(plan, peers),
+        "routerConfig": by_router(plan, {r.name: router_config(plan, r)[1] for r in plan.routers}),
         "nodeConfigs": dict(node_configs),
+    }
+
+
+def peer_output(want: Mapping[str, Any], state: str, received: int | None = None) -> dict[str, Any]:
+    """One ``bgpPeers`` entry: who the peer is (a node or another router), its ASN, its state."""
+    who = {"node": want["node"]} if "node" in want else {"router": want["router"]}
+    return {
+        **who,
+        "asn": want["asn"],
+        "state": state,
+        "prefixesReceived": want["prefixesReceived"] if received is None else received,
     }
 
 
@@ -88,7 +109,7 @@ def render_artifacts(cfg: StackConfig, pod_cidrs: Mapping[str, Sequence[IPv4Netw
     for router in plan.routers:
         path, text = router_config(plan, router)
         files[path] = text
-    files[ROUTER_SYSCTL] = render_router_sysctl()
+        files[router_sysctl_path(plan, router)] = render_router_sysctl()
     node_configs: dict[str, str] = {}
     if cfg.method == "bird" and pod_cidrs is not None:
         for node in plan.nodes:

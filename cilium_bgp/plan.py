@@ -73,6 +73,22 @@ class NodeSession:
 
 
 @dataclass(frozen=True)
+class MeshSession:
+    """A session from one router to another (each router's plan holds its own end)."""
+
+    peer: str
+    peer_address: IPv4Address
+    peer_asn: int
+    local_address: IPv4Address
+    subnet: IPv4Network
+    # Same ASN: iBGP, where routes learned from nodes leave with this router as next hop (the
+    # peer may have no route to the node); reflected routes keep theirs.
+    internal: bool
+    # This router reflects the routes of its other iBGP peers to this one (``routerMesh: reflectors``).
+    reflector_client: bool
+
+
+@dataclass(frozen=True)
 class RouterPlan:
     """One router: its own settings resolved, its node sessions and its sessions to other routers."""
 
@@ -95,6 +111,9 @@ class RouterPlan:
     # ECMP paths for one prefix (shared-ASN methods: an LB IP announced by several nodes).
     maximum_paths: int
     sessions: tuple[NodeSession, ...]
+    mesh: tuple[MeshSession, ...]
+    # Route reflectors sharing a cluster-id (None: each its router-id).
+    cluster_id: IPv4Address | None
 
     @property
     def per_node_filter(self) -> bool:
@@ -121,6 +140,10 @@ class SessionPlan:
     method: str
     # kube-router and Cilium's speakers share one node ASN; BIRD nodes have one each.
     shared_asn: bool
+    node_asn: int | None
+    # ``router``: one router, under the names a one-router stack always had (``router/frr.conf``,
+    # resource ``router``, flat outputs); ``routers``: everything keyed by router name.
+    form: Literal["router", "routers"]
     timers: Timers
     # Sessions use TCP MD5 with the secret bgpPassword (renderers paste a placeholder).
     password: bool
@@ -139,6 +162,9 @@ class SessionPlan:
 
     def router(self, name: str) -> RouterPlan:
         return next(r for r in self.routers if r.name == name)
+
+    def node(self, name: str) -> NodePlan:
+        return next(n for n in self.nodes if n.name == name)
 
 
 def effective_timers(cfg: StackConfig) -> Timers:
@@ -185,6 +211,60 @@ def _listen_limit(router: RouterSettings, node_count: int) -> int:
     return min(65535, max(100, 4 * node_count))
 
 
+def mesh_subnet(routers: list[RouterSettings], node_networks: set[IPv4Network]) -> IPv4Network | None:
+    """The subnet ``routers`` peer on: one each of them has an address on, preferring one with no
+    node (a link between routers), in the first router's interface order."""
+    others = [{i.address.network for i in r.interfaces} for r in routers[1:]]
+    shared = [i.address.network for i in routers[0].interfaces if all(i.address.network in o for o in others)]
+    return next((n for n in shared if n not in node_networks), shared[0] if shared else None)
+
+
+def _address_on(router: RouterSettings, subnet: IPv4Network) -> IPv4Address:
+    iface = router.interface_on(subnet.network_address)
+    assert iface is not None, "validated: the mesh subnet is on every router"
+    return iface.address.ip
+
+
+def _mesh(cfg: StackConfig, node_networks: set[IPv4Network]) -> dict[str, list[MeshSession]]:
+    """Each router's sessions to other routers, by router name."""
+    routers = [r for _, r in cfg.all_routers]
+    mesh: dict[str, list[MeshSession]] = {r.effective_name: [] for r in routers}
+
+    def connect(a: RouterSettings, b: RouterSettings, subnet: IPv4Network, a_reflects: bool, b_reflects: bool) -> None:
+        for local, peer, reflects in ((a, b, a_reflects), (b, a, b_reflects)):
+            mesh[local.effective_name].append(
+                MeshSession(
+                    peer=peer.effective_name,
+                    peer_address=_address_on(peer, subnet),
+                    peer_asn=peer.asn,
+                    local_address=_address_on(local, subnet),
+                    subnet=subnet,
+                    internal=local.asn == peer.asn,
+                    reflector_client=reflects,
+                )
+            )
+
+    if len(routers) < 2:
+        return mesh
+    if cfg.router_mesh.mode == "full":
+        for i, a in enumerate(routers):
+            for b in routers[i + 1 :]:
+                subnet = mesh_subnet([a, b], node_networks)
+                assert subnet is not None, "validated: every two routers share a subnet"
+                connect(a, b, subnet, False, False)
+        return mesh
+    subnet = mesh_subnet(routers, node_networks)
+    assert subnet is not None, "validated: the routers share a subnet"
+    reflectors = set(cfg.router_mesh.reflectors)
+    for i, a in enumerate(routers):
+        for b in routers[i + 1 :]:
+            a_rr, b_rr = a.effective_name in reflectors, b.effective_name in reflectors
+            if a_rr or b_rr:
+                # Reflectors peer with each other as plain iBGP peers, and reflect to everyone else.
+                connect(a, b, subnet, a_rr and not b_rr, b_rr and not a_rr)
+    return mesh
+
+
 def build_plan(cfg: StackConfig) -> SessionPlan:
     """The session plan of a validated config (one pass over the nodes)."""
     lb = _lb_prefixes(cfg)
@@ -194,58 +274,71 @@ def build_plan(cfg: StackConfig) -> SessionPlan:
         if cfg.uses_bfd
         else None
     )
-    router_key, settings = "router", cfg.router
-    name = settings.hostname
-    per_node = settings.prefix_filter == "per-node"
+    sessions: dict[str, list[NodeSession]] = {r.effective_name: [] for _, r in cfg.all_routers}
     node_plans: list[NodePlan] = []
-    sessions: list[NodeSession] = []
     for node in cfg.nodes:
-        iface = cfg.node_subnet(node)
-        assert iface is not None, "validated: every node sits on a router subnet"
-        on_subnet = iface.address.ip
-        address = settings.peering_address or on_subnet
         asn = cfg.node_asn(node)
-        session = NodeSession(
-            node=node.name,
-            node_address=node.ip,
-            node_subnet=node.address.network,
-            node_asn=asn,
-            router=name,
-            router_asn=settings.asn,
-            router_address=address,
-            update_source=address if address != on_subnet else None,
-            multihop=cfg.method == "bird" and address not in node.address.network,
-            own_prefixes=tuple(PrefixRange(c, None, None) for c in node.pod_cidrs) if per_node else None,
+        own = tuple(PrefixRange(c, None, None) for c in node.pod_cidrs)
+        node_sessions = []
+        for router, iface in cfg.node_routers(node):
+            on_subnet = iface.address.ip
+            address = router.peering_address or on_subnet
+            session = NodeSession(
+                node=node.name,
+                node_address=node.ip,
+                node_subnet=node.address.network,
+                node_asn=asn,
+                router=router.effective_name,
+                router_asn=router.asn,
+                router_address=address,
+                update_source=address if address != on_subnet else None,
+                multihop=cfg.method == "bird" and address not in node.address.network,
+                own_prefixes=own if router.per_node_filter else None,
+            )
+            sessions[router.effective_name].append(session)
+            node_sessions.append(session)
+        assert node_sessions, "validated: every node peers with a router"
+        node_plans.append(
+            NodePlan(node.name, node.address, asn, node.effective_router_id, node.router_id, tuple(node_sessions))
         )
-        sessions.append(session)
-        node_plans.append(NodePlan(node.name, node.address, asn, node.effective_router_id, node.router_id, (session,)))
-    router = RouterPlan(
-        name=name,
-        key=router_key,
-        hostname=settings.hostname,
-        asn=settings.asn,
-        router_id=settings.router_id,
-        daemon=settings.daemon,
-        frr_version=settings.frr_version,
-        peering_address=settings.peering_address,
-        interfaces=tuple(i.address for i in settings.interfaces),
-        ssh=settings.ssh,
-        neighbors=settings.neighbors,
-        listen_ranges=tuple(sorted({s.node_subnet for s in sessions})),
-        listen_limit=_listen_limit(settings, len(sessions)),
-        prefix_filter=settings.prefix_filter,
-        maximum_paths=_maximum_paths(cfg, settings, len(sessions)),
-        sessions=tuple(sessions),
-    )
+    mesh = _mesh(cfg, {n.address.network for n in cfg.nodes})
+    routers = []
+    for key, settings in cfg.all_routers:
+        name = settings.effective_name
+        own_sessions = sessions[name]
+        routers.append(
+            RouterPlan(
+                name=name,
+                key=key,
+                hostname=settings.effective_hostname,
+                asn=settings.asn,
+                router_id=settings.router_id,
+                daemon=settings.daemon,
+                frr_version=settings.frr_version,
+                peering_address=settings.peering_address,
+                interfaces=tuple(i.address for i in settings.interfaces),
+                ssh=settings.ssh,
+                neighbors=settings.neighbors,
+                listen_ranges=tuple(sorted({s.node_subnet for s in own_sessions})),
+                listen_limit=_listen_limit(settings, len(own_sessions)),
+                prefix_filter=settings.prefix_filter,
+                maximum_paths=_maximum_paths(cfg, settings, len(own_sessions)),
+                sessions=tuple(own_sessions),
+                mesh=tuple(mesh[name]),
+                cluster_id=cfg.router_mesh.cluster_id if name in cfg.router_mesh.reflectors else None,
+            )
+        )
     return SessionPlan(
         method=cfg.method,
         shared_asn=cfg.shared_asn,
+        node_asn=bgp.node_asn if cfg.shared_asn else None,
+        form="routers" if cfg.routers is not None else "router",
         timers=effective_timers(cfg),
         password=cfg.uses_password,
         bfd=bfd,
         fast_failover=bgp.failover != "default",
         pool_prefixes=_pool_prefixes(cfg),
         lb_prefixes=lb,
-        routers=(router,),
+        routers=tuple(routers),
         nodes=tuple(node_plans),
     )

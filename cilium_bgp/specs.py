@@ -35,6 +35,7 @@ def stack_spec(cfg: StackConfig, plan: SessionPlan) -> dict[str, Any]:
 def router_spec(cfg: StackConfig, plan: SessionPlan, router: RouterPlan) -> dict[str, Any]:
     return {
         **stack_spec(cfg, plan),
+        "name": router.name,
         "hostname": router.hostname,
         "asn": router.asn,
         "routerId": str(router.router_id),
@@ -47,12 +48,24 @@ def router_spec(cfg: StackConfig, plan: SessionPlan, router: RouterPlan) -> dict
             {"node": s.node, "address": str(s.node_address), "asn": s.node_asn, "subnet": str(s.node_subnet)}
             for s in router.sessions
         ],
+        # Sessions to the other routers (routerMesh).
+        "mesh": [
+            {
+                "router": m.peer,
+                "address": str(m.peer_address),
+                "asn": m.peer_asn,
+                "internal": m.internal,
+                "reflectorClient": m.reflector_client,
+            }
+            for m in router.mesh
+        ],
     }
 
 
 def node_spec(
     cfg: StackConfig, plan: SessionPlan, node: NodePlan, pod_cidrs: Sequence[IPv4Network] | None
 ) -> dict[str, Any]:
+    # peerAddress/peerASN: the first of the node's routers (all of them: peers).
     first = node.sessions[0]
     return {
         **stack_spec(cfg, plan),
@@ -63,6 +76,7 @@ def node_spec(
         "routerId": str(node.router_id),
         "peerAddress": str(first.router_address),
         "peerASN": first.router_asn,
+        "peers": [{"router": s.router, "address": str(s.router_address), "asn": s.router_asn} for s in node.sessions],
         # Who announces this node's PodCIDRs: BIRD on the host, or the method's in-cluster speaker.
         "speaker": "bird" if cfg.method == "bird" else cfg.method,
         "podCIDRs": [str(c) for c in pod_cidrs] if pod_cidrs is not None else None,

@@ -1,22 +1,23 @@
-"""After `up`: the router's own view of sessions and routes, checked against what the stack expects."""
+"""After `up`: each router's own view of sessions and routes, checked against what the stack expects."""
 
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Sequence
 from typing import Any
 
 import pulumi
 from pulumi_command import remote
 
-from cilium_bgp.artifacts import sha256
+from cilium_bgp.artifacts import peer_output, sha256
 from cilium_bgp.config import StackConfig
 from cilium_bgp.plan import RouterPlan
 from cilium_bgp.renderers.scripts import status_script_source, verify_command
 
 
 class BgpVerification(pulumi.ComponentResource):
-    """Runs ``show bgp summary json`` and reads the kernel table on the router until every expected
+    """Runs ``show bgp summary json`` and reads the kernel table on one router until every expected
     peer is Established and every expected prefix routed, or fails the update at the deadline."""
 
     command: remote.Command
@@ -28,19 +29,27 @@ class BgpVerification(pulumi.ComponentResource):
         *,
         cfg: StackConfig,
         router: RouterPlan,
+        named: bool,
         connection: remote.ConnectionArgs,
         expect: pulumi.Output[dict[str, Any]],
         triggers: Sequence[pulumi.Input[str]],
         depends_on: Sequence[pulumi.Resource],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        """``named``: the stack has several routers, and a failure says which one it was."""
         super().__init__("cilium-bgp:index:BgpVerification", name, {"expect": expect}, opts)
+
+        def command(e: dict[str, Any]) -> str:
+            check = verify_command(router.daemon, _wire_expectation(e), cfg.verify.timeout_seconds)
+            if not named:
+                return check
+            said = shlex.quote(f"cilium-bgp: the check above failed on router {router.name}")
+            return f"{check} || {{ echo {said} >&2; exit 1; }}"
+
         self.command = remote.Command(
             f"{name}-check",
             connection=connection,
-            create=expect.apply(
-                lambda e: verify_command(router.daemon, _wire_expectation(e), cfg.verify.timeout_seconds)
-            ),
+            create=expect.apply(command),
             stdin=status_script_source(),
             add_previous_output_in_env=False,
             # Re-check whenever anything that changes routing was pushed again, and whenever the
@@ -58,22 +67,19 @@ def _wire_expectation(expect: dict[str, Any]) -> dict[str, Any]:
 
 
 def observed_peers(expect: dict[str, Any], stdout: str) -> dict[str, Any]:
-    """``bgpPeers``: each expected peer with the state and prefix count the router reported."""
+    """``bgpPeers`` of one router: each expected peer with the state and prefix count it reported."""
     report = json.loads(stdout) if stdout else {}
     seen = report.get("peers", {})
     return {
-        address: {
-            "node": want["node"],
-            "asn": want["asn"],
-            "state": seen.get(address, {}).get("state", "missing"),
-            "prefixesReceived": seen.get(address, {}).get("prefixesReceived", 0),
-        }
+        address: peer_output(
+            want, seen.get(address, {}).get("state", "missing"), seen.get(address, {}).get("prefixesReceived", 0)
+        )
         for address, want in sorted(expect["peers"].items())
     }
 
 
 def unverified_peers(expect: dict[str, Any]) -> dict[str, Any]:
     return {
-        address: {"node": want["node"], "asn": want["asn"], "state": "unverified", "prefixesReceived": None}
+        address: {**peer_output(want, "unverified"), "prefixesReceived": None}
         for address, want in sorted(expect["peers"].items())
     }

@@ -61,6 +61,26 @@ class Protocol:
 
 
 @dataclass(frozen=True)
+class MeshProtocol:
+    """A session to another router."""
+
+    name: str
+    description: str
+    local_address: IPv4Address
+    local_asn: int
+    neighbor_address: IPv4Address
+    neighbor_asn: int
+    # BIRD runs iBGP multihop unless told: these peers share a subnet, so next hops resolve directly.
+    direct: bool
+    rr_client: bool
+    rr_cluster_id: IPv4Address | None
+    # Import and export through this filter (the router's accepted prefixes), or everything.
+    filter: str | None
+    # iBGP: routes learned from nodes leave with this router as next hop; reflected ones keep theirs.
+    next_hop_self: bool
+
+
+@dataclass(frozen=True)
 class AcceptFilter:
     name: str
     ranges: tuple[SetRange, ...]
@@ -89,11 +109,13 @@ class RouterBirdConfig:
     # The channel every node session shares (None with per-node filters: each has its own).
     channel: Channel | None
     protocols: tuple[Protocol, ...]
+    mesh: tuple[MeshProtocol, ...]
 
 
-def bird_symbol(name: str) -> str:
-    """A BIRD protocol name for a node (symbols take letters, digits and underscores)."""
-    return "peer_" + re.sub(r"[^A-Za-z0-9_]", "_", name)
+def bird_symbol(name: str, prefix: str = "peer_") -> str:
+    """A BIRD protocol name for a node (``peer_``) or a router (``mesh_``): symbols take letters,
+    digits and underscores."""
+    return prefix + re.sub(r"[^A-Za-z0-9_]", "_", name)
 
 
 def _set(prefixes: Sequence[PrefixRange]) -> tuple[SetRange, ...]:
@@ -146,6 +168,8 @@ def render_node_bird_conf(plan: SessionPlan, node: NodePlan, pod_cidrs: Sequence
 
 def router_bird_config(plan: SessionPlan, router: RouterPlan) -> RouterBirdConfig:
     filtered = bool(router.prefix_filter) and not router.per_node_filter
+    # Routers exchange only the cluster's prefixes when the router filters at all.
+    mesh_filter = ACCEPT_FILTER if router.prefix_filter else None
     # Multihop sessions resolve next hops recursively (BIRD refuses `gateway direct` there) and
     # the main table holds BGP routes only: resolve them in a table of the connected subnets.
     igp_table = NEXTHOP_TABLE if router.any_multihop else None
@@ -171,7 +195,11 @@ def router_bird_config(plan: SessionPlan, router: RouterPlan) -> RouterBirdConfi
         router=router,
         # Nodes share an ASN and announce the same LB IPs: install them as one multipath route.
         merge_paths=router.maximum_paths if plan.shared_asn else None,
-        accept_filter=AcceptFilter(ACCEPT_FILTER, _set(plan.accepted_prefixes)) if filtered else None,
+        accept_filter=(
+            AcceptFilter(ACCEPT_FILTER, _set(plan.accepted_prefixes))
+            if filtered or (mesh_filter and router.mesh)
+            else None
+        ),
         nexthop_table=igp_table,
         bfd=plan.bfd,
         bfd_multihop=router.any_multihop,
@@ -180,6 +208,22 @@ def router_bird_config(plan: SessionPlan, router: RouterPlan) -> RouterBirdConfi
         options=_session_options(plan),
         channel=None if router.per_node_filter else Channel(ACCEPT_FILTER if filtered else None, None, igp_table),
         protocols=protocols,
+        mesh=tuple(
+            MeshProtocol(
+                name=bird_symbol(m.peer, "mesh_"),
+                description=f"router {m.peer}",
+                local_address=m.local_address,
+                local_asn=router.asn,
+                neighbor_address=m.peer_address,
+                neighbor_asn=m.peer_asn,
+                direct=m.internal,
+                rr_client=m.reflector_client,
+                rr_cluster_id=router.cluster_id if m.reflector_client else None,
+                filter=mesh_filter,
+                next_hop_self=m.internal,
+            )
+            for m in router.mesh
+        ),
     )
 
 

@@ -7,7 +7,7 @@ the lab's checks, so all three agree on what "routed" means.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from ipaddress import IPv4Network
+from ipaddress import IPv4Address, IPv4Network
 from typing import Any
 
 from cilium_bgp.config import StackConfig
@@ -18,17 +18,41 @@ def static_pod_cidrs(cfg: StackConfig) -> dict[str, list[IPv4Network]]:
     return {node.name: list(node.pod_cidrs) for node in cfg.nodes}
 
 
+def _via_mesh(plan: SessionPlan, router: RouterPlan, announcers: set[str]) -> list[str] | None:
+    """Nexthops of a prefix ``router`` learns only from other routers (those with a session to a
+    node in ``announcers``), or None when the router picks among several.
+
+    Over iBGP the announcing router sets itself as next hop (next-hop-self) on the subnet of its
+    session: towards this router in a full mesh, towards the reflectors (the shared subnet every
+    router has an address on) with reflectors, whose reflected routes keep it. Over eBGP the next
+    hop may stay the node's (third-party next hop on a shared subnet): not predicted.
+    """
+    hops: set[IPv4Address] = set()
+    for origin in plan.routers:
+        if origin is router or not any(s.node in announcers for s in origin.sessions):
+            continue
+        direct = next((m for m in origin.mesh if m.peer == router.name), None)
+        via = direct or next(iter(origin.mesh), None)
+        if via is None or not via.internal:
+            return None
+        hops.add(via.local_address)
+    return [str(h) for h in sorted(hops)] if len(hops) == 1 else None
+
+
 def expected_state(
     plan: SessionPlan, router: RouterPlan, pod_cidrs: Mapping[str, Sequence[IPv4Network]], lb_ips: Sequence[str]
 ) -> dict[str, Any]:
-    """``{"peers": {addr: {"node", "asn", "prefixesReceived"}}, "routes": {prefix: [nexthops] | None}}``.
+    """``{"peers": {addr: {"node" | "router", "asn", "prefixesReceived"}}, "routes": {prefix: [nexthops] | None}}``.
 
     A route's nexthops are ``None`` when more nodes announce it than the router installs
-    (``maximum-paths``): it must be present, but which nodes carry it is the router's choice.
+    (``maximum-paths``), or when it comes from other routers along several paths: it must be
+    present, but which nexthops carry it is the router's choice. What another router sends is
+    not predicted (``prefixesReceived`` None).
     """
     announced_lb = lb_ips if plan.shared_asn else []
     peers: dict[str, Any] = {}
     routes: dict[str, list[str] | None] = {}
+    direct = {s.node for s in router.sessions}
     for session in router.sessions:
         cidrs = [str(c) for c in pod_cidrs.get(session.node, [])]
         peers[str(session.node_address)] = {
@@ -38,9 +62,18 @@ def expected_state(
         }
         for cidr in cidrs:
             routes[cidr] = [str(session.node_address)]
+    for mesh in router.mesh:
+        peers[str(mesh.peer_address)] = {"router": mesh.peer, "asn": mesh.peer_asn, "prefixesReceived": None}
+    for node in plan.nodes:
+        if node.name not in direct:
+            for cidr in pod_cidrs.get(node.name, []):
+                routes[str(cidr)] = _via_mesh(plan, router, {node.name})
     all_nodes = sorted(str(s.node_address) for s in router.sessions)
     for ip in announced_lb:
-        routes[f"{ip}/32"] = all_nodes if len(all_nodes) <= router.maximum_paths else None
+        if all_nodes:
+            routes[f"{ip}/32"] = all_nodes if len(all_nodes) <= router.maximum_paths else None
+        else:
+            routes[f"{ip}/32"] = _via_mesh(plan, router, {n.name for n in plan.nodes})
     return {"peers": peers, "routes": routes}
 
 

@@ -64,6 +64,16 @@ class Policy:
 
 
 @dataclass(frozen=True)
+class MeshAddressFamily:
+    """Another router's lines under the IPv4 unicast address family."""
+
+    target: str
+    # iBGP: routes learned from nodes leave with this router as next hop (reflected ones keep theirs).
+    next_hop_self: bool
+    reflector_client: bool
+
+
+@dataclass(frozen=True)
 class PrefixListEntry:
     seq: int
     network: IPv4Network
@@ -108,6 +118,7 @@ class FrrConfig:
 
     router: RouterPlan
     multipath_relax: bool
+    cluster_id: IPv4Address | None
     requires_policy: bool
     keepalive_hold: tuple[int, int] | None
     coalesce_time: int | None
@@ -115,6 +126,7 @@ class FrrConfig:
     listen: ListenRanges | None
     maximum_paths: int | None
     policies: tuple[Policy, ...]
+    mesh: tuple[MeshAddressFamily, ...]
     filters: tuple[Filter, ...]
     bfd: BfdProfile | None
 
@@ -212,33 +224,47 @@ def _per_node_filters(plan: SessionPlan, router: RouterPlan) -> list[Filter]:
     return filters
 
 
+def _mesh_neighbors(plan: SessionPlan, router: RouterPlan) -> list[Neighbor]:
+    """Sessions to the other routers, from this router's address on the subnet they share."""
+    return [
+        _with_shared_settings(plan, Neighbor(str(m.peer_address), remote_as=m.peer_asn, update_source=m.local_address))
+        for m in router.mesh
+    ]
+
+
 def frr_config(plan: SessionPlan, router: RouterPlan) -> FrrConfig:
     timers = plan.timers
     neighbors, targets = _node_neighbors(plan, router)
     policies: list[Policy] = []
     filters: list[Filter] = []
+    pool_filter = Filter(
+        _prefix_list(PREFIX_FILTER_NAME, plan.accepted_prefixes), _route_map(PREFIX_FILTER_NAME, [PREFIX_FILTER_NAME])
+    )
     if router.per_node_filter:
         policies += [Policy(str(s.node_address), node_filter_name(s), "in") for s in router.sessions]
         filters += _per_node_filters(plan, router)
+        if router.mesh:
+            filters.append(pool_filter)
     elif router.prefix_filter:
         policies += [Policy(target, PREFIX_FILTER_NAME, "in") for target in targets]
-        filters.append(
-            Filter(
-                _prefix_list(PREFIX_FILTER_NAME, plan.accepted_prefixes),
-                _route_map(PREFIX_FILTER_NAME, [PREFIX_FILTER_NAME]),
-            )
-        )
+        filters.append(pool_filter)
+    if router.prefix_filter:
+        # Routers exchange only the cluster's prefixes; eBGP between routers needs both policies
+        # while bgp ebgp-requires-policy is on.
+        for m in router.mesh:
+            policies += [Policy(str(m.peer_address), PREFIX_FILTER_NAME, d) for d in ("in", "out")]
     return FrrConfig(
         router=router,
         # Nodes share one ASN; these are the seed's lines for multipath over their identical paths.
         multipath_relax=plan.shared_asn,
+        cluster_id=router.cluster_id,
         # Unfiltered, the seed's choice: accept every route the nodes send (see router.prefixFilter).
         requires_policy=bool(router.prefix_filter),
         keepalive_hold=(
             (timers.keepalive, timers.hold) if timers.keepalive is not None and timers.hold is not None else None
         ),
         coalesce_time=FAST_COALESCE_MS if plan.fast_failover else None,
-        neighbors=tuple(neighbors),
+        neighbors=(*neighbors, *_mesh_neighbors(plan, router)),
         listen=(
             ListenRanges(PEER_GROUP, router.listen_limit, router.listen_ranges)
             if router.neighbors == "listen-range"
@@ -246,6 +272,7 @@ def frr_config(plan: SessionPlan, router: RouterPlan) -> FrrConfig:
         ),
         maximum_paths=router.maximum_paths if plan.shared_asn else None,
         policies=tuple(policies),
+        mesh=tuple(MeshAddressFamily(str(m.peer_address), m.internal, m.reflector_client) for m in router.mesh),
         filters=tuple(filters),
         bfd=(
             BfdProfile(BFD_PROFILE, plan.bfd, BIRD_MULTIHOP_BFD_MIN_TTL if router.any_multihop else None)

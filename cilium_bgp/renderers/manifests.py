@@ -40,6 +40,9 @@ KUBE_ROUTER_PASSWORD_SECRET = "bgpPasswordBase64"
 KUBE_ROUTER_PASSWORDS = "kube-router-peer-passwords"
 KUBE_ROUTER_PASSWORDS_DIR = "/etc/kube-router/peer-passwords"
 KUBE_ROUTER_PASSWORDS_KEY = "peer-router-passwords"
+# kube-router reads per-node peers from these Node annotations, when no global --peer-router-ips is set.
+KUBE_ROUTER_PEER_IPS = "kube-router.io/peer.ips"
+KUBE_ROUTER_PEER_ASNS = "kube-router.io/peer.asns"
 # kube-router's --health-port default: /healthz answers there.
 KUBE_ROUTER_HEALTH_PORT = 20244
 
@@ -75,6 +78,16 @@ def peer_groups(plan: SessionPlan) -> list[PeerGroup]:
         peers = tuple(Peer(s.router, s.router_address, s.router_asn) for s in node.sessions)
         groups.setdefault(peers, []).append(node)
     return [PeerGroup(peers, tuple(nodes)) for peers, nodes in groups.items()]
+
+
+def kube_router_global_peers(plan: SessionPlan) -> list[Peer] | None:
+    """The routers every node peers with, as kube-router's global ``--peer-router-ips``; None when
+    nodes peer with different router addresses (then each Node's annotations carry its own)."""
+    sets = {tuple(sorted((str(s.router_address), s.router_asn) for s in n.sessions)) for n in plan.nodes}
+    if len(sets) != 1:
+        return None
+    (peers,) = sets
+    return [Peer("", IPv4Address(address), asn) for address, asn in peers]
 
 
 def bgp_secrets_namespace(cfg: StackConfig) -> str:
@@ -290,8 +303,7 @@ def _v2_objects(cfg: StackConfig, plan: SessionPlan) -> list[dict[str, Any]]:
 
 def _kube_router_objects(cfg: StackConfig, plan: SessionPlan) -> list[dict[str, Any]]:
     ns = cfg.cilium.namespace
-    peer_asns = {str(s.router_address): s.router_asn for n in plan.nodes for s in n.sessions}
-    peer_ips = sorted(peer_asns)
+    global_peers = kube_router_global_peers(plan)
     timers = plan.timers
     args = [
         "--run-router=true",
@@ -303,9 +315,12 @@ def _kube_router_objects(cfg: StackConfig, plan: SessionPlan) -> list[dict[str, 
         "--enable-ibgp=false",
         "--enable-overlay=false",
         f"--cluster-asn={cfg.bgp.node_asn}",
-        f"--peer-router-ips={','.join(peer_ips)}",
-        f"--peer-router-asns={','.join(str(peer_asns[ip]) for ip in peer_ips)}",
     ]
+    if global_peers is not None:
+        args += [
+            f"--peer-router-ips={','.join(str(p.address) for p in global_peers)}",
+            f"--peer-router-asns={','.join(str(p.asn) for p in global_peers)}",
+        ]
     if cfg.load_balancer is not None:
         args.append("--advertise-loadbalancer-ip=true")
     if timers.hold is not None:
@@ -330,8 +345,9 @@ def _kube_router_objects(cfg: StackConfig, plan: SessionPlan) -> list[dict[str, 
             {"name": "peer-passwords", "secret": {"secretName": KUBE_ROUTER_PASSWORDS, "defaultMode": 0o400}}
         )
         mounts.append({"name": "peer-passwords", "mountPath": KUBE_ROUTER_PASSWORDS_DIR, "readOnly": True})
-        # kube-router splits the file on "," and base64-decodes each item: one per --peer-router-ips entry.
-        passwords = ",".join(secret_ref(KUBE_ROUTER_PASSWORD_SECRET) for _ in peer_ips)
+        # kube-router splits the file on "," and base64-decodes each item: one per --peer-router-ips entry
+        # (validation refuses a password with per-node peers).
+        passwords = ",".join(secret_ref(KUBE_ROUTER_PASSWORD_SECRET) for _ in global_peers or ())
         objects.append(
             {
                 "apiVersion": "v1",
@@ -482,25 +498,37 @@ def _demo_objects(cfg: StackConfig) -> list[dict[str, Any]]:
     ]
 
 
+def _node_patch(name: str, annotations: dict[str, str]) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "annotations": annotations}}
+
+
 def node_patches(cfg: StackConfig, plan: SessionPlan) -> list[dict[str, Any]]:
     """Annotations on Nodes the program does not own (applied as server-side patches): BGP Control
-    Plane v1 takes a node's router-id from ``cilium.io/bgp-virtual-router.<ASN>``."""
-    if not cfg.kubernetes.enabled or cfg.method != "cilium-bgp-v1":
+    Plane v1 takes a node's router-id from ``cilium.io/bgp-virtual-router.<ASN>``; kube-router
+    takes a node's own peers from ``kube-router.io/peer.*`` (read when it starts)."""
+    if not cfg.kubernetes.enabled:
         return []
-    return [
-        {
-            "apiVersion": "v1",
-            "kind": "Node",
-            "metadata": {
-                "name": node.name,
-                "annotations": {
-                    f"{BGP_VIRTUAL_ROUTER_ANNOTATION}{cfg.bgp.node_asn}": f"router-id={node.explicit_router_id}"
+    if cfg.method == "cilium-bgp-v1":
+        return [
+            _node_patch(
+                node.name,
+                {f"{BGP_VIRTUAL_ROUTER_ANNOTATION}{cfg.bgp.node_asn}": f"router-id={node.explicit_router_id}"},
+            )
+            for node in plan.nodes
+            if node.explicit_router_id is not None
+        ]
+    if cfg.method == "kube-router" and kube_router_global_peers(plan) is None:
+        return [
+            _node_patch(
+                node.name,
+                {
+                    KUBE_ROUTER_PEER_IPS: ",".join(str(s.router_address) for s in node.sessions),
+                    KUBE_ROUTER_PEER_ASNS: ",".join(str(s.router_asn) for s in node.sessions),
                 },
-            },
-        }
-        for node in plan.nodes
-        if node.explicit_router_id is not None
-    ]
+            )
+            for node in plan.nodes
+        ]
+    return []
 
 
 def method_manifests(cfg: StackConfig, plan: SessionPlan) -> list[dict[str, Any]]:

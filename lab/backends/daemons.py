@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from cilium_bgp.artifacts import ROUTER_SYSCTL
+from cilium_bgp.artifacts import router_sysctl_path
 from cilium_bgp.renderers.frr import frr_daemons
 from cilium_bgp.secrets import reveal
 from lab import netns
@@ -100,7 +100,7 @@ class DaemonsBackend:
         netns.build(
             self.plan.topology,
             lambda name: self.state.add("namespaces", name),
-            self.workdir / "rendered" / ROUTER_SYSCTL,
+            self.workdir / "rendered" / router_sysctl_path(self.plan.sessions, self.plan.sessions.routers[0]),
         )
         started = time.monotonic()
         daemons: list[RouterDaemon | NodeSpeaker] = [self.router, *self.speakers.values()]
