@@ -89,8 +89,8 @@ def expected_outputs(
 
 
 def peer_output(want: Mapping[str, Any], state: str, received: int | None = None) -> dict[str, Any]:
-    """One ``bgpPeers`` entry: who the peer is (a node or another router), its ASN, its state."""
-    who = {"node": want["node"]} if "node" in want else {"router": want["router"]}
+    """One ``bgpPeers`` entry: who the peer is (a node, another router, an upstream), its ASN, its state."""
+    who = {k: want[k] for k in ("node", "router", "upstream") if k in want}
     return {
         **who,
         "asn": want["asn"],

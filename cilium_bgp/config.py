@@ -373,6 +373,14 @@ class RouterInterface(Model):
     address: HostInterface = Field(description="Address with prefix length, e.g. `10.0.1.2/24`.")
 
 
+class UpstreamPeer(Model):
+    """A BGP peer beyond the cluster the router announces the cluster's prefixes to."""
+
+    name: DnsLabel = Field(description="Name of the peer (outputs, BIRD's protocol name).")
+    address: Address = Field(description="Its address, on one of the router's subnets.")
+    asn: Asn = Field(description="Its ASN (eBGP: not the router's).")
+
+
 class RouterSettings(Model):
     """A router the nodes peer with (seed: `router`, FRR)."""
 
@@ -417,6 +425,12 @@ class RouterSettings(Model):
         description="`true`: accept only PodCIDRs of the pool and LB IPs of the LB pool (keeps `bgp "
         "ebgp-requires-policy`). `per-node`: each node only its own PodCIDRs (static PodCIDRs, not with a "
         "listen range). `false` reproduces the seed's `no bgp ebgp-requires-policy`.",
+    )
+    upstreams: list[UpstreamPeer] = Field(
+        default_factory=list,
+        description="BGP peers beyond the cluster (a core router, a firewall, the clients' gateway): the router "
+        "announces them the cluster's prefixes (PodCIDRs of the pool, LB IPs of the LB pool) and accepts nothing "
+        "from them. The stack's timers apply; not its password or BFD.",
     )
     ssh: Ssh = Field(default_factory=Ssh, description="SSH connection to the router.")
 

@@ -89,6 +89,16 @@ class MeshSession:
 
 
 @dataclass(frozen=True)
+class UpstreamSession:
+    """A session from a router to a peer beyond the cluster, which gets the cluster's prefixes."""
+
+    name: str
+    address: IPv4Address
+    asn: int
+    local_address: IPv4Address
+
+
+@dataclass(frozen=True)
 class RouterPlan:
     """One router: its own settings resolved, its node sessions and its sessions to other routers."""
 
@@ -112,6 +122,7 @@ class RouterPlan:
     maximum_paths: int
     sessions: tuple[NodeSession, ...]
     mesh: tuple[MeshSession, ...]
+    upstreams: tuple[UpstreamSession, ...]
     # Route reflectors sharing a cluster-id (None: each its router-id).
     cluster_id: IPv4Address | None
 
@@ -219,9 +230,10 @@ def mesh_subnet(routers: list[RouterSettings], node_networks: set[IPv4Network]) 
     return next((n for n in shared if n not in node_networks), shared[0] if shared else None)
 
 
-def _address_on(router: RouterSettings, subnet: IPv4Network) -> IPv4Address:
-    iface = router.interface_on(subnet.network_address)
-    assert iface is not None, "validated: the mesh subnet is on every router"
+def _address_on(router: RouterSettings, address: IPv4Address) -> IPv4Address:
+    """The router's own address on the subnet of ``address``."""
+    iface = router.interface_on(address)
+    assert iface is not None, "validated: the router has an address on that subnet"
     return iface.address.ip
 
 
@@ -235,9 +247,9 @@ def _mesh(cfg: StackConfig, node_networks: set[IPv4Network]) -> dict[str, list[M
             mesh[local.effective_name].append(
                 MeshSession(
                     peer=peer.effective_name,
-                    peer_address=_address_on(peer, subnet),
+                    peer_address=_address_on(peer, subnet.network_address),
                     peer_asn=peer.asn,
-                    local_address=_address_on(local, subnet),
+                    local_address=_address_on(local, subnet.network_address),
                     subnet=subnet,
                     internal=local.asn == peer.asn,
                     reflector_client=reflects,
@@ -325,6 +337,10 @@ def build_plan(cfg: StackConfig) -> SessionPlan:
                 maximum_paths=_maximum_paths(cfg, settings, len(own_sessions)),
                 sessions=tuple(own_sessions),
                 mesh=tuple(mesh[name]),
+                upstreams=tuple(
+                    UpstreamSession(u.name, u.address, u.asn, _address_on(settings, u.address))
+                    for u in settings.upstreams
+                ),
                 cluster_id=cfg.router_mesh.cluster_id if name in cfg.router_mesh.reflectors else None,
             )
         )

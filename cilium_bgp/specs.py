@@ -59,6 +59,7 @@ def router_spec(cfg: StackConfig, plan: SessionPlan, router: RouterPlan) -> dict
             }
             for m in router.mesh
         ],
+        "upstreams": [{"name": u.name, "address": str(u.address), "asn": u.asn} for u in router.upstreams],
     }
 
 

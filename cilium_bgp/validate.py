@@ -566,6 +566,21 @@ def _check_router(cfg: StackConfig, key: str, router: RouterSettings) -> Iterato
             "'per-node' with podCidrSource cluster",
             "true (the pool): per-node filters list each node's PodCIDRs in the router's config",
         )
+    taken = {n.ip for n in cfg.nodes} | {i.address.ip for _, r in cfg.all_routers for i in r.interfaces}
+    for j, upstream in enumerate(router.upstreams):
+        if router.interface_on(upstream.address) is None or upstream.address in taken:
+            where = "on no subnet of the router" if upstream.address not in taken else "a node's or router's address"
+            yield Problem(
+                f"{key}.upstreams[{j}].address",
+                f"{upstream.address}, {where}",
+                f"the peer's address on one of {key}.interfaces (directly connected)",
+            )
+        if upstream.asn == router.asn:
+            yield Problem(
+                f"{key}.upstreams[{j}].asn",
+                f"{upstream.asn}, the router's own ASN",
+                "the peer's ASN, another than the router's (eBGP)",
+            )
     if router.per_node_filter and router.neighbors == "listen-range":
         yield Problem(
             f"{key}.prefixFilter", "'per-node' with neighbors listen-range", "true: dynamic peers share one policy"

@@ -182,7 +182,8 @@ def test_exports(stack: Path) -> None:
         peers = peers_by_router[router.name]
         nodes = {str(s.node_address): s for s in router.sessions}
         mesh = {str(m.peer_address): m for m in router.mesh}
-        assert set(peers) == set(nodes) | set(mesh), f"{router.name}: its node and router peers"
+        upstreams = {str(u.address) for u in router.upstreams}
+        assert set(peers) == set(nodes) | set(mesh) | upstreams, f"{router.name}: its node, router and upstream peers"
         for address, session in nodes.items():
             assert peers[address] == {
                 "node": session.node,
@@ -353,7 +354,8 @@ def test_one_router_component_and_check_per_router(stack: Path) -> None:
         expect = json.loads(shlex.split(check["create"])[shlex.split(check["create"]).index("--expect") + 1])
         want = {str(s.node_address): {"asn": s.node_asn} for s in router.sessions}
         want |= {str(m.peer_address): {"asn": m.peer_asn} for m in router.mesh}
-        assert expect["peers"] == want, f"{router.name} expects its nodes and the routers it peers with"
+        want |= {str(u.address): {"asn": u.asn} for u in router.upstreams}
+        assert expect["peers"] == want, f"{router.name} expects its nodes, the routers and upstreams it peers with"
         assert set(expect["routes"]) >= {str(c) for n in cfg.nodes for c in n.pod_cidrs}, "every PodCIDR"
         # Mesh sessions need the other routers configured too.
         deps = run.dependencies[run.named(f"verify-{router.name}-check").urn]

@@ -75,12 +75,12 @@ def test_node_names_the_routers_it_peers_with() -> None:
 
 def test_routers_of_different_asns_peer_over_ebgp() -> None:
     raw = raw_config("pair-bird-1.18")
-    raw["routers"][1]["asn"] = 65200
+    raw["routers"][1]["asn"] = 65300
     raw["nodes"][1]["routers"] = ["edge2"]
     cfg = load(raw)
     plan = build_plan(cfg)
     (mesh,) = plan.router("edge1").mesh
-    assert (mesh.internal, mesh.peer_asn) == (False, 65200)
+    assert (mesh.internal, mesh.peer_asn) == (False, 65300)
     files = render_artifacts(cfg)
     assert "next-hop-self" not in files["routers/edge1/frr.conf"]
     # eBGP keeps the node's next hop when the node shares the routers' subnet: not predicted.
@@ -187,3 +187,19 @@ def test_one_router_stacks_keep_their_paths_and_shapes() -> None:
     outputs = yaml.safe_load(files["outputs.json"])
     assert set(outputs["bgpPeers"]) == {"10.0.1.10", "10.0.2.10"}, "flat: peer address -> peer"
     assert isinstance(outputs["routerConfig"], str)
+
+
+def test_upstreams_get_the_cluster_prefixes_and_give_nothing() -> None:
+    cfg = load(raw_config("pair-v2-1.18"))
+    plan = build_plan(cfg)
+    files = render_artifacts(cfg)
+    frr = files["routers/edge1/frr.conf"]
+    assert "  neighbor 192.168.121.254 route-map CILIUM-BGP-UPSTREAM-OUT out\n" in frr
+    assert "route-map CILIUM-BGP-UPSTREAM-IN deny 10\nexit\n" in frr
+    assert "neighbor 192.168.121.254 password" not in frr, "the stack's password is for the cluster's sessions"
+    bird = files["routers/edge2/bird.conf"]
+    upstream = bird[bird.index("protocol bgp upstream_core {") :]
+    assert "  ipv4 { import none; export filter cilium_bgp_in; };\n" in upstream
+    assert "password" not in upstream
+    expected = expected_state(plan, plan.router("edge2"), static_pod_cidrs(cfg), [])
+    assert expected["peers"]["192.168.121.254"] == {"upstream": "core", "asn": 65200, "prefixesReceived": 0}

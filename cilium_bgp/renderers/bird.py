@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from ipaddress import IPv4Address, IPv4Network
 
 from cilium_bgp.plan import MULTIHOP_TTL, BfdTimers, NodePlan, PrefixRange, RouterPlan, SessionPlan
@@ -81,6 +81,18 @@ class MeshProtocol:
 
 
 @dataclass(frozen=True)
+class UpstreamProtocol:
+    """A session to a peer beyond the cluster: the accepted prefixes out, nothing in."""
+
+    name: str
+    description: str
+    local_address: IPv4Address
+    local_asn: int
+    neighbor_address: IPv4Address
+    neighbor_asn: int
+
+
+@dataclass(frozen=True)
 class AcceptFilter:
     name: str
     ranges: tuple[SetRange, ...]
@@ -110,6 +122,9 @@ class RouterBirdConfig:
     channel: Channel | None
     protocols: tuple[Protocol, ...]
     mesh: tuple[MeshProtocol, ...]
+    upstreams: tuple[UpstreamProtocol, ...]
+    # Upstream sessions carry the stack's timers, not its password or BFD.
+    upstream_options: SessionOptions
 
 
 def bird_symbol(name: str, prefix: str = "peer_") -> str:
@@ -197,7 +212,7 @@ def router_bird_config(plan: SessionPlan, router: RouterPlan) -> RouterBirdConfi
         merge_paths=router.maximum_paths if plan.shared_asn else None,
         accept_filter=(
             AcceptFilter(ACCEPT_FILTER, _set(plan.accepted_prefixes))
-            if filtered or (mesh_filter and router.mesh)
+            if filtered or (mesh_filter and router.mesh) or router.upstreams
             else None
         ),
         nexthop_table=igp_table,
@@ -224,6 +239,18 @@ def router_bird_config(plan: SessionPlan, router: RouterPlan) -> RouterBirdConfi
             )
             for m in router.mesh
         ),
+        upstreams=tuple(
+            UpstreamProtocol(
+                name=bird_symbol(u.name, "upstream_"),
+                description=f"upstream {u.name}",
+                local_address=u.local_address,
+                local_asn=router.asn,
+                neighbor_address=u.address,
+                neighbor_asn=u.asn,
+            )
+            for u in router.upstreams
+        ),
+        upstream_options=replace(_session_options(plan), password=None, bfd=False),
     )
 
 

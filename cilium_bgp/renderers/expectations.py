@@ -42,7 +42,8 @@ def _via_mesh(plan: SessionPlan, router: RouterPlan, announcers: set[str]) -> li
 def expected_state(
     plan: SessionPlan, router: RouterPlan, pod_cidrs: Mapping[str, Sequence[IPv4Network]], lb_ips: Sequence[str]
 ) -> dict[str, Any]:
-    """``{"peers": {addr: {"node" | "router", "asn", "prefixesReceived"}}, "routes": {prefix: [nexthops] | None}}``.
+    """``{"peers": {addr: {"node" | "router" | "upstream", "asn", "prefixesReceived"}},
+    "routes": {prefix: [nexthops] | None}}``.
 
     A route's nexthops are ``None`` when more nodes announce it than the router installs
     (``maximum-paths``), or when it comes from other routers along several paths: it must be
@@ -64,6 +65,9 @@ def expected_state(
             routes[cidr] = [str(session.node_address)]
     for mesh in router.mesh:
         peers[str(mesh.peer_address)] = {"router": mesh.peer, "asn": mesh.peer_asn, "prefixesReceived": None}
+    for upstream in router.upstreams:
+        # The router accepts nothing from a peer beyond the cluster.
+        peers[str(upstream.address)] = {"upstream": upstream.name, "asn": upstream.asn, "prefixesReceived": 0}
     for node in plan.nodes:
         if node.name not in direct:
             for cidr in pod_cidrs.get(node.name, []):

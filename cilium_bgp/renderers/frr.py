@@ -20,6 +20,9 @@ from cilium_bgp.renderers.templating import render_template
 from cilium_bgp.secrets import secret_ref
 
 PREFIX_FILTER_NAME = "CILIUM-BGP-IN"
+# Peers beyond the cluster get its prefixes and give nothing.
+UPSTREAM_OUT = "CILIUM-BGP-UPSTREAM-OUT"
+UPSTREAM_IN = "CILIUM-BGP-UPSTREAM-IN"
 PEER_GROUP = "CILIUM-NODES"
 BFD_PROFILE = "cilium-bgp"
 # BIRD 2 sends multihop BFD with the kernel's default TTL (net.ipv4.ip_default_ttl, 64), not 255,
@@ -90,7 +93,9 @@ class PrefixList:
 @dataclass(frozen=True)
 class RouteMapEntry:
     seq: int
-    prefix_list: str
+    # None: the entry matches every route.
+    prefix_list: str | None
+    action: Literal["permit", "deny"] = "permit"
 
 
 @dataclass(frozen=True)
@@ -232,6 +237,30 @@ def _mesh_neighbors(plan: SessionPlan, router: RouterPlan) -> list[Neighbor]:
     ]
 
 
+def _upstreams(plan: SessionPlan, router: RouterPlan) -> tuple[list[Neighbor], list[Policy], list[Filter]]:
+    """Peers beyond the cluster: the cluster's prefixes out, nothing in (whatever the prefix filter
+    says about the nodes), with the stack's timers but not its password or BFD."""
+    neighbors = [
+        Neighbor(
+            str(u.address),
+            remote_as=u.asn,
+            update_source=u.local_address,
+            connect_retry=plan.timers.connect_retry,
+        )
+        for u in router.upstreams
+    ]
+    policies = [
+        Policy(str(u.address), name, direction)
+        for u in router.upstreams
+        for name, direction in ((UPSTREAM_IN, "in"), (UPSTREAM_OUT, "out"))
+    ]
+    filters = [
+        Filter(route_map=RouteMap(UPSTREAM_OUT, (RouteMapEntry(10, PREFIX_FILTER_NAME),))),
+        Filter(route_map=RouteMap(UPSTREAM_IN, (RouteMapEntry(10, None, "deny"),))),
+    ]
+    return neighbors, policies, filters if router.upstreams else []
+
+
 def frr_config(plan: SessionPlan, router: RouterPlan) -> FrrConfig:
     timers = plan.timers
     neighbors, targets = _node_neighbors(plan, router)
@@ -243,16 +272,21 @@ def frr_config(plan: SessionPlan, router: RouterPlan) -> FrrConfig:
     if router.per_node_filter:
         policies += [Policy(str(s.node_address), node_filter_name(s), "in") for s in router.sessions]
         filters += _per_node_filters(plan, router)
-        if router.mesh:
-            filters.append(pool_filter)
     elif router.prefix_filter:
         policies += [Policy(target, PREFIX_FILTER_NAME, "in") for target in targets]
+    if router.prefix_filter and (not router.per_node_filter or router.mesh):
         filters.append(pool_filter)
+    elif router.upstreams:
+        # What the upstream route-map lets out: the pool's PodCIDRs and the LB pool.
+        filters.append(Filter(prefix_list=pool_filter.prefix_list))
     if router.prefix_filter:
         # Routers exchange only the cluster's prefixes; eBGP between routers needs both policies
         # while bgp ebgp-requires-policy is on.
         for m in router.mesh:
             policies += [Policy(str(m.peer_address), PREFIX_FILTER_NAME, d) for d in ("in", "out")]
+    upstream_neighbors, upstream_policies, upstream_filters = _upstreams(plan, router)
+    policies += upstream_policies
+    filters += upstream_filters
     return FrrConfig(
         router=router,
         # Nodes share one ASN; these are the seed's lines for multipath over their identical paths.
@@ -264,7 +298,7 @@ def frr_config(plan: SessionPlan, router: RouterPlan) -> FrrConfig:
             (timers.keepalive, timers.hold) if timers.keepalive is not None and timers.hold is not None else None
         ),
         coalesce_time=FAST_COALESCE_MS if plan.fast_failover else None,
-        neighbors=(*neighbors, *_mesh_neighbors(plan, router)),
+        neighbors=(*neighbors, *_mesh_neighbors(plan, router), *upstream_neighbors),
         listen=(
             ListenRanges(PEER_GROUP, router.listen_limit, router.listen_ranges)
             if router.neighbors == "listen-range"
