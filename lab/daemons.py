@@ -93,7 +93,15 @@ class FrrRouter:
 
     kind = "frr"
 
-    def __init__(self, netns: str, pathspace: str | None, enter: Enter, daemons: tuple[str, ...] = ("bgpd",)) -> None:
+    def __init__(
+        self,
+        netns: str,
+        pathspace: str | None,
+        enter: Enter,
+        daemons: tuple[str, ...] = ("bgpd",),
+        host: str = "router",
+    ) -> None:
+        self.host = host
         self.netns = netns
         self.pathspace = pathspace
         self.daemons = daemons
@@ -127,7 +135,7 @@ class FrrRouter:
             return {k: v for k, v in found.items() if v}, [f"no {k}.pid yet" for k, v in found.items() if not v]
 
         found = wait_until(pids, DAEMON_START, f"FRR daemons in {self.netns}").value
-        return [record_process(f"router/{name}", pid) for name, pid in found.items()]
+        return [record_process(f"{self.host}/{name}", pid) for name, pid in found.items()]
 
     @property
     def vtysh_argv(self) -> list[str]:

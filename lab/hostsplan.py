@@ -64,7 +64,7 @@ def _data_subnets(plan: LabPlan) -> list[IPv4Network]:
     subnets += [n.address.network for n in cfg.nodes]
     subnets += list(cfg.cilium.cluster_pool_ipv4_pod_cidr_list) + list(cfg.lb_cidrs)
     subnets += [c for cidrs in plan.pod_cidrs.values() for c in cidrs]
-    subnets += [s.address.network for s in plan.topology.segments]
+    subnets += [s.network for s in plan.topology.segments]
     subnets.append(plan.topology.client.address.network)
     return subnets
 

@@ -28,7 +28,8 @@ from cilium_bgp.versions import METHODS_WITH_CILIUM_SPEAKER
 from lab.cluster import allocate_lb_ips, pod_cidrs_of
 from lab.shell import LabError
 from lab.standin import ClusterInputs, SpeakerSpec, translate
-from lab.topology import Topology, build_topology
+from lab.topology import Topology, build_topology, router_hosts
+from lab.upstream import peerings, upstream_bird_conf, upstream_expected
 
 ConfigKind = Literal["frr", "bird", "gobgp"]
 SpeakerKind = Literal["bird", "gobgp"]
@@ -40,6 +41,8 @@ KUBE_ROUTER_REFUSAL = (
     "(docker.io/cloudnativelabs/kube-router), not as a binary from this machine's package registries, "
     "and it needs a Kubernetes API to read nodes and Services from (see docs/lab.md)"
 )
+# The lab's own config of the upstream peer the client plays (not an artifact of the program).
+UPSTREAM_CONFIG = "client/bird.conf"
 # What FRR and BIRD use when the stack sets no hold time.
 DAEMON_DEFAULT_HOLD = {"frr": 180, "bird": 240}
 
@@ -71,14 +74,20 @@ class LabPlan:
     standins: dict[str, SpeakerSpec]  # node -> the GoBGP stand-in for its cilium-agent (Cilium methods)
     configs: tuple[ConfigFile, ...]
     topology: Topology
-    expected: dict[str, Any]
+    # Router host -> what it should see (``cilium_bgp.renderers.expectations``).
+    expected: dict[str, dict[str, Any]]
+    # The stack's upstream peer (the client), when it has one: its sessions and routes.
+    upstream: dict[str, Any] | None
 
-    @property
-    def router_config(self) -> ConfigFile:
-        return next(c for c in self.configs if c.host == "router")
+    def router_config(self, host: str) -> ConfigFile:
+        return next(c for c in self.configs if c.host == host)
 
     def node_config(self, node: str) -> ConfigFile:
         return next(c for c in self.configs if c.host == node)
+
+    @property
+    def router_hosts(self) -> list[str]:
+        return [r.host for r in self.topology.routers]
 
     @property
     def speaker_kind(self) -> SpeakerKind:
@@ -89,17 +98,32 @@ class LabPlan:
         """The addresses ``node``'s speaker must have an Established session with."""
         if node in self.standins:
             return [n.address for n in self.standins[node].neighbors]
-        return [s.router_address for s in next(n for n in self.sessions.nodes if n.name == node).sessions]
+        return [s.router_address for s in self.sessions.node(node).sessions]
 
     def negotiated_hold(self, node: str) -> int:
-        """The hold time the router's session with ``node`` runs with: the smaller of both ends'."""
-        (router,) = self.sessions.routers
-        router_hold = self.sessions.timers.hold or DAEMON_DEFAULT_HOLD[router.daemon]
+        """The hold time the routers' sessions with ``node`` run with: the smaller of both ends', for
+        the slowest of its routers."""
+        routers = {s.router for s in self.sessions.node(node).sessions}
+        router_hold = max(
+            self.sessions.timers.hold or DAEMON_DEFAULT_HOLD[r.daemon]
+            for r in self.sessions.routers
+            if r.name in routers
+        )
         if node in self.standins:
             node_hold = min(n.hold_time for n in self.standins[node].neighbors)
         else:
             node_hold = self.sessions.timers.hold or DAEMON_DEFAULT_HOLD["bird"]
         return min(router_hold, node_hold)
+
+    def expected_without(self, down: frozenset[str]) -> dict[str, dict[str, Any]]:
+        """What each router that is still up should see while the nodes and routers (by their plan
+        names) in ``down`` are down."""
+        lb = [str(ip) for ip in self.lb_ips.values()]
+        return {
+            r.host: expected_state(self.sessions, self.sessions.router(r.name), self.pod_cidrs, lb, down=down)
+            for r in self.topology.routers
+            if r.name not in down
+        }
 
 
 def stack_digest(path: Path) -> str:
@@ -136,9 +160,10 @@ def plan_lab(stack_file: Path, lab_id: str, tamper: Tampering | None = None) -> 
         lb_ips = allocate_lb_ips(manifests, cfg.version, metallb_pools)
         standins = translate(ClusterInputs(cfg, manifests, helm_values, pod_cidrs, lb_ips))
     sessions = build_plan(cfg)
-    (router,) = sessions.routers
-    router_path, _ = router_config(sessions, router)
-    configs = [ConfigFile(router_path, router.daemon, "router", artifacts[router_path])]
+    configs = []
+    for host, router in zip(router_hosts(cfg, sessions, lab_id), sessions.routers, strict=True):
+        path, _ = router_config(sessions, router)
+        configs.append(ConfigFile(path, router.daemon, host.host, artifacts[path]))
     for node in sessions.nodes:
         if node.name in standins:
             path = f"nodes/{node.name}/gobgpd.toml"
@@ -154,8 +179,16 @@ def plan_lab(stack_file: Path, lab_id: str, tamper: Tampering | None = None) -> 
             ConfigFile(c.path, c.kind, c.host, tamper[c.path](c.text)) if c.path in tamper else c for c in configs
         ]
     lb_by_node = {name: list(s.lb_ips) for name, s in standins.items()}
-    topology = build_topology(cfg, lab_id, pod_cidrs, lb_by_node)
-    expected = expected_state(sessions, router, pod_cidrs, [str(ip) for ip in lb_ips.values()])
+    topology = build_topology(cfg, sessions, lab_id, pod_cidrs, lb_by_node)
+    lb = [str(ip) for ip in lb_ips.values()]
+    expected = {r.host: expected_state(sessions, sessions.router(r.name), pod_cidrs, lb) for r in topology.routers}
+    upstream = None
+    if topology.client.upstream is not None:
+        peers = peerings(sessions, topology)
+        asn = next(u.asn for _, r in cfg.all_routers for u in r.upstreams if u.name == topology.client.upstream)
+        text = upstream_bird_conf(sessions, topology.client, peers, asn)
+        configs.append(ConfigFile(UPSTREAM_CONFIG, "bird", "client", text))
+        upstream = upstream_expected(topology.client, peers, expected)
     return LabPlan(
         cfg=cfg,
         sessions=sessions,
@@ -169,4 +202,5 @@ def plan_lab(stack_file: Path, lab_id: str, tamper: Tampering | None = None) -> 
         configs=tuple(configs),
         topology=topology,
         expected=expected,
+        upstream=upstream,
     )

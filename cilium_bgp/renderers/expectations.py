@@ -18,7 +18,9 @@ def static_pod_cidrs(cfg: StackConfig) -> dict[str, list[IPv4Network]]:
     return {node.name: list(node.pod_cidrs) for node in cfg.nodes}
 
 
-def _via_mesh(plan: SessionPlan, router: RouterPlan, announcers: set[str]) -> list[str] | None:
+def _via_mesh(
+    plan: SessionPlan, router: RouterPlan, announcers: set[str], down: frozenset[str] = frozenset()
+) -> list[str] | None:
     """Nexthops of a prefix ``router`` learns only from other routers (those with a session to a
     node in ``announcers``), or None when the router picks among several.
 
@@ -29,10 +31,10 @@ def _via_mesh(plan: SessionPlan, router: RouterPlan, announcers: set[str]) -> li
     """
     hops: set[IPv4Address] = set()
     for origin in plan.routers:
-        if origin is router or not any(s.node in announcers for s in origin.sessions):
+        if origin is router or origin.name in down or not any(s.node in announcers for s in origin.sessions):
             continue
         direct = next((m for m in origin.mesh if m.peer == router.name), None)
-        via = direct or next(iter(origin.mesh), None)
+        via = direct or next((m for m in origin.mesh if m.peer not in down), None)
         if via is None or not via.internal:
             return None
         hops.add(via.local_address)
@@ -40,7 +42,12 @@ def _via_mesh(plan: SessionPlan, router: RouterPlan, announcers: set[str]) -> li
 
 
 def expected_state(
-    plan: SessionPlan, router: RouterPlan, pod_cidrs: Mapping[str, Sequence[IPv4Network]], lb_ips: Sequence[str]
+    plan: SessionPlan,
+    router: RouterPlan,
+    pod_cidrs: Mapping[str, Sequence[IPv4Network]],
+    lb_ips: Sequence[str],
+    *,
+    down: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
     """``{"peers": {addr: {"node" | "router" | "upstream", "asn", "prefixesReceived"}},
     "routes": {prefix: [nexthops] | None}}``.
@@ -49,12 +56,16 @@ def expected_state(
     (``maximum-paths``), or when it comes from other routers along several paths: it must be
     present, but which nexthops carry it is the router's choice. What another router sends is
     not predicted (``prefixesReceived`` None).
+
+    ``down``: nodes and routers that are down (the lab's fault cases): no session with them, and
+    nothing they alone announce.
     """
     announced_lb = lb_ips if plan.shared_asn else []
     peers: dict[str, Any] = {}
     routes: dict[str, list[str] | None] = {}
-    direct = {s.node for s in router.sessions}
-    for session in router.sessions:
+    sessions = [s for s in router.sessions if s.node not in down]
+    direct = {s.node for s in sessions}
+    for session in sessions:
         cidrs = [str(c) for c in pod_cidrs.get(session.node, [])]
         peers[str(session.node_address)] = {
             "node": session.node,
@@ -63,21 +74,23 @@ def expected_state(
         }
         for cidr in cidrs:
             routes[cidr] = [str(session.node_address)]
-    for mesh in router.mesh:
+    for mesh in (m for m in router.mesh if m.peer not in down):
         peers[str(mesh.peer_address)] = {"router": mesh.peer, "asn": mesh.peer_asn, "prefixesReceived": None}
     for upstream in router.upstreams:
         # The router accepts nothing from a peer beyond the cluster.
         peers[str(upstream.address)] = {"upstream": upstream.name, "asn": upstream.asn, "prefixesReceived": 0}
     for node in plan.nodes:
-        if node.name not in direct:
+        if node.name not in direct and node.name not in down:
             for cidr in pod_cidrs.get(node.name, []):
-                routes[str(cidr)] = _via_mesh(plan, router, {node.name})
-    all_nodes = sorted(str(s.node_address) for s in router.sessions)
+                if any(s.router not in down for s in node.sessions):
+                    routes[str(cidr)] = _via_mesh(plan, router, {node.name}, down)
+    all_nodes = sorted(str(s.node_address) for s in sessions)
+    speaking = {n.name for n in plan.nodes if n.name not in down}
     for ip in announced_lb:
         if all_nodes:
             routes[f"{ip}/32"] = all_nodes if len(all_nodes) <= router.maximum_paths else None
-        else:
-            routes[f"{ip}/32"] = _via_mesh(plan, router, {n.name for n in plan.nodes})
+        elif speaking:
+            routes[f"{ip}/32"] = _via_mesh(plan, router, speaking, down)
     return {"peers": peers, "routes": routes}
 
 

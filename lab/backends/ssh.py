@@ -16,7 +16,7 @@ from lab import mgmt, netns, sshd
 from lab.daemons import BirdDaemon, Enter, FrrRouter, NodeSpeaker, RouterDaemon
 from lab.hostsplan import plan_hosts
 from lab.inspection import enter_argv, inspect_hosts
-from lab.plan import LabPlan
+from lab.plan import LabPlan, StackUnusable
 from lab.process import record_process
 from lab.shell import LabError
 from lab.state import LabState
@@ -34,15 +34,21 @@ class SshHostsBackend:
         self.state = state
         self.hosts = plan_hosts(plan)
         topo = plan.topology
-        self.router: RouterDaemon
-        if plan.cfg.router.daemon == "frr":
-            self.router = FrrRouter(topo.router_netns, None, self._enter("router"))
+        router: RouterDaemon
+        if plan.sessions.routers[0].daemon == "frr":
+            router = FrrRouter(topo.router_netns, None, self._enter("router"))
         else:
-            self.router = self._bird("router", topo.router_netns)
+            router = self._bird("router", topo.router_netns)
+        self.routers: dict[str, RouterDaemon] = {"router": router}
         self.speakers: dict[str, NodeSpeaker] = {node.name: self._bird(node.name, node.netns) for node in topo.nodes}
+        self.upstream: BirdDaemon | None = None
 
     @classmethod
     def refuse_unplayable(cls, plan: LabPlan) -> None:
+        if plan.sessions.form != "router" or plan.upstream is not None:
+            raise StackUnusable(
+                "hosts mode models one router and no upstream peer: use the lab's own daemons for this stack"
+            )
         plan_hosts(plan)
 
     def _enter(self, host: str) -> Enter:

@@ -83,7 +83,7 @@ def test_verify_json_prints_the_report_it_writes(cli_lab: CliLab) -> None:
     report = json.loads(as_json.stdout)
     written = json.loads((cli_lab.workdir / "verify.json").read_text())
     assert report == written | {"timings": report["timings"]}, "verify --json prints the report it writes"
-    assert report["programCheck"]["ok"], f"the program's router check: {report['programCheck']}"
+    assert report["programChecks"]["router"]["ok"], f"the program's router check: {report['programChecks']}"
     assert report["podCidrs"] == {"node1": ["172.31.254.0/26"], "node2": ["172.31.254.64/26"]}, "carved CIDRs"
 
 

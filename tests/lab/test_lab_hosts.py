@@ -211,8 +211,8 @@ def test_pulumi_ups_commands_configure_the_hosts(commands: dict[str, dict[str, A
 def test_the_same_show_checks_as_in_daemons_mode(hosts_lab: HostsLab) -> None:
     """The daemons the program started, read inside the hosts through the same interface."""
     lab = Lab.attach(hosts_lab.workdir)
-    expect(router_sessions(lab), SETTLED)
-    expect(kernel_routes(lab), SETTLED)
+    expect(router_sessions(lab, "router"), SETTLED)
+    expect(kernel_routes(lab, "router"), SETTLED)
     for node in lab.speakers:
         expect(speaker_sessions(lab, node), SETTLED)
 
@@ -221,11 +221,13 @@ def test_verify_finds_sessions_routes_pings_and_the_files(hosts_lab: HostsLab) -
     verify = lab_cli("verify", "--workdir", str(hosts_lab.workdir), "--json")
     assert verify.returncode == 0, f"verify on the hosts failed:\n{verify.stdout}\n{verify.stderr}"
     seen = json.loads(verify.stdout)
-    for address, want in seen["expected"]["peers"].items():
-        got = seen["router"]["peers"][address]
+    expected, router = seen["expected"]["router"], seen["routers"]["router"]
+    for address, want in expected["peers"].items():
+        got = router["peers"][address]
         assert got["state"] == "Established" and got["prefixesReceived"] == want["prefixesReceived"], got
-    assert seen["router"]["routes"] == {p: sorted(h) for p, h in seen["expected"]["routes"].items()}, seen["router"]
-    assert seen["programCheck"]["ok"] and all(p["ok"] and p["ttl"] == 63 for p in seen["pings"]), seen["pings"]
+    assert router["routes"] == {p: sorted(h) for p, h in expected["routes"].items()}, router
+    check = seen["programChecks"]["router"]
+    assert check["ok"] and all(p["ok"] and p["ttl"] == 63 for p in seen["pings"]), seen["pings"]
     assert len(seen["pings"]) == 4, f"pod to pod both ways and client to both pods: {seen['pings']}"
     states = {v for s in seen["speakers"].values() for v in s["sessions"].values()}
     assert states == {"Established"}, f"the nodes' own views: {seen['speakers']}"
