@@ -430,7 +430,8 @@ class RouterSettings(Model):
         default_factory=list,
         description="BGP peers beyond the cluster (a core router, a firewall, the clients' gateway): the router "
         "announces them the cluster's prefixes (PodCIDRs of the pool, LB IPs of the LB pool) and accepts nothing "
-        "from them. The stack's timers apply; not its password or BFD.",
+        "from them. The stack's timers apply; not its password or BFD; no graceful restart (a dead router's "
+        "paths leave the peer with its session).",
     )
     ssh: Ssh = Field(default_factory=Ssh, description="SSH connection to the router.")
 

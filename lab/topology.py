@@ -167,8 +167,10 @@ def _client_address(network: IPv4Network, taken: set[IPv4Address]) -> IPv4Addres
 def router_hosts(cfg: StackConfig, plan: SessionPlan, lab_id: str) -> tuple[RouterHost, ...]:
     if plan.form == "router":
         return (RouterHost("router", plan.routers[0].name, netns_name(lab_id, "router")),)
+    # Names the lab gives its own hosts; nodes and routers share no name (validated).
+    reserved = ("client", SWITCH)
     return tuple(
-        RouterHost(r.name, r.name, netns_name(lab_id, f"router-{r.name}" if r.name in RESERVED_HOST_NAMES else r.name))
+        RouterHost(r.name, r.name, netns_name(lab_id, f"router-{r.name}" if r.name in reserved else r.name))
         for r in plan.routers
     )
 

@@ -197,9 +197,12 @@ def test_upstreams_get_the_cluster_prefixes_and_give_nothing() -> None:
     assert "  neighbor 192.168.121.254 route-map CILIUM-BGP-UPSTREAM-OUT out\n" in frr
     assert "route-map CILIUM-BGP-UPSTREAM-IN deny 10\nexit\n" in frr
     assert "neighbor 192.168.121.254 password" not in frr, "the stack's password is for the cluster's sessions"
+    # A dead router's paths must leave the upstream with its session, not linger as stale.
+    assert " neighbor 192.168.121.254 graceful-restart-disable\n" in frr
     bird = files["routers/edge2/bird.conf"]
     upstream = bird[bird.index("protocol bgp upstream_core {") :]
     assert "  ipv4 { import none; export filter cilium_bgp_in; };\n" in upstream
+    assert "  graceful restart off;\n  long lived graceful restart off;\n" in upstream
     assert "password" not in upstream
     expected = expected_state(plan, plan.router("edge2"), static_pod_cidrs(cfg), [])
     assert expected["peers"]["192.168.121.254"] == {"upstream": "core", "asn": 65200, "prefixesReceived": 0}

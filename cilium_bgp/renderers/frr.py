@@ -48,6 +48,9 @@ class Neighbor:
     password: str | None = None
     connect_retry: int | None = None
     bfd_profile: str | None = None
+    # No graceful restart (nor long-lived) capability: the peer drops this router's routes as soon
+    # as the session goes, instead of keeping them as stale for the restart time (120 s).
+    graceful_restart_disable: bool = False
 
 
 @dataclass(frozen=True)
@@ -239,13 +242,16 @@ def _mesh_neighbors(plan: SessionPlan, router: RouterPlan) -> list[Neighbor]:
 
 def _upstreams(plan: SessionPlan, router: RouterPlan) -> tuple[list[Neighbor], list[Policy], list[Filter]]:
     """Peers beyond the cluster: the cluster's prefixes out, nothing in (whatever the prefix filter
-    says about the nodes), with the stack's timers but not its password or BFD."""
+    says about the nodes), with the stack's timers but not its password or BFD, and no graceful
+    restart: a dead router's paths must leave the upstream with its session (measured in the lab:
+    an upstream keeping FRR's routes as stale black-holes half the flows for two minutes)."""
     neighbors = [
         Neighbor(
             str(u.address),
             remote_as=u.asn,
             update_source=u.local_address,
             connect_retry=plan.timers.connect_retry,
+            graceful_restart_disable=True,
         )
         for u in router.upstreams
     ]

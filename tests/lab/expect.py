@@ -86,10 +86,10 @@ def router_rib(lab: Lab, host: str, expect: Mapping[str, Any] | None = None, wit
             host, f"vtysh -c '{command}'", lambda: router.vtysh_json(command), expected | dict.fromkeys(withdrawn)
         )
     assert isinstance(router, BirdDaemon), f"a router daemon the lab tests do not know: {router}"
-    # BIRD holds one route per announcing peer; with `merge paths` the kernel gets them as one.
+    # BIRD holds one route per announcing peer (with `merge paths` the kernel gets them as one), and
+    # also the other routers' copies it does not prefer: each expected next hop has its route.
     expected = {
-        p: [{"type": "unicast"}] if hops is None else Exact([{"via": Exact([h])} for h in hops])
-        for p, hops in routes.items()
+        p: [{"type": "unicast"}] if hops is None else [{"via": Exact([h])} for h in hops] for p, hops in routes.items()
     }
     return Show(host, "birdc show route", router.routes, expected | dict.fromkeys(withdrawn))
 

@@ -94,7 +94,7 @@ def test_bfd_is_up_on_both_ends_and_withdraws_a_frozen_node(lab_run: Callable[[P
         node = lab.plan.cfg.nodes[0]
         frozen = frozen_speaker(lab, node.name)
         assert frozen["holdTimeSeconds"] == 9, f"the hold time is not what BFD must beat: {frozen}"
-        assert frozen["withdrawn"] == [str(c) for c in node.pod_cidrs], f"withdrawn: {frozen}"
+        assert frozen["withdrawn"] == {"router": [str(c) for c in node.pod_cidrs]}, f"withdrawn: {frozen}"
         assert frozen["withdrawnSeconds"] <= WITHDRAWAL_SECONDS, (
             f"{node.name} frozen: routes withdrawn after {frozen['withdrawnSeconds']} s, BFD detects within 0.9 s"
         )

@@ -32,7 +32,13 @@ pytestmark = pytest.mark.lab
 STACKS = [s for s in SHIPPED_STACKS + sorted(LAB_STACKS.glob("Pulumi.*.yaml")) if load_stack(s).method != "kube-router"]
 GOBGP_STACKS = [s for s in STACKS if load_stack(s).method in METHODS_WITH_CILIUM_SPEAKER]
 UPSTREAM_STACKS = [s for s in STACKS if any(r.upstreams for _, r in load_stack(s).all_routers)]
-FAULT_STACKS = [LAB_STACKS / "Pulumi.lab-bird.yaml", LAB_STACKS / "Pulumi.lab-v2.yaml"]
+FAULT_STACKS = [
+    LAB_STACKS / "Pulumi.lab-bird.yaml",
+    LAB_STACKS / "Pulumi.lab-v2.yaml",
+    # With several routers: every router withdraws the frozen node's routes (via the mesh too).
+    LAB_STACKS / "Pulumi.lab-pair-v2.yaml",
+    LAB_STACKS / "Pulumi.lab-rack-bird.yaml",
+]
 BIRD_FAULT_STACKS = [s for s in FAULT_STACKS if s not in GOBGP_STACKS]
 # Right after a fault's own wait has seen the router settle, its tables must already say so.
 SETTLED = Budget("tables settled (the fault's own wait already saw it)", 3)
@@ -71,7 +77,8 @@ def test_kernel_routes_with_exact_nexthops(lab: Lab) -> None:
         if lab.plan.cfg.method in SHARED_ASN_METHODS and router.sessions:
             assert lab.plan.lb_ips, "a shared-ASN stack should announce an LB IP"
             for ip in lab.plan.lb_ips.values():
-                hops = routes[f"{ip}/32"].get("nexthops", [])
+                route = routes[f"{ip}/32"]
+                hops = route.get("nexthops") or [route]
                 assert len(hops) == len(router.sessions), f"{host}: LB IP {ip} via {hops}, want each of its nodes"
 
 
@@ -94,9 +101,10 @@ def test_standins_originate_exactly_their_prefixes(lab: Lab) -> None:
 
 @on(STACKS)
 def test_programs_router_check_passes(lab: Lab) -> None:
-    report = lab.program_check()
-    differences = json_cmp(report, {"ok": True, "problems": Exact([])})
-    assert differences is None, f"bgp_status.py (pulumi up's check) on the router: {differences}"
+    for host in lab.routers:
+        report = lab.program_check(host)
+        differences = json_cmp(report, {"ok": True, "problems": Exact([])})
+        assert differences is None, f"bgp_status.py (pulumi up's check) on {host}: {differences}"
 
 
 @on(STACKS)
