@@ -425,10 +425,15 @@ def test_shipped_stacks_pass_every_mandatory_rule(stack: Path) -> None:
 
 
 def test_prod_has_a_redundant_pair() -> None:
-    production = {"environment": "prod"}
+    """Under the stack tag its file tells the user to set, prod meets the production rules."""
+    import re
+
     stack = ROOT / "Pulumi.prod.yaml"
+    production = dict(re.findall(r"^#\s+pulumi stack tag set (\S+) (\S+)", stack.read_text(), re.M))
+    assert production == {"environment": "prod"}, "Pulumi.prod.yaml says which stack tag makes it production"
     run = run_stack_file(stack, secrets=secrets_for(stack), mocks=mocks_for(stack))
-    assert [v for v in evaluate(run, stack_tags=production) if v.policy == "redundant-router"] == []
+    resilience = {"redundant-router", "fast-failover-timers"}
+    assert [v for v in evaluate(run, stack_tags=production) if v.policy in resilience] == []
     dev = ROOT / "Pulumi.dev.yaml"
     run = run_stack_file(dev, secrets=secrets_for(dev), mocks=mocks_for(dev))
     found = [v.policy for v in evaluate(run, stack_tags=production) if v.policy == "redundant-router"]
