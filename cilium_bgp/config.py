@@ -378,7 +378,7 @@ class UpstreamPeer(Model):
 
     name: DnsLabel = Field(description="Name of the peer (outputs, BIRD's protocol name).")
     address: Address = Field(description="Its address, on one of the router's subnets.")
-    asn: Asn = Field(description="Its ASN (eBGP: not the router's).")
+    asn: Asn = Field(description="Its ASN (eBGP: not the router's, nor one a node speaks from).")
 
 
 class RouterSettings(Model):

@@ -567,6 +567,7 @@ def _check_router(cfg: StackConfig, key: str, router: RouterSettings) -> Iterato
             "true (the pool): per-node filters list each node's PodCIDRs in the router's config",
         )
     taken = {n.ip for n in cfg.nodes} | {i.address.ip for _, r in cfg.all_routers for i in r.interfaces}
+    node_asns = _node_asns(cfg) if router.upstreams else {}
     for j, upstream in enumerate(router.upstreams):
         if router.interface_on(upstream.address) is None or upstream.address in taken:
             where = "on no subnet of the router" if upstream.address not in taken else "a node's or router's address"
@@ -581,10 +582,28 @@ def _check_router(cfg: StackConfig, key: str, router: RouterSettings) -> Iterato
                 f"{upstream.asn}, the router's own ASN",
                 "the peer's ASN, another than the router's (eBGP)",
             )
+        elif upstream.asn in node_asns:
+            # Every path the router announces holds the node's ASN: the peer drops it as a loop.
+            yield Problem(
+                f"{key}.upstreams[{j}].asn",
+                f"{upstream.asn}, {node_asns[upstream.asn]}",
+                "an ASN no node speaks from: the peer drops paths that already hold its own ASN",
+            )
     if router.per_node_filter and router.neighbors == "listen-range":
         yield Problem(
             f"{key}.prefixFilter", "'per-node' with neighbors listen-range", "true: dynamic peers share one policy"
         )
+
+
+def _node_asns(cfg: StackConfig) -> dict[int, str]:
+    """Each ASN the nodes speak from, saying whose it is."""
+    if cfg.shared_asn:
+        return {cfg.bgp.node_asn: "the nodes' ASN (bgp.nodeASN)"} if cfg.bgp.node_asn is not None else {}
+    found: dict[int, str] = {}
+    for i, node in enumerate(cfg.nodes):
+        if node.asn is not None:
+            found.setdefault(node.asn, f"the ASN of nodes[{i}]")
+    return found
 
 
 def _needs_plan(cfg: StackConfig) -> bool:

@@ -206,3 +206,16 @@ def test_upstreams_get_the_cluster_prefixes_and_give_nothing() -> None:
     assert "password" not in upstream
     expected = expected_state(plan, plan.router("edge2"), static_pod_cidrs(cfg), [])
     assert expected["peers"]["192.168.121.254"] == {"upstream": "core", "asn": 65200, "prefixesReceived": 0}
+
+
+def test_an_upstream_in_the_nodes_shared_asn_is_refused() -> None:
+    """The per-node ASN case has its error stack; with a shared node ASN, every announced path holds
+    bgp.nodeASN, so an upstream speaking from it drops them all."""
+    raw = raw_config("pair-v2-1.18")
+    raw["routers"][0]["upstreams"][0]["asn"] = raw["bgp"]["nodeASN"]
+    with pytest.raises(ConfigError) as caught:
+        load(raw)
+    assert (
+        f"routers[0].upstreams[0].asn: found {raw['bgp']['nodeASN']}, the nodes' ASN (bgp.nodeASN); allowed: an ASN "
+        "no node speaks from"
+    ) in str(caught.value)
