@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shlex
 from collections.abc import Sequence
 from typing import Any
 
@@ -40,11 +39,8 @@ class BgpVerification(pulumi.ComponentResource):
         super().__init__("cilium-bgp:index:BgpVerification", name, {"expect": expect}, opts)
 
         def command(e: dict[str, Any]) -> str:
-            check = verify_command(router.daemon, _wire_expectation(e), cfg.verify.timeout_seconds)
-            if not named:
-                return check
-            said = shlex.quote(f"cilium-bgp: the check above failed on router {router.name}")
-            return f"{check} || {{ echo {said} >&2; exit 1; }}"
+            name = router.name if named else None
+            return verify_command(router.daemon, _wire_expectation(e), cfg.verify.timeout_seconds, router=name)
 
         self.command = remote.Command(
             f"{name}-check",

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import shlex
 import time
 from dataclasses import dataclass
 from ipaddress import IPv4Address
@@ -144,14 +143,22 @@ class Lab:
     def converge_budget(self) -> Budget:
         return converge_budget(self.plan)
 
-    def program_check(self, host: str) -> dict[str, Any]:
-        """``pulumi up``'s own router check (bgp_status.py through ``verify_command``), run on the router
-        ``host`` with the daemon's CLI as that host reaches it."""
+    def program_check(self, host: str, expected: dict[str, Any] | None = None, timeout: int = 30) -> dict[str, Any]:
+        """``pulumi up``'s own router check (bgp_status.py through ``verify_command``, naming the router
+        as ``up`` does when there are several), run on the router ``host`` with the daemon's CLI as
+        that host reaches it; ``expected`` defaults to the stack's expectation there. Fails with
+        what the check wrote (the missing peers and prefixes, the router's name)."""
         router = self.routers[host]
-        command = verify_command(router.kind, self.plan.expected[host], 30)  # type: ignore[arg-type]
-        command = " ".join([command, *map(shlex.quote, router.status_options())])
+        several = self.plan.sessions.form == "routers"
+        command = verify_command(
+            router.kind,  # type: ignore[arg-type]
+            self.plan.expected[host] if expected is None else expected,
+            timeout,
+            router=self.plan.topology.router(host).name if several else None,
+            options=router.status_options(),
+        )
         argv = [*self.backend.enter(host), "sh", "-c", command]
-        proc = run(argv, stdin=status_script_source(), check=False, timeout=60)
+        proc = run(argv, stdin=status_script_source(), check=False, timeout=timeout + 30)
         try:
             report = json.loads(proc.stdout)
         except json.JSONDecodeError:
@@ -159,7 +166,7 @@ class Lab:
                 f"the program's check on {host} printed no JSON (exit {proc.returncode}): {proc.stderr.strip()}"
             ) from None
         if proc.returncode != 0:
-            raise LabError(f"the program's check on {host} failed: {'; '.join(report.get('problems', []))}")
+            raise LabError(f"the program's check on {host} failed:\n{proc.stderr.strip()}")
         return report
 
     def wait_upstream(self, since: float, expected: dict[str, Any] | None = None) -> Waited[RouterView] | None:

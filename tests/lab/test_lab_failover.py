@@ -23,6 +23,7 @@ import pytest
 
 from lab import failover
 from lab.run import Lab
+from lab.shell import LabError
 from lab.wait import Budget
 from tests.lab.expect import kernel_routes, router_sessions
 from tests.lab.labkit import LAB_STACKS, expect
@@ -68,3 +69,30 @@ def test_a_router_whose_bgp_daemon_stops_fails_over_to_the_others(lab: Lab) -> N
     result = failover.router_failover(lab, stopped, "bgp-stopped")
     assert result["failoverSeconds"] < result["holdTimeSeconds"], f"a stopped daemon closes its sessions: {result}"
     check(lab, result)
+
+
+# A router with its BGP daemon stopped, and a router of the other daemon that checks its peers.
+NAMING = {
+    LAB_STACKS / "Pulumi.lab-pair-v2.yaml": ("edge2", "edge1"),
+    LAB_STACKS / "Pulumi.lab-pair-bird.yaml": ("edge1", "edge2"),
+}
+
+
+@on(list(NAMING))
+def test_the_programs_check_names_the_router_missing_a_peer(lab: Lab) -> None:
+    """``pulumi up``'s check on each router fails naming that router and the peer it misses: here
+    the other router, whose BGP daemon stopped."""
+    stopped, checked = NAMING[lab.plan.stack_file]
+    mesh = lab.plan.sessions.router(lab.plan.topology.router(checked).name).mesh
+    peer = next(m for m in mesh if m.peer == lab.plan.topology.router(stopped).name)
+    with failover.router_down(lab, stopped, "bgp-stopped") as state:
+        failover.wait_failover(lab, state)
+        with pytest.raises(LabError) as failed:
+            lab.program_check(checked, timeout=3)
+    failover.wait_restored(lab, state)
+    said = str(failed.value)
+    assert f"peer {peer.peer_address} (AS {peer.peer_asn}) is " in said and ", not Established" in said, said
+    assert said.rstrip().endswith(
+        f"cilium-bgp: the check above failed on router {lab.plan.topology.router(checked).name}"
+    )
+    assert lab.program_check(checked)["ok"], "the router back, the check passes again"
