@@ -9,6 +9,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from ipaddress import IPv4Address, IPv4Network
+from typing import Literal
 
 from cilium_bgp.plan import MULTIHOP_TTL, BfdTimers, NodePlan, PrefixRange, RouterPlan, SessionPlan
 from cilium_bgp.renderers.templating import render_template
@@ -16,6 +17,8 @@ from cilium_bgp.secrets import secret_ref
 
 # The router's connected subnets, where multihop sessions resolve the nodes' next hops.
 NEXTHOP_TABLE = "cilium_nexthops"
+# With tuned timers, the first connect after a (re)start: BIRD's default is 5 s.
+CONNECT_DELAY_SECONDS = 1
 ACCEPT_FILTER = "cilium_bgp_in"
 NODE_TEMPLATE = "cilium_nodes"
 
@@ -36,7 +39,8 @@ class SessionOptions:
     keepalive: int | None
     connect_retry: int | None
     error_wait: tuple[int, int] | None
-    bfd: bool
+    connect_delay: int | None
+    bfd: Literal["on", "graceful"] | None
 
 
 @dataclass(frozen=True)
@@ -144,21 +148,35 @@ def _set(prefixes: Sequence[PrefixRange]) -> tuple[SetRange, ...]:
     )
 
 
-def _session_options(plan: SessionPlan) -> SessionOptions:
+def _session_options(plan: SessionPlan, *, node_side: bool = False) -> SessionOptions:
+    """Session settings for one end; ``node_side``: the node's end, which imports nothing."""
     timers = plan.timers
-    error_wait = None
+    error_wait = connect_delay = None
     if timers.hold is not None or timers.connect_retry is not None:
         # BIRD waits 60-300 s after a session error (e.g. a hold-timer expiry) before it tries
         # again; a stack that tunes its timers wants the session back as fast as it went down.
         retry = timers.connect_retry or 5
         error_wait = (retry, max(30, retry))
+        # BIRD's first connect waits `connect delay time` (5 s by default) after each start: two
+        # BIRD ends would both wait that long before the first session comes up.
+        connect_delay = CONNECT_DELAY_SECONDS
+    bfd: Literal["on", "graceful"] | None = None
+    if plan.bfd is not None:
+        # FRR 8.4 re-registers a neighbor's BFD session once its first session is Established (the
+        # session learns its source address and interface only then: bgp_peer_bfd_update_source),
+        # so BIRD sees BFD go down right after the session came up. `bfd on` takes that as a
+        # protocol error and refuses the router for `error wait time`; `graceful` only closes the
+        # connection, and the router is back when BFD is (about 1 s). The node imports nothing,
+        # so nothing is kept stale; the router's end still drops the node's routes at once.
+        bfd = "graceful" if node_side else "on"
     return SessionOptions(
         password=secret_ref("bgpPassword") if plan.password else None,
         hold=timers.hold,
         keepalive=timers.keepalive,
         connect_retry=timers.connect_retry,
         error_wait=error_wait,
-        bfd=plan.bfd is not None,
+        connect_delay=connect_delay,
+        bfd=bfd,
     )
 
 
@@ -176,7 +194,7 @@ def render_node_bird_conf(plan: SessionPlan, node: NodePlan, pod_cidrs: Sequence
         # Multihop sessions take their BFD timers from the multihop block.
         bfd_multihop=any(s.multihop for s in node.sessions),
         multihop_ttl=MULTIHOP_TTL,
-        options=_session_options(plan),
+        options=_session_options(plan, node_side=True),
     )
     return render_template("bird-node.conf.j2", config)
 
@@ -250,7 +268,7 @@ def router_bird_config(plan: SessionPlan, router: RouterPlan) -> RouterBirdConfi
             )
             for u in router.upstreams
         ),
-        upstream_options=replace(_session_options(plan), password=None, bfd=False),
+        upstream_options=replace(_session_options(plan), password=None, bfd=None),
     )
 
 
