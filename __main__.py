@@ -7,7 +7,9 @@ on the router that everything is routed, and exports what was announced.
 from __future__ import annotations
 
 import json
+from functools import partial
 from ipaddress import IPv4Network
+from operator import itemgetter
 from typing import Any
 
 import pulumi
@@ -36,14 +38,14 @@ except ConfigError as error:
 plan = build_plan(cfg)
 
 provider_args = kubernetes_provider_args(cfg)
-provider = k8s.Provider("kubernetes", **provider_args) if provider_args is not None else None
+provider = k8s.Provider("kubernetes", provider_args) if provider_args is not None else None
 
-annotations = (
+node_annotations = (
     NodeAnnotations("node-annotations", cfg=cfg, plan=plan, provider=provider) if node_patches(cfg, plan) else None
 )
 # Node annotations first: Cilium's agents read them when they start.
 release = (
-    CiliumRelease("cilium", cfg=cfg, provider=provider, after=[annotations] if annotations else [])
+    CiliumRelease("cilium", cfg=cfg, provider=provider, after=[node_annotations] if node_annotations else [])
     if cfg.kubernetes.enabled
     else None
 )
@@ -62,6 +64,12 @@ if cfg.pod_cidr_source == "static" or release is None:
     pod_cidrs = pulumi.Output.from_input({n.name: [str(c) for c in n.pod_cidrs] for n in cfg.nodes})
 else:
     pod_cidrs = pulumi.Output.all(**release.read_pod_cidrs([n.name for n in cfg.nodes])).apply(_checked)
+
+
+def _expected_on(router: RouterPlan, values: list[Any]) -> dict[str, Any]:
+    """What ``router`` must show, from the PodCIDRs and LB IPs as they resolve."""
+    pod_cidrs, lb_ips = values
+    return expected_state(plan, router, pod_cidrs, [ip for ip in lb_ips.values() if ip])
 
 
 def _resource_name(router: RouterPlan, suffix: str = "") -> str:
@@ -83,7 +91,7 @@ nodes = [
         plan=plan,
         node=node,
         settings=settings,
-        pod_cidrs=pod_cidrs.apply(lambda cidrs, name=node.name: cidrs[name]),
+        pod_cidrs=pod_cidrs.apply(itemgetter(node.name)),
         secrets=secrets,
         private_key=private_key,
     )
@@ -97,7 +105,7 @@ demo = DemoService("demo", cfg=cfg, after=release.release, provider=provider) if
 lb_ips = pulumi.Output.from_input({cfg.demo.name: demo.load_balancer_ip} if demo and cfg.demo else {})
 node_configs = {node.name: n.config_text for node, n in zip(cfg.nodes, nodes, strict=True) if n.config_text is not None}
 # Every router's check waits for everything that routes: the other routers carry its mesh sessions.
-triggers = [
+triggers: list[pulumi.Input[str]] = [
     *(sha256(r.config_text) for r in routers),
     *(text.apply(sha256) for text in node_configs.values()),
     sha256(json.dumps(render_manifests(cfg, plan), sort_keys=True)),
@@ -109,9 +117,7 @@ pushed = [
 ]
 bgp_peers: dict[str, pulumi.Output[dict[str, Any]]] = {}
 for router_plan, router in zip(plan.routers, routers, strict=True):
-    expect = pulumi.Output.all(pod_cidrs, lb_ips).apply(
-        lambda v, r=router_plan: expected_state(plan, r, v[0], [ip for ip in v[1].values() if ip])
-    )
+    expect = pulumi.Output.all(pod_cidrs, lb_ips).apply(partial(_expected_on, router_plan))
     if cfg.verify.enabled:
         verification = BgpVerification(
             _resource_name(router_plan, "verify"),

@@ -80,6 +80,7 @@ def _default(field: FieldInfo) -> str:
     if field.is_required():
         return "required"
     if field.default_factory is not None:
+        # The config models' factories are model classes, called without the validated data.
         value = field.default_factory()  # type: ignore[call-arg]
         if isinstance(value, BaseModel):
             return "see below"

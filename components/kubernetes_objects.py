@@ -8,6 +8,7 @@ pulumi-kubernetes: ``kubernetes:<group>/<version>:<Kind>`` (``core`` for the leg
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import pulumi
@@ -51,7 +52,7 @@ class KubernetesObject(pulumi.CustomResource):
             refs = referenced_secrets(dump_yaml(value))
             if refs and key not in ("apiVersion", "kind", "metadata"):
                 values = pulumi.Output.all(**{k: secrets[k] for k in sorted(refs)})
-                props[key] = pulumi.Output.secret(values.apply(lambda v, val=value: _reveal_tree(val, v)))
+                props[key] = pulumi.Output.secret(values.apply(partial(_reveal_tree, value)))
                 secret_outputs.add(key)
         if obj["kind"] in _STATUS_KINDS:
             props["status"] = None

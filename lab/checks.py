@@ -11,6 +11,7 @@ import re
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from ipaddress import IPv4Address
 from typing import Any
 
@@ -78,6 +79,11 @@ def with_problems(value: Any, problems: Callable[[Any], list[str]]) -> tuple[Any
     return value, problems(value)
 
 
+def observed_problems(router: RouterDaemon, problems: Callable[[Any], list[str]]) -> tuple[Any, list[str]]:
+    """What ``router`` shows now, and what ``problems`` finds wrong with it."""
+    return with_problems(observe_router(router, router.netns), problems)
+
+
 def converge_budget(plan: LabPlan) -> Budget:
     return Budget("convergence (verify.timeoutSeconds)", plan.cfg.verify.timeout_seconds)
 
@@ -95,13 +101,13 @@ def wait_converged(
     for host, expect in expected.items():
         router = routers[host]
         sessions = wait_until(
-            lambda r=router, e=expect: with_problems(observe_router(r, r.netns), lambda v: session_problems(e, v)),
+            partial(observed_problems, router, partial(session_problems, expect)),
             converge_budget(plan),
             f"{host}: every expected BGP session Established",
             since=since,
         )
         routes = wait_until(
-            lambda r=router, e=expect: with_problems(observe_router(r, r.netns), lambda v: route_problems(e, v)),
+            partial(observed_problems, router, partial(route_problems, expect)),
             converge_budget(plan),
             f"{host}: every PodCIDR and LB IP in the kernel table with the expected nexthops",
             since=since,

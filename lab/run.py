@@ -12,7 +12,9 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from ipaddress import IPv4Address
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ from lab.checks import (
     RouterView,
     converge_budget,
     observe_router,
+    observed_problems,
     ping,
     route_problems,
     speaker_problems,
@@ -58,6 +61,11 @@ class Timings:
     def load(cls, workdir: Path) -> Timings:
         path = workdir / "timings.json"
         return cls(json.loads(path.read_text()) if path.exists() else {})
+
+
+def _speaker_sessions(speaker: NodeSpeaker, problems: Callable[[Any], list[str]]) -> tuple[Any, list[str]]:
+    """A node's own sessions now, and what ``problems`` finds wrong with them."""
+    return with_problems(speaker.sessions(), problems)
 
 
 class Lab:
@@ -151,7 +159,7 @@ class Lab:
         router = self.routers[host]
         several = self.plan.sessions.form == "routers"
         command = verify_command(
-            router.kind,  # type: ignore[arg-type]
+            router.kind,
             self.plan.expected[host] if expected is None else expected,
             timeout,
             router=self.plan.topology.router(host).name if several else None,
@@ -177,10 +185,7 @@ class Lab:
         if upstream is None or want is None:
             return None
         return wait_until(
-            lambda: with_problems(
-                observe_router(upstream, upstream.netns),
-                lambda v: route_problems(want, v),  # type: ignore[arg-type]
-            ),
+            partial(observed_problems, upstream, partial(route_problems, want)),
             self.converge_budget,
             "the upstream peer (client): its sessions with the routers and every prefix via them",
             since=since,
@@ -193,7 +198,7 @@ class Lab:
         for name, speaker in self.speakers.items():
             peers = self.plan.speaker_peers(name)
             seen = wait_until(
-                lambda s=speaker, n=name, p=peers: with_problems(s.sessions(), lambda v: speaker_problems(n, v, p)),
+                partial(_speaker_sessions, speaker, partial(speaker_problems, name, peers=peers)),
                 self.converge_budget,
                 f"{name}'s own sessions Established",
             ).value
@@ -297,7 +302,7 @@ def expected_ttl(plan: LabPlan, source: str, dst: IPv4Address | str) -> int:
         client = topo.client
         prefix = f"{dst}/32" if target is None else str(target.pod_cidrs[0])
         upstream_hops = (plan.upstream or {}).get("routes", {}).get(prefix)
-        if client.upstream is not None and upstream_hops is None:
+        if client.upstream is not None and plan.upstream is not None and upstream_hops is None:
             # Not predicted: the routers announcing to the upstream pick among next hops that are all
             # routers peering with the node (their mesh runs on the upstream's subnet: a third-party
             # next hop straight to that router), or themselves when they peer with it.

@@ -81,9 +81,9 @@ def expected_state(
         peers[str(upstream.address)] = {"upstream": upstream.name, "asn": upstream.asn, "prefixesReceived": 0}
     for node in plan.nodes:
         if node.name not in direct and node.name not in down:
-            for cidr in pod_cidrs.get(node.name, []):
+            for pod_cidr in pod_cidrs.get(node.name, []):
                 if any(s.router not in down for s in node.sessions):
-                    routes[str(cidr)] = _via_mesh(plan, router, {node.name}, down)
+                    routes[str(pod_cidr)] = _via_mesh(plan, router, {node.name}, down)
     all_nodes = sorted(str(s.node_address) for s in sessions)
     speaking = {n.name for n in plan.nodes if n.name not in down}
     for ip in announced_lb:

@@ -23,6 +23,7 @@ PREFIX_FILTER_NAME = "CILIUM-BGP-IN"
 # Peers beyond the cluster get its prefixes and give nothing.
 UPSTREAM_OUT = "CILIUM-BGP-UPSTREAM-OUT"
 UPSTREAM_IN = "CILIUM-BGP-UPSTREAM-IN"
+_UPSTREAM_POLICIES: tuple[tuple[str, Literal["in", "out"]], ...] = ((UPSTREAM_IN, "in"), (UPSTREAM_OUT, "out"))
 PEER_GROUP = "CILIUM-NODES"
 BFD_PROFILE = "cilium-bgp"
 # BIRD 2 sends multihop BFD with the kernel's default TTL (net.ipv4.ip_default_ttl, 64), not 255,
@@ -256,9 +257,7 @@ def _upstreams(plan: SessionPlan, router: RouterPlan) -> tuple[list[Neighbor], l
         for u in router.upstreams
     ]
     policies = [
-        Policy(str(u.address), name, direction)
-        for u in router.upstreams
-        for name, direction in ((UPSTREAM_IN, "in"), (UPSTREAM_OUT, "out"))
+        Policy(str(u.address), name, direction) for u in router.upstreams for name, direction in _UPSTREAM_POLICIES
     ]
     filters = [
         Filter(route_map=RouteMap(UPSTREAM_OUT, (RouteMapEntry(10, PREFIX_FILTER_NAME),))),

@@ -151,7 +151,7 @@ def _metallb_config(cfg: StackConfig, plan: SessionPlan) -> str:
     for group in groups:
         # A node with its own router-id gets a peer entry of its own; every node matches one entry.
         shared = tuple(n for n in group.nodes if n.explicit_router_id is None)
-        entries = [(shared, None)] if shared else []
+        entries: list[tuple[tuple[NodePlan, ...], IPv4Address | None]] = [(shared, None)] if shared else []
         entries += [((n,), n.explicit_router_id) for n in group.nodes if n.explicit_router_id is not None]
         for nodes, router_id in entries:
             for router in group.peers:

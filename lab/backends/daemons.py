@@ -12,7 +12,7 @@ import secrets
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from cilium_bgp.artifacts import router_sysctl_path
 from cilium_bgp.renderers.frr import frr_daemons
@@ -30,7 +30,7 @@ RUN_ROOT = Path("/run")
 
 
 class DaemonsBackend:
-    mode = "daemons"
+    mode: ClassVar[str] = "daemons"
 
     def __init__(self, plan: LabPlan, workdir: Path, state: LabState) -> None:
         self.plan = plan
@@ -120,9 +120,9 @@ class DaemonsBackend:
         daemons += [self.upstream] if self.upstream is not None else []
         with ThreadPoolExecutor(max_workers=len(daemons)) as pool:
             futures = [pool.submit(self._start, daemon) for daemon in daemons]
-            errors = [f.exception() for f in futures if f.exception() is not None]
+            errors = [error for f in futures if (error := f.exception()) is not None]
         if errors:
-            raise errors[0]  # type: ignore[misc]
+            raise errors[0]
         return {"buildSeconds": round(started - began, 2), **wait_converged(self.routers, self.plan, started)}
 
     def before_verify(self) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from lab import mgmt, netns, sshd
 from lab.daemons import BirdDaemon, Enter, FrrRouter, NodeSpeaker, RouterDaemon
@@ -26,7 +26,7 @@ HOST_RUN = Path("/run")
 
 
 class SshHostsBackend:
-    mode = "hosts"
+    mode: ClassVar[str] = "hosts"
 
     def __init__(self, plan: LabPlan, workdir: Path, state: LabState) -> None:
         self.plan = plan

@@ -22,7 +22,8 @@ def one_speaker_per_pod_cidr(args: StackValidationArgs, report: ReportViolation)
     if in_cluster and bird:
         report(
             f"PodCIDRs of {', '.join(sorted(bird))} are announced twice: by BIRD on the node and by {in_cluster}. "
-            "Run one speaker: method bird with Cilium's BGP off, or a Cilium method without BIRD."
+            "Run one speaker: method bird with Cilium's BGP off, or a Cilium method without BIRD.",
+            None,
         )
 
 
