@@ -7,13 +7,17 @@ on the router that everything is routed, and exports what was announced.
 from __future__ import annotations
 
 import json
+from functools import partial
 from ipaddress import IPv4Network
+from operator import itemgetter
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from cilium_bgp.artifacts import sha256
+from cilium_bgp.artifacts import by_router, sha256
 from cilium_bgp.errors import ConfigError
+from cilium_bgp.plan import RouterPlan, build_plan
 from cilium_bgp.renderers.expectations import expected_state
 from cilium_bgp.renderers.manifests import node_patches, render_manifests
 from cilium_bgp.validate import check_cluster_pod_cidrs
@@ -30,14 +34,18 @@ try:
     private_key = ssh_private_key(cfg)
 except ConfigError as error:
     raise pulumi.RunError(str(error)) from None
+# Who peers with whom, computed once: every component formats this plan.
+plan = build_plan(cfg)
 
 provider_args = kubernetes_provider_args(cfg)
-provider = k8s.Provider("kubernetes", **provider_args) if provider_args is not None else None
+provider = k8s.Provider("kubernetes", provider_args) if provider_args is not None else None
 
-annotations = NodeAnnotations("node-annotations", cfg=cfg, provider=provider) if node_patches(cfg) else None
+node_annotations = (
+    NodeAnnotations("node-annotations", cfg=cfg, plan=plan, provider=provider) if node_patches(cfg, plan) else None
+)
 # Node annotations first: Cilium's agents read them when they start.
 release = (
-    CiliumRelease("cilium", cfg=cfg, provider=provider, after=[annotations] if annotations else [])
+    CiliumRelease("cilium", cfg=cfg, provider=provider, after=[node_annotations] if node_annotations else [])
     if cfg.kubernetes.enabled
     else None
 )
@@ -57,52 +65,80 @@ if cfg.pod_cidr_source == "static" or release is None:
 else:
     pod_cidrs = pulumi.Output.all(**release.read_pod_cidrs([n.name for n in cfg.nodes])).apply(_checked)
 
-router = Router("router", cfg=cfg, secrets=secrets, private_key=private_key)
+
+def _expected_on(router: RouterPlan, values: list[Any]) -> dict[str, Any]:
+    """What ``router`` must show, from the PodCIDRs and LB IPs as they resolve."""
+    pod_cidrs, lb_ips = values
+    return expected_state(plan, router, pod_cidrs, [ip for ip in lb_ips.values() if ip])
+
+
+def _resource_name(router: RouterPlan, suffix: str = "") -> str:
+    """One-router stacks keep the names they always had (``router``, ``verify``): their running
+    router is never replaced; with ``routers`` each router's resources carry its name."""
+    if plan.form == "router":
+        return suffix or "router"
+    return f"{suffix}-{router.name}" if suffix else router.name
+
+
+routers = [
+    Router(_resource_name(r), cfg=cfg, plan=plan, router=r, secrets=secrets, private_key=private_key)
+    for r in plan.routers
+]
 nodes = [
     KubernetesNode(
         node.name,
         cfg=cfg,
+        plan=plan,
         node=node,
-        pod_cidrs=pod_cidrs.apply(lambda cidrs, name=node.name: cidrs[name]),
+        settings=settings,
+        pod_cidrs=pod_cidrs.apply(itemgetter(node.name)),
         secrets=secrets,
         private_key=private_key,
     )
-    for node in cfg.nodes
+    for node, settings in zip(plan.nodes, cfg.nodes, strict=True)
 ]
-method = BgpMethod("bgp", cfg=cfg, after=release.release, provider=provider, secrets=secrets) if release else None
+method = (
+    BgpMethod("bgp", cfg=cfg, plan=plan, after=release.release, provider=provider, secrets=secrets) if release else None
+)
 demo = DemoService("demo", cfg=cfg, after=release.release, provider=provider) if release and cfg.demo else None
 
 lb_ips = pulumi.Output.from_input({cfg.demo.name: demo.load_balancer_ip} if demo and cfg.demo else {})
-expect = pulumi.Output.all(pod_cidrs, lb_ips).apply(
-    lambda v: expected_state(cfg, v[0], [ip for ip in v[1].values() if ip])
-)
 node_configs = {node.name: n.config_text for node, n in zip(cfg.nodes, nodes, strict=True) if n.config_text is not None}
-
-if cfg.verify.enabled:
-    verification = BgpVerification(
-        "verify",
-        cfg=cfg,
-        connection=router.connection,
-        expect=expect,
-        triggers=[
-            sha256(router.config_text),
-            *(text.apply(sha256) for text in node_configs.values()),
-            sha256(json.dumps(render_manifests(cfg), sort_keys=True)),
-        ],
-        depends_on=[
-            router.daemon_config,
-            *(n.bird_config for n in nodes if n.bird_config),
-            *(r for r in (method, demo) if r),
-        ],
-    )
-    bgp_peers = verification.peers
-else:
-    bgp_peers = expect.apply(unverified_peers)
+# Every router's check waits for everything that routes: the other routers carry its mesh sessions.
+triggers: list[pulumi.Input[str]] = [
+    *(sha256(r.config_text) for r in routers),
+    *(text.apply(sha256) for text in node_configs.values()),
+    sha256(json.dumps(render_manifests(cfg, plan), sort_keys=True)),
+]
+pushed = [
+    *(r.daemon_config for r in routers),
+    *(n.bird_config for n in nodes if n.bird_config),
+    *(r for r in (method, demo) if r),
+]
+bgp_peers: dict[str, pulumi.Output[dict[str, Any]]] = {}
+for router_plan, router in zip(plan.routers, routers, strict=True):
+    expect = pulumi.Output.all(pod_cidrs, lb_ips).apply(partial(_expected_on, router_plan))
+    if cfg.verify.enabled:
+        verification = BgpVerification(
+            _resource_name(router_plan, "verify"),
+            cfg=cfg,
+            router=router_plan,
+            named=plan.form == "routers",
+            connection=router.connection,
+            expect=expect,
+            triggers=triggers,
+            depends_on=pushed,
+        )
+        bgp_peers[router_plan.name] = verification.peers
+    else:
+        bgp_peers[router_plan.name] = expect.apply(unverified_peers)
 
 pulumi.export("bgpMethod", cfg.method)
 pulumi.export("ciliumVersion", cfg.cilium.version)
 pulumi.export("podCidrs", pod_cidrs)
 pulumi.export("loadBalancerIps", lb_ips)
-pulumi.export("bgpPeers", bgp_peers)
-pulumi.export("routerConfig", router.config_text)
+pulumi.export("bgpPeers", by_router(plan, bgp_peers))
+pulumi.export(
+    "routerConfig", by_router(plan, {r.name: c.config_text for r, c in zip(plan.routers, routers, strict=True)})
+)
 pulumi.export("nodeConfigs", node_configs)

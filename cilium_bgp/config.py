@@ -407,10 +407,26 @@ class RouterInterface(Model):
     address: HostInterface = Field(description="Address with prefix length, e.g. `10.0.1.2/24`.")
 
 
-class RouterSettings(Model):
-    """The router every node peers with (seed: `router`, FRR)."""
+class UpstreamPeer(Model):
+    """A BGP peer beyond the cluster the router announces the cluster's prefixes to."""
 
-    hostname: Hostname = Field("router", description="Host name written into `frr.conf`.")
+    name: DnsLabel = Field(description="Name of the peer (outputs, BIRD's protocol name).")
+    address: Address = Field(description="Its address, on one of the router's subnets.")
+    asn: Asn = Field(description="Its ASN (eBGP: not the router's, nor one a node speaks from).")
+
+
+class RouterSettings(Model):
+    """A router the nodes peer with (seed: `router`, FRR)."""
+
+    name: DnsLabel | None = Field(
+        None,
+        description="The router's name (outputs, artifact paths, resource names, `nodes[].routers`, "
+        "`routerMesh.reflectors`). Default: `hostname`. With `routers`, name a router `router` to keep the "
+        "resources of a stack that had one `router`.",
+    )
+    hostname: Hostname = Field(
+        "router", description="Host name written into `frr.conf`. Default: `name`, else `router`."
+    )
     asn: Asn = Field(description="The router's ASN (seed: 65100).")
     router_id: RouterId = Field(description="BGP router-id (seed: 192.168.121.16).")
     daemon: Literal["frr", "bird"] = Field("frr", description="Routing daemon on the router: `frr` or `bird` (BIRD 2).")
@@ -444,11 +460,43 @@ class RouterSettings(Model):
         "ebgp-requires-policy`). `per-node`: each node only its own PodCIDRs (static PodCIDRs, not with a "
         "listen range). `false` reproduces the seed's `no bgp ebgp-requires-policy`.",
     )
+    upstreams: list[UpstreamPeer] = Field(
+        default_factory=list,
+        description="BGP peers beyond the cluster (a core router, a firewall, the clients' gateway): the router "
+        "announces them the cluster's prefixes (PodCIDRs of the pool, LB IPs of the LB pool) and accepts nothing "
+        "from them. The stack's timers apply; not its password or BFD; no graceful restart (a dead router's "
+        "paths leave the peer with its session).",
+    )
     ssh: Ssh = Field(default_factory=Ssh, description="SSH connection to the router.")
 
     @property
     def per_node_filter(self) -> bool:
         return self.prefix_filter == "per-node"
+
+    @property
+    def effective_name(self) -> str:
+        return self.name or self.hostname
+
+    @property
+    def effective_hostname(self) -> str:
+        return self.hostname if self.name is None or "hostname" in self.model_fields_set else self.name
+
+    @cached_property
+    def _interfaces_by_network(self) -> tuple[dict[IPv4Network, RouterInterface], list[int]]:
+        by_network: dict[IPv4Network, RouterInterface] = {}
+        for iface in self.interfaces:
+            by_network.setdefault(iface.address.network, iface)
+        return by_network, sorted({net.prefixlen for net in by_network}, reverse=True)
+
+    def interface_on(self, address: IPv4Address) -> RouterInterface | None:
+        """The router's interface on the subnet holding ``address`` (looked up by prefix: stacks
+        have thousands of nodes)."""
+        by_network, prefixlens = self._interfaces_by_network
+        for prefixlen in prefixlens:
+            iface = by_network.get(IPv4Network((address, prefixlen), strict=False))
+            if iface is not None:
+                return iface
+        return None
 
 
 class NodeSettings(Model):
@@ -469,6 +517,12 @@ class NodeSettings(Model):
         alias="podCIDRs",
         description="The node's PodCIDRs (as `cilium node list` shows; with `kube-router`, the Node's "
         "`spec.podCIDRs`) when `podCidrSource` is `static`.",
+    )
+    routers: list[DnsLabel] | None = Field(
+        None,
+        min_length=1,
+        description="Names of the routers this node peers with, each with an address on the node's subnet. "
+        "Default: every router with an address on the node's subnet.",
     )
     interface: InterfaceName | None = Field(
         None, description="Name of the node's interface on its subnet (informational)."
@@ -573,6 +627,26 @@ class DemoServiceSettings(Model):
     )
 
 
+class RouterMeshSettings(Model):
+    """How the routers of `routers` exchange what they learn, so every router reaches every PodCIDR."""
+
+    mode: Literal["full", "reflectors"] = Field(
+        "full",
+        description="`full`: every router peers with every other on a subnet they share (iBGP between routers "
+        "of one ASN, with next-hop-self; eBGP between different ASNs). `reflectors`: the routers named in "
+        "`reflectors` reflect routes to every other router (iBGP: one ASN for all; every router needs an "
+        "address on one shared subnet, which carries the sessions and the reflected next hops).",
+    )
+    reflectors: list[DnsLabel] = Field(
+        default_factory=list, description="With `mode: reflectors`, the names of the route reflectors (a pair)."
+    )
+    cluster_id: Address | None = Field(
+        None,
+        alias="clusterId",
+        description="With `mode: reflectors`, the cluster-id the reflectors share. Default: each its router-id.",
+    )
+
+
 class VerifySettings(Model):
     enabled: bool = Field(True, description="After `up`, check sessions and routes on the router.")
     timeout_seconds: int = Field(120, ge=1, le=3600, description="How long the check waits for sessions and routes.")
@@ -589,8 +663,20 @@ class StackConfig(Model):
         description="`static`: `nodes[].podCIDRs` from config. `cluster`: each CiliumNode's `spec.ipam.podCIDRs`.",
     )
     cilium: CiliumSettings = Field(description="The Cilium release and its pod network (Cilium's own key names).")
-    router: RouterSettings = Field(description="The router every node peers with.")
-    nodes: list[NodeSettings] = Field(min_length=1, description="Kubernetes nodes; each peers with the router.")
+    router: RouterSettings | None = Field(
+        None, description="The router every node peers with (one router; `routers` for several)."
+    )
+    routers: list[RouterSettings] | None = Field(
+        None,
+        min_length=1,
+        description="Several routers, each with the keys of `router` and a distinct `name`: each node peers with "
+        "every router that has an address on its subnet (or those in `nodes[].routers`); the routers exchange "
+        "routes as `routerMesh` says.",
+    )
+    router_mesh: RouterMeshSettings = Field(
+        default_factory=RouterMeshSettings, description="How the routers of `routers` exchange routes."
+    )
+    nodes: list[NodeSettings] = Field(min_length=1, description="Kubernetes nodes; each peers with its routers.")
     bgp: BgpSettings = Field(default_factory=BgpSettings, description="Session settings shared by every node.")
     load_balancer: LoadBalancerSettings | None = Field(None, description="LB IP pool; not for the `bird` method.")
     ssh: SshDefaults = Field(default_factory=SshDefaults, description="Stack-wide SSH settings for router and nodes.")
@@ -628,44 +714,24 @@ class StackConfig(Model):
         assert asn is not None, "validated: every node has an ASN for its method"
         return asn
 
-    @cached_property
-    def _interfaces_by_network(self) -> tuple[dict[IPv4Network, RouterInterface], list[int]]:
-        by_network: dict[IPv4Network, RouterInterface] = {}
-        for iface in self.router.interfaces:
-            by_network.setdefault(iface.address.network, iface)
-        return by_network, sorted({net.prefixlen for net in by_network}, reverse=True)
+    @property
+    def all_routers(self) -> list[tuple[str, RouterSettings]]:
+        """Every router with the config key it sits under (``router`` or ``routers[i]``)."""
+        if self.routers is not None:
+            return [(f"routers[{i}]", r) for i, r in enumerate(self.routers)]
+        return [("router", self.router)] if self.router is not None else []
 
-    def node_subnet(self, node: NodeSettings) -> RouterInterface | None:
-        """The router interface on the node's subnet (looked up by prefix: stacks have thousands)."""
-        by_network, prefixlens = self._interfaces_by_network
-        for prefixlen in prefixlens:
-            iface = by_network.get(IPv4Network((node.ip, prefixlen), strict=False))
+    def node_routers(self, node: NodeSettings) -> list[tuple[RouterSettings, RouterInterface]]:
+        """The routers ``node`` peers with, each with its interface on the node's subnet: those the
+        node names, else every router with an address on its subnet."""
+        found = []
+        for _, router in self.all_routers:
+            if node.routers is not None and router.effective_name not in node.routers:
+                continue
+            iface = router.interface_on(node.ip)
             if iface is not None:
-                return iface
-        return None
-
-    def router_address_for(self, node: NodeSettings) -> IPv4Address:
-        """The router address a node peers with."""
-        if self.router.peering_address is not None:
-            return self.router.peering_address
-        iface = self.node_subnet(node)
-        assert iface is not None, "validated: every node sits on a router subnet"
-        return iface.address.ip
-
-    @property
-    def maximum_paths(self) -> int:
-        if self.bgp.maximum_paths is not None:
-            return self.bgp.maximum_paths
-        if self.router.neighbors == "listen-range":
-            # Nodes come and go without a router change: allow FRR's most.
-            return 64
-        return min(64, max(1, len(self.nodes)))
-
-    @property
-    def listen_limit(self) -> int:
-        if self.router.listen_limit is not None:
-            return self.router.listen_limit
-        return min(65535, max(100, 4 * len(self.nodes)))
+                found.append((router, iface))
+        return found
 
     @property
     def uses_bfd(self) -> bool:

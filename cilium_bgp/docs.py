@@ -80,6 +80,7 @@ def _default(field: FieldInfo) -> str:
     if field.is_required():
         return "required"
     if field.default_factory is not None:
+        # The config models' factories are model classes, called without the validated data.
         value = field.default_factory()  # type: ignore[call-arg]
         if isinstance(value, BaseModel):
             return "see below"
@@ -99,6 +100,9 @@ def _rows(model: type[BaseModel], prefix: str) -> list[tuple[str, str, str, str]
         description = (field.description or "").replace("|", "\\|")
         rows.append((path, _type_name(field.annotation), _default(field), description))
         for sub in _models_in(field.annotation):
+            if any(sub is queued for _, queued in nested):
+                # Described once, under its first key (`routers` entries take the keys of `router`).
+                continue
             list_suffix = "[]" if typing.get_origin(field.annotation) is list else ""
             nested.append((f"{path}{list_suffix}.", sub))
     for sub_prefix, sub in nested:

@@ -95,6 +95,7 @@ def check_yaml_events(text: str) -> None:
             count += 1
             continue
         if isinstance(event, yaml.AliasEvent):
+            assert event.anchor is not None  # the parser gives every alias its anchor's name
             if event.anchor in open_anchors:
                 raise fail(_child(top), f"alias *{excerpt(event.anchor)} refers to its own anchor", line)
             values, height = sizes.get(event.anchor, (1, 0))

@@ -14,9 +14,10 @@ from cilium_bgp.checks import (
     missing_helm_keys,
     pod_cidr_findings,
 )
-from cilium_bgp.config import StackConfig
+from cilium_bgp.config import RouterSettings, StackConfig
 from cilium_bgp.errors import ConfigError, Problem
-from cilium_bgp.renderers.common import DEFAULT_BGP_SECRETS_NAMESPACE
+from cilium_bgp.plan import SessionPlan, build_plan, mesh_subnet
+from cilium_bgp.renderers.manifests import DEFAULT_BGP_SECRETS_NAMESPACE, kube_router_global_peers
 from cilium_bgp.versions import (
     K8S_SERVICE_HOST_AUTO,
     LB_POOL_FIRST_LAST_IPS,
@@ -28,7 +29,9 @@ from cilium_bgp.versions import (
 
 
 def check_stack(cfg: StackConfig) -> list[Problem]:
-    problems: list[Problem] = []
+    problems = list(_check_routers(cfg))
+    if not cfg.all_routers:
+        return problems
     for check in (
         _check_method,
         _check_pool,
@@ -41,7 +44,80 @@ def check_stack(cfg: StackConfig) -> list[Problem]:
         _check_misc,
     ):
         problems.extend(check(cfg))
+    if not problems and _needs_plan(cfg):
+        # The sessions are sound: what remains is checked on the plan the renderers format.
+        problems.extend(_check_plan(cfg, build_plan(cfg)))
     return problems
+
+
+def _check_routers(cfg: StackConfig) -> Iterator[Problem]:
+    """One router or a list; names, addresses and the mesh between several."""
+    if cfg.router is None and cfg.routers is None:
+        yield Problem("router", "nothing (the key is required)", "the router every node peers with, or `routers`")
+        return
+    if cfg.router is not None and cfg.routers is not None:
+        yield Problem("routers", "a list, with `router` set as well", "one of `router` (one router) or `routers`")
+        return
+    names: dict[str, str] = {}
+    addresses: dict[IPv4Address, str] = {}
+    node_names = {n.name for n in cfg.nodes}
+    for key, router in cfg.all_routers:
+        name = router.effective_name
+        if name in names:
+            origin = "" if router.name else " (defaulted from hostname)"
+            yield Problem(
+                f"{key}.name", f"{name!r}{origin}, already used by {names[name]}", "a distinct name per router"
+            )
+        elif name in node_names:
+            yield Problem(f"{key}.name", f"{name!r}, also a node's name", "a name no node has")
+        names.setdefault(name, key)
+        for j, iface in enumerate(router.interfaces):
+            if iface.address.ip in addresses:
+                yield Problem(
+                    f"{key}.interfaces[{j}].address",
+                    f"{iface.address.ip}, already an address of {addresses[iface.address.ip]}",
+                    "an address no other router has",
+                )
+            addresses.setdefault(iface.address.ip, key)
+    yield from _check_mesh(cfg, names)
+
+
+def _check_mesh(cfg: StackConfig, names: dict[str, str]) -> Iterator[Problem]:
+    mesh = cfg.router_mesh
+    routers = cfg.all_routers
+    for k, name in enumerate(mesh.reflectors):
+        if name not in names:
+            yield Problem(f"routerMesh.reflectors[{k}]", repr(name), f"a router's name: {', '.join(names)}")
+    if len(routers) < 2:
+        return
+    nodes = {n.address.network for n in cfg.nodes}
+    if mesh.mode == "full":
+        for i, (key_a, a) in enumerate(routers):
+            for key_b, b in routers[i + 1 :]:
+                if mesh_subnet([a, b], nodes) is None:
+                    yield Problem(
+                        key_b,
+                        f"no subnet shared with {key_a} ({a.effective_name})",
+                        "an address on a subnet of every other router: routerMesh full peers every two routers "
+                        "directly (or routerMesh.mode reflectors)",
+                    )
+        return
+    if not mesh.reflectors:
+        yield Problem("routerMesh.reflectors", "nothing with mode reflectors", "the names of the route reflectors")
+    key_a, first = routers[0]
+    for key, router in routers[1:]:
+        if router.asn != first.asn:
+            yield Problem(
+                f"{key}.asn",
+                f"{router.asn}, with routerMesh.mode reflectors and {key_a}.asn {first.asn}",
+                f"{first.asn}: route reflection is iBGP, every router in one ASN (or routerMesh.mode full)",
+            )
+    if mesh_subnet([r for _, r in routers], nodes) is None:
+        yield Problem(
+            "routerMesh.mode",
+            "reflectors, with no subnet every router has an address on",
+            "full, or one subnet shared by all routers: it carries the reflected routes' next hops",
+        )
 
 
 def _check_method(cfg: StackConfig) -> Iterator[Problem]:
@@ -100,7 +176,7 @@ def _check_pool(cfg: StackConfig) -> Iterator[Problem]:
                     f"{pool}, outside ipv4NativeRoutingCIDR {native}",
                     f"CIDRs inside {native}",
                 )
-    if direct_routes_across_subnets(cfg.cilium.auto_direct_node_routes, (cfg.node_subnet(n) for n in cfg.nodes)):
+    if direct_routes_across_subnets(cfg.cilium.auto_direct_node_routes, (n.address.network for n in cfg.nodes)):
         yield Problem(
             "cilium.autoDirectNodeRoutes",
             "true with nodes on several subnets",
@@ -111,8 +187,10 @@ def _check_pool(cfg: StackConfig) -> Iterator[Problem]:
 def _check_nodes(cfg: StackConfig) -> Iterator[Problem]:
     seen_names: dict[str, int] = {}
     seen_addresses: dict[str, int] = {}
-    router_ips = {iface.address.ip for iface in cfg.router.interfaces}
-    subnets = ", ".join(str(iface.address.network) for iface in cfg.router.interfaces)
+    routers = [r for _, r in cfg.all_routers]
+    router_ips = {iface.address.ip for r in routers for iface in r.interfaces}
+    subnets = ", ".join(str(iface.address.network) for r in routers for iface in r.interfaces)
+    by_name = {r.effective_name: r for r in routers}
     for i, node in enumerate(cfg.nodes):
         if node.name in seen_names:
             yield Problem(
@@ -127,16 +205,30 @@ def _check_nodes(cfg: StackConfig) -> Iterator[Problem]:
                 f"nodes[{i}].address", f"{ip}, already used by nodes[{seen_addresses[ip]}]", "unique node addresses"
             )
         seen_addresses.setdefault(ip, i)
-        if cfg.node_subnet(node) is None:
+        on_subnet = [(r, iface) for r in routers if (iface := r.interface_on(node.ip)) is not None]
+        if not on_subnet:
             yield Problem(f"nodes[{i}].address", f"{node.address}, on no router subnet", f"an address in {subnets}")
-        elif node.ip in router_ips:
+            continue
+        if node.ip in router_ips:
             yield Problem(f"nodes[{i}].address", f"{ip}, the router's own address", "an address of the node")
-        elif node.address.network != cfg.node_subnet(node).address.network:  # type: ignore[union-attr]
+            continue
+        differing = next((iface for _, iface in on_subnet if iface.address.network != node.address.network), None)
+        if differing is not None:
             yield Problem(
                 f"nodes[{i}].address",
-                f"{node.address}, whose prefix differs from the router's {cfg.node_subnet(node).address}",  # type: ignore[union-attr]
+                f"{node.address}, whose prefix differs from the router's {differing.address}",
                 "the same prefix length as the router's address on that subnet",
             )
+        here = [r.effective_name for r, _ in on_subnet]
+        for j, name in enumerate(node.routers or []):
+            if name not in by_name:
+                yield Problem(f"nodes[{i}].routers[{j}]", repr(name), f"a router's name: {', '.join(by_name)}")
+            elif name not in here:
+                yield Problem(
+                    f"nodes[{i}].routers[{j}]",
+                    f"{name!r}, a router with no address on {node.address.network}",
+                    f"a router on the node's subnet: {', '.join(here)}",
+                )
 
 
 def _check_pod_cidrs(cfg: StackConfig) -> Iterator[Problem]:
@@ -208,16 +300,28 @@ def check_pod_cidr_assignment(
             yield Problem(key, f"{cidr}, outside ipv4NativeRoutingCIDR {native}", f"a CIDR inside {native}")
 
 
+def _router_with_asn(cfg: StackConfig, asn: int | None) -> str | None:
+    """The key of the first router with ``asn``: nodes peer with routers over eBGP, and a router
+    drops a route whose path holds its own ASN, so no node may share any router's ASN."""
+    return next((key for key, r in cfg.all_routers if r.asn == asn), None)
+
+
+def _asn_owner(key: str) -> str:
+    return "the router's ASN" if key == "router" else f"the ASN of {key}"
+
+
 def _check_asns(cfg: StackConfig) -> Iterator[Problem]:
-    router_asn = cfg.router.asn
     if cfg.method in SHARED_ASN_METHODS:
+        router_key = _router_with_asn(cfg, cfg.bgp.node_asn)
         if cfg.bgp.node_asn is None:
             yield Problem(
                 "bgp.nodeASN", f"nothing with method {cfg.method!r}", "the ASN all nodes share (seed variant B: 65000)"
             )
-        elif cfg.bgp.node_asn == router_asn:
+        elif router_key is not None:
             yield Problem(
-                "bgp.nodeASN", f"{cfg.bgp.node_asn}, the router's ASN", "an ASN other than router.asn (eBGP sessions)"
+                "bgp.nodeASN",
+                f"{cfg.bgp.node_asn}, {_asn_owner(router_key)}",
+                f"an ASN other than {router_key}.asn (eBGP sessions)",
             )
         for i, node in enumerate(cfg.nodes):
             if node.asn is not None and node.asn != cfg.bgp.node_asn:
@@ -232,13 +336,14 @@ def _check_asns(cfg: StackConfig) -> Iterator[Problem]:
     seen: dict[int, int] = {}
     for i, node in enumerate(cfg.nodes):
         key = f"nodes[{i}].asn"
+        router_key = _router_with_asn(cfg, node.asn)
         if node.asn is None:
             yield Problem(key, "nothing with method 'bird'", "a distinct ASN per node (seed: 65010, 65020)")
-        elif node.asn == router_asn:
+        elif router_key is not None:
             yield Problem(
                 key,
-                f"{node.asn}, the router's ASN",
-                "an ASN other than router.asn: BIRD peers with the router over eBGP",
+                f"{node.asn}, {_asn_owner(router_key)}",
+                f"an ASN other than {router_key}.asn: BIRD peers with the router over eBGP",
             )
         elif node.asn in seen:
             yield Problem(key, f"{node.asn}, already used by nodes[{seen[node.asn]}]", "a distinct ASN per BIRD node")
@@ -247,7 +352,14 @@ def _check_asns(cfg: StackConfig) -> Iterator[Problem]:
 
 
 def _check_router_ids(cfg: StackConfig) -> Iterator[Problem]:
-    seen = {str(cfg.router.router_id): "router.routerId"}
+    seen: dict[str, str] = {}
+    for key, router in cfg.all_routers:
+        rid = str(router.router_id)
+        if rid in seen:
+            yield Problem(
+                f"{key}.routerId", f"{rid}, already used by {seen[rid]}", "a router-id unique in the BGP domain"
+            )
+        seen.setdefault(rid, f"{key}.routerId")
     for i, node in enumerate(cfg.nodes):
         if cfg.method == "kube-router" and node.router_id not in (None, node.ip):
             yield Problem(
@@ -265,6 +377,15 @@ def _check_router_ids(cfg: StackConfig) -> Iterator[Problem]:
             seen[rid] = key
 
 
+def _node_networks(cfg: StackConfig) -> list[tuple[IPv4Network, str]]:
+    """Every router subnet with the key of its interface (``router.interfaces[i]``, ``routers[j]...``)."""
+    return [
+        (iface.address.network, f"{key}.interfaces[{i}]")
+        for key, router in cfg.all_routers
+        for i, iface in enumerate(router.interfaces)
+    ]
+
+
 def _check_load_balancer(cfg: StackConfig) -> Iterator[Problem]:
     lb = cfg.load_balancer
     if lb is None:
@@ -278,17 +399,17 @@ def _check_load_balancer(cfg: StackConfig) -> Iterator[Problem]:
             "no LB pool: BIRD on the nodes announces PodCIDRs only (use a Cilium speaker or kube-router)",
         )
         return
+    networks = _node_networks(cfg)
     owners = {
-        "pod-pool": "cilium.clusterPoolIPv4PodCIDRList[{}]",
-        "native-routing": "cilium.ipv4NativeRoutingCIDR",
-        "subnet": "router.interfaces[{}]",
+        "pod-pool": "cilium.clusterPoolIPv4PodCIDRList[{}]".format,
+        "native-routing": "cilium.ipv4NativeRoutingCIDR".format,
+        "subnet": lambda which: networks[which][1],
     }
-    subnets = [iface.address.network for iface in cfg.router.interfaces]
     pools = cfg.cilium.cluster_pool_ipv4_pod_cidr_list
-    for clash in lb_pool_clashes(lb.cidrs, pools, cfg.cilium.native_routing_cidr, subnets):
+    for clash in lb_pool_clashes(lb.cidrs, pools, cfg.cilium.native_routing_cidr, [n for n, _ in networks]):
         yield Problem(
             f"loadBalancer.cidrs[{clash.index}]",
-            f"{clash.cidr}, overlapping {owners[clash.what].format(clash.which)} ({clash.other})",
+            f"{clash.cidr}, overlapping {owners[clash.what](clash.which)} ({clash.other})",
             "a pool apart from pod and node networks",
         )
     demo = cfg.demo
@@ -406,44 +527,8 @@ def _check_misc(cfg: StackConfig) -> Iterator[Problem]:
             f"a password with cilium-bgp-v1 on Cilium {cfg.version}",
             "Cilium 1.15+ (CiliumBGPPeeringPolicy authSecretRef) or no password",
         )
-    if cfg.method == "kube-router" and cfg.router.peering_address is None:
-        subnets = {cfg.node_subnet(n) for n in cfg.nodes}
-        if len(subnets) > 1:
-            yield Problem(
-                "router.peeringAddress",
-                "nothing with method 'kube-router' and nodes on several subnets",
-                "one address every node can reach: kube-router takes one global --peer-router-ips list",
-            )
-    peer = cfg.router.peering_address
-    if peer is not None and peer not in {iface.address.ip for iface in cfg.router.interfaces}:
-        yield Problem(
-            "router.peeringAddress", f"{peer}, not an address of the router", "one of router.interfaces[].address"
-        )
-    if cfg.router.neighbors == "listen-range":
-        if not cfg.shared_asn:
-            yield Problem(
-                "router.neighbors",
-                f"'listen-range' with method {cfg.method!r}",
-                "static or peer-group: a listen range needs one shared node ASN (kube-router, Cilium's speakers)",
-            )
-        if cfg.router.daemon != "frr":
-            yield Problem("router.neighbors", "'listen-range' with router.daemon bird", "static or peer-group")
-    if cfg.router.per_node_filter and cfg.pod_cidr_source != "static":
-        yield Problem(
-            "router.prefixFilter",
-            "'per-node' with podCidrSource cluster",
-            "true (the pool): per-node filters list each node's PodCIDRs in the router's config",
-        )
-    if cfg.router.per_node_filter and cfg.router.neighbors == "listen-range":
-        yield Problem(
-            "router.prefixFilter", "'per-node' with neighbors listen-range", "true: dynamic peers share one policy"
-        )
-    if cfg.router.listen_limit is not None and cfg.router.listen_limit < len(cfg.nodes):
-        yield Problem(
-            "router.listenLimit",
-            f"{cfg.router.listen_limit}, fewer than the {len(cfg.nodes)} nodes",
-            f"at least {len(cfg.nodes)}: FRR refuses every dynamic peer past the limit",
-        )
+    for key, router in cfg.all_routers:
+        yield from _check_router(cfg, key, router)
     if cfg.uses_bfd and cfg.method != "bird":
         yield Problem(
             "bgp.failover",
@@ -457,6 +542,94 @@ def _check_misc(cfg: StackConfig) -> Iterator[Problem]:
             "bgp.keepAliveTimeSeconds",
             f"{timers.keep_alive_time_seconds} with holdTimeSeconds {timers.hold_time_seconds}",
             "at most a third of the hold time",
+        )
+
+
+def _check_router(cfg: StackConfig, key: str, router: RouterSettings) -> Iterator[Problem]:
+    peer = router.peering_address
+    if peer is not None and peer not in {iface.address.ip for iface in router.interfaces}:
+        yield Problem(
+            f"{key}.peeringAddress", f"{peer}, not an address of the router", f"one of {key}.interfaces[].address"
+        )
+    if router.neighbors == "listen-range":
+        if not cfg.shared_asn:
+            yield Problem(
+                f"{key}.neighbors",
+                f"'listen-range' with method {cfg.method!r}",
+                "static or peer-group: a listen range needs one shared node ASN (kube-router, Cilium's speakers)",
+            )
+        if router.daemon != "frr":
+            yield Problem(f"{key}.neighbors", f"'listen-range' with {key}.daemon bird", "static or peer-group")
+    if router.per_node_filter and cfg.pod_cidr_source != "static":
+        yield Problem(
+            f"{key}.prefixFilter",
+            "'per-node' with podCidrSource cluster",
+            "true (the pool): per-node filters list each node's PodCIDRs in the router's config",
+        )
+    taken = {n.ip for n in cfg.nodes} | {i.address.ip for _, r in cfg.all_routers for i in r.interfaces}
+    node_asns = _node_asns(cfg) if router.upstreams else {}
+    for j, upstream in enumerate(router.upstreams):
+        if router.interface_on(upstream.address) is None or upstream.address in taken:
+            where = "on no subnet of the router" if upstream.address not in taken else "a node's or router's address"
+            yield Problem(
+                f"{key}.upstreams[{j}].address",
+                f"{upstream.address}, {where}",
+                f"the peer's address on one of {key}.interfaces (directly connected)",
+            )
+        if upstream.asn == router.asn:
+            yield Problem(
+                f"{key}.upstreams[{j}].asn",
+                f"{upstream.asn}, the router's own ASN",
+                "the peer's ASN, another than the router's (eBGP)",
+            )
+        elif upstream.asn in node_asns:
+            # Every path the router announces holds the node's ASN: the peer drops it as a loop.
+            yield Problem(
+                f"{key}.upstreams[{j}].asn",
+                f"{upstream.asn}, {node_asns[upstream.asn]}",
+                "an ASN no node speaks from: the peer drops paths that already hold its own ASN",
+            )
+    if router.per_node_filter and router.neighbors == "listen-range":
+        yield Problem(
+            f"{key}.prefixFilter", "'per-node' with neighbors listen-range", "true: dynamic peers share one policy"
+        )
+
+
+def _node_asns(cfg: StackConfig) -> dict[int, str]:
+    """Each ASN the nodes speak from, saying whose it is."""
+    if cfg.shared_asn:
+        return {cfg.bgp.node_asn: "the nodes' ASN (bgp.nodeASN)"} if cfg.bgp.node_asn is not None else {}
+    found: dict[int, str] = {}
+    for i, node in enumerate(cfg.nodes):
+        if node.asn is not None:
+            found.setdefault(node.asn, f"the ASN of nodes[{i}]")
+    return found
+
+
+def _needs_plan(cfg: StackConfig) -> bool:
+    """Whether :func:`_check_plan` has anything to check (building a plan for 1,000s of nodes twice
+    costs render time)."""
+    listen_limits = any(r.listen_limit is not None for _, r in cfg.all_routers)
+    return listen_limits or (cfg.method == "kube-router" and cfg.uses_password)
+
+
+def _check_plan(cfg: StackConfig, plan: SessionPlan) -> Iterator[Problem]:
+    for router in plan.routers:
+        settings = dict(cfg.all_routers)[router.key]
+        count = len(router.sessions)
+        if settings.listen_limit is not None and settings.listen_limit < count:
+            yield Problem(
+                f"{router.key}.listenLimit",
+                f"{settings.listen_limit}, fewer than the {count} nodes",
+                f"at least {count}: FRR refuses every dynamic peer past the limit",
+            )
+    if cfg.method == "kube-router" and plan.password and kube_router_global_peers(plan) is None:
+        yield Problem(
+            "bgpPassword",
+            "a password with method 'kube-router' and nodes that peer with different router addresses",
+            "no password, or routers with a peeringAddress every node peers with: kube-router takes per-node "
+            "peers only from Node annotations, where the password would sit in the clear "
+            "(kube-router.io/peer.passwords)",
         )
 
 
@@ -505,7 +678,7 @@ def check_password(cfg: StackConfig, password: str) -> list[Problem]:
                 f"at most {TCP_MD5_MAX_KEY_BYTES} bytes (Linux's TCP-MD5 key limit)",
             )
         )
-    targets = [cfg.router.daemon]
+    targets: list[str] = [r.daemon for _, r in cfg.all_routers]
     if cfg.method in ("bird", "cilium-metallb"):
         targets.append(cfg.method)
     for target in dict.fromkeys(targets):
@@ -518,7 +691,7 @@ def check_password(cfg: StackConfig, password: str) -> list[Problem]:
 def check_pool_apart_from_nodes(cfg: StackConfig) -> list[Problem]:
     """The pod pool must not contain or overlap a node subnet: PodCIDRs carved from it would shadow
     node addresses, and the router would learn routes to its own connected networks."""
-    subnets = [(iface.address.network, f"router.interfaces[{i}]") for i, iface in enumerate(cfg.router.interfaces)]
+    subnets = _node_networks(cfg)
     subnets += [(node.address.network, f"nodes[{i}]") for i, node in enumerate(cfg.nodes)]
     problems = []
     for i, pool in enumerate(cfg.cilium.cluster_pool_ipv4_pod_cidr_list):

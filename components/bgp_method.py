@@ -8,6 +8,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from cilium_bgp.config import StackConfig
+from cilium_bgp.plan import SessionPlan
 from cilium_bgp.renderers.manifests import (
     KUBE_ROUTER_PASSWORD_SECRET,
     demo_manifests,
@@ -29,12 +30,13 @@ class BgpMethod(pulumi.ComponentResource):
         name: str,
         *,
         cfg: StackConfig,
+        plan: SessionPlan,
         after: k8s.helm.v3.Release,
         provider: k8s.Provider | None,
         secrets: Mapping[str, pulumi.Output[str]],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        manifests = method_manifests(cfg)
+        manifests = method_manifests(cfg, plan)
         if "bgpPassword" in secrets:
             secrets = {
                 **secrets,
@@ -68,9 +70,15 @@ class NodeAnnotations(pulumi.ComponentResource):
     patches: list[KubernetesObject]
 
     def __init__(
-        self, name: str, *, cfg: StackConfig, provider: k8s.Provider | None, opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        *,
+        cfg: StackConfig,
+        plan: SessionPlan,
+        provider: k8s.Provider | None,
+        opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        patches = node_patches(cfg)
+        patches = node_patches(cfg, plan)
         props = {"nodes": [p["metadata"]["name"] for p in patches]}
         super().__init__("cilium-bgp:index:NodeAnnotations", name, props, opts)
         self.patches = [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -78,9 +79,7 @@ class CiliumRelease(pulumi.ComponentResource):
         reader = cilium_nodes.connect(self._kubernetes)
         result = {}
         for index, node in enumerate(node_names):
-            ident = self.release.status.apply(
-                lambda _, node=node, index=index: cilium_nodes.node_id(reader, node, f"nodes[{index}]")
-            )
+            ident: pulumi.Output[str] = self.release.status.apply(partial(_node_id, reader, node, f"nodes[{index}]"))
             read = CiliumNodeRead(
                 f"{node}-ciliumnode",
                 ident,
@@ -88,6 +87,11 @@ class CiliumRelease(pulumi.ComponentResource):
             )
             result[node] = read.spec.apply(lambda spec: list(((spec or {}).get("ipam") or {}).get("podCIDRs") or []))
         return result
+
+
+def _node_id(reader: cilium_nodes.PodCidrReader, node: str, key: str, _status: object) -> pulumi.Output[str]:
+    """The CiliumNode read's ID once the release is up (its status resolved)."""
+    return cilium_nodes.node_id(reader, node, key)
 
 
 def chart_source(cilium: CiliumSettings) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from pulumi_command import remote
 
 from cilium_bgp.artifacts import node_config
 from cilium_bgp.config import NodeSettings, StackConfig
+from cilium_bgp.plan import NodePlan, SessionPlan
 from cilium_bgp.specs import node_spec
 from components.hosts import config_file, ssh_connection
 
@@ -26,7 +27,9 @@ class KubernetesNode(pulumi.ComponentResource):
         name: str,
         *,
         cfg: StackConfig,
-        node: NodeSettings,
+        plan: SessionPlan,
+        node: NodePlan,
+        settings: NodeSettings,
         pod_cidrs: pulumi.Input[Sequence[str]],
         secrets: Mapping[str, pulumi.Output[str]],
         private_key: pulumi.Output[str] | None,
@@ -34,19 +37,19 @@ class KubernetesNode(pulumi.ComponentResource):
     ) -> None:
         cidrs = pulumi.Output.from_input(pod_cidrs).apply(lambda cs: [IPv4Network(c) for c in cs])
         self.pod_cidrs = cidrs.apply(lambda cs: [str(c) for c in cs])
-        props = {**node_spec(cfg, node, None), "podCIDRs": self.pod_cidrs}
+        props = {**node_spec(cfg, plan, node, None), "podCIDRs": self.pod_cidrs}
         super().__init__("cilium-bgp:index:KubernetesNode", name, props, opts)
         self.config_text = None
         self.bird_config = None
         if cfg.method == "bird":
-            connection = ssh_connection(cfg, node.ssh, str(node.ip), private_key)
-            self.config_text = cidrs.apply(lambda cs: node_config(cfg, node, cs))
+            connection = ssh_connection(cfg, settings.ssh, str(node.address.ip), private_key)
+            self.config_text = cidrs.apply(lambda cs: node_config(plan, node, cs))
             self.bird_config = config_file(
                 f"{name}-bird-config",
                 kind="bird",
                 text=self.config_text,
                 connection=connection,
-                secrets=secrets if cfg.uses_password else {},
+                secrets=secrets if plan.password else {},
                 parent=self,
                 install="bird",
             )

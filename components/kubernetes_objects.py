@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from functools import partial
 from types import ModuleType
 from typing import Any
 
@@ -87,7 +88,7 @@ class KubernetesObject:
             refs = referenced_secrets(dump_yaml(value))
             if refs and key not in ("apiVersion", "kind", "metadata"):
                 values = pulumi.Output.all(**{k: secrets[k] for k in sorted(refs)})
-                fields[key] = pulumi.Output.secret(values.apply(lambda v, val=value: _reveal_tree(val, v)))
+                fields[key] = pulumi.Output.secret(values.apply(partial(_reveal_tree, value)))
                 secret_outputs.add(key)
         if obj["kind"] == "Secret":
             # pulumi-kubernetes' Secret keeps its data and stringData secret in state by itself.

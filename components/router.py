@@ -9,6 +9,7 @@ from pulumi_command import remote
 
 from cilium_bgp.artifacts import router_config
 from cilium_bgp.config import StackConfig
+from cilium_bgp.plan import RouterPlan, SessionPlan
 from cilium_bgp.renderers.frr import frr_daemons
 from cilium_bgp.renderers.sysctl import render_router_sysctl
 from cilium_bgp.specs import router_spec
@@ -28,13 +29,14 @@ class Router(pulumi.ComponentResource):
         name: str,
         *,
         cfg: StackConfig,
+        plan: SessionPlan,
+        router: RouterPlan,
         secrets: Mapping[str, pulumi.Output[str]],
         private_key: pulumi.Output[str] | None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        spec = router_spec(cfg)
+        spec = router_spec(cfg, plan, router)
         super().__init__("cilium-bgp:index:Router", name, spec, opts)
-        router = cfg.router
         self.connection = ssh_connection(cfg, router.ssh, str(router.router_id), private_key)
         self.sysctl = config_file(
             f"{name}-sysctl",
@@ -44,16 +46,16 @@ class Router(pulumi.ComponentResource):
             secrets={},
             parent=self,
         )
-        _, self.config_text = router_config(cfg)
+        _, self.config_text = router_config(plan, router)
         self.daemon_config = config_file(
             f"{name}-{router.daemon}-config",
             kind=router.daemon,
             text=self.config_text,
             connection=self.connection,
-            secrets=secrets if cfg.uses_password else {},
+            secrets=secrets if plan.password else {},
             parent=self,
             depends_on=[self.sysctl],
-            daemons=frr_daemons(cfg),
+            daemons=frr_daemons(plan),
             install=router.daemon,
         )
         # Outputs repeat the props: stack policies read outputs, resource policies read inputs.

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
+import pulumi_kubernetes as k8s
 
 from cilium_bgp.config import MAX_DEPTH, SECRET_KEYS, StackConfig, load_config
 from cilium_bgp.errors import PROJECT, ConfigError, Problem, excerpt
@@ -86,22 +87,21 @@ def secret_values(cfg: StackConfig) -> dict[str, pulumi.Output[str]]:
     return values
 
 
-def kubernetes_provider_args(cfg: StackConfig) -> dict[str, pulumi.Input[str]] | None:
+def kubernetes_provider_args(cfg: StackConfig) -> k8s.ProviderArgs | None:
     """The Kubernetes provider's inputs, or None for the ambient kubeconfig.
 
     A kubeconfig holds cluster credentials: it is always a secret input. The context name is
     one too when the stack stored ``kubernetes`` encrypted, so nothing stored secret leaves as plain.
     """
-    k8s = cfg.kubernetes
-    if not (k8s.kubeconfig or k8s.context):
+    settings = cfg.kubernetes
+    if not (settings.kubeconfig or settings.context):
         return None
     context_secret = pulumi.runtime.is_config_secret(pulumi.Config(PROJECT).full_key("kubernetes"))
-    args: dict[str, pulumi.Input[str]] = {}
-    if k8s.kubeconfig:
-        args["kubeconfig"] = pulumi.Output.secret(k8s.kubeconfig)
-    if k8s.context:
-        args["context"] = pulumi.Output.secret(k8s.context) if context_secret else k8s.context
-    return args
+    context: pulumi.Input[str] | None = settings.context
+    if settings.context and context_secret:
+        context = pulumi.Output.secret(settings.context)
+    kubeconfig = pulumi.Output.secret(settings.kubeconfig) if settings.kubeconfig else None
+    return k8s.ProviderArgs(kubeconfig=kubeconfig, context=context)
 
 
 def ssh_private_key(cfg: StackConfig) -> pulumi.Output[str] | None:

@@ -1,4 +1,4 @@
-"""After `up`: the router's own view of sessions and routes, checked against what the stack expects."""
+"""After `up`: each router's own view of sessions and routes, checked against what the stack expects."""
 
 from __future__ import annotations
 
@@ -9,13 +9,14 @@ from typing import Any
 import pulumi
 from pulumi_command import remote
 
-from cilium_bgp.artifacts import sha256
+from cilium_bgp.artifacts import peer_output, sha256
 from cilium_bgp.config import StackConfig
+from cilium_bgp.plan import RouterPlan
 from cilium_bgp.renderers.scripts import status_script_source, verify_command
 
 
 class BgpVerification(pulumi.ComponentResource):
-    """Runs ``show bgp summary json`` and reads the kernel table on the router until every expected
+    """Runs ``show bgp summary json`` and reads the kernel table on one router until every expected
     peer is Established and every expected prefix routed, or fails the update at the deadline."""
 
     command: remote.Command
@@ -26,19 +27,25 @@ class BgpVerification(pulumi.ComponentResource):
         name: str,
         *,
         cfg: StackConfig,
+        router: RouterPlan,
+        named: bool,
         connection: remote.ConnectionArgs,
         expect: pulumi.Output[dict[str, Any]],
         triggers: Sequence[pulumi.Input[str]],
         depends_on: Sequence[pulumi.Resource],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        """``named``: the stack has several routers, and a failure says which one it was."""
         super().__init__("cilium-bgp:index:BgpVerification", name, {"expect": expect}, opts)
+
+        def command(e: dict[str, Any]) -> str:
+            name = router.name if named else None
+            return verify_command(router.daemon, _wire_expectation(e), cfg.verify.timeout_seconds, router=name)
+
         self.command = remote.Command(
             f"{name}-check",
             connection=connection,
-            create=expect.apply(
-                lambda e: verify_command(cfg.router.daemon, _wire_expectation(e), cfg.verify.timeout_seconds)
-            ),
+            create=expect.apply(command),
             stdin=status_script_source(),
             add_previous_output_in_env=False,
             # Re-check whenever anything that changes routing was pushed again, and whenever the
@@ -56,22 +63,19 @@ def _wire_expectation(expect: dict[str, Any]) -> dict[str, Any]:
 
 
 def observed_peers(expect: dict[str, Any], stdout: str) -> dict[str, Any]:
-    """``bgpPeers``: each expected peer with the state and prefix count the router reported."""
+    """``bgpPeers`` of one router: each expected peer with the state and prefix count it reported."""
     report = json.loads(stdout) if stdout else {}
     seen = report.get("peers", {})
     return {
-        address: {
-            "node": want["node"],
-            "asn": want["asn"],
-            "state": seen.get(address, {}).get("state", "missing"),
-            "prefixesReceived": seen.get(address, {}).get("prefixesReceived", 0),
-        }
+        address: peer_output(
+            want, seen.get(address, {}).get("state", "missing"), seen.get(address, {}).get("prefixesReceived", 0)
+        )
         for address, want in sorted(expect["peers"].items())
     }
 
 
 def unverified_peers(expect: dict[str, Any]) -> dict[str, Any]:
     return {
-        address: {"node": want["node"], "asn": want["asn"], "state": "unverified", "prefixesReceived": None}
+        address: {**peer_output(want, "unverified"), "prefixesReceived": None}
         for address, want in sorted(expect["peers"].items())
     }

@@ -18,7 +18,7 @@ import shutil
 from collections.abc import Callable
 from ipaddress import IPv4Network
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from cilium_bgp.hostscripts import bgp_status
 from lab import shows
@@ -42,9 +42,13 @@ Enter = Callable[[], list[str]]
 class RouterDaemon(Protocol):
     """What speaks BGP on the router, as the lab's checks and fault cases see it."""
 
-    kind: str  # "frr" or "bird": the program's router.daemon
     netns: str
     conf: Path  # its config, as the lab (daemons mode) or the host (hosts mode) sees it
+
+    @property
+    def kind(self) -> Literal["frr", "bird"]:
+        """The program's router.daemon."""
+        ...
 
     def install(self, text: str) -> None: ...
     def start(self) -> list[ProcessRecord]: ...
@@ -57,10 +61,13 @@ class RouterDaemon(Protocol):
 class NodeSpeaker(Protocol):
     """What speaks BGP on a node: BIRD, the GoBGP stand-in (later a real cilium-agent, kube-router)."""
 
-    kind: str
     host: str
     conf: Path
+
     role: str  # the recorded process the fault cases freeze, e.g. "node1/bird"
+
+    @property
+    def kind(self) -> str: ...
 
     def install(self, text: str) -> None: ...
     def start(self) -> list[ProcessRecord]: ...
@@ -91,9 +98,17 @@ class FrrRouter:
     ``-N`` only changes paths, frrinit.sh runs inside the namespace); the program's (hosts mode,
     ``pathspace`` None) at its default paths, which the lab only reads."""
 
-    kind = "frr"
+    kind: Literal["frr"] = "frr"
 
-    def __init__(self, netns: str, pathspace: str | None, enter: Enter, daemons: tuple[str, ...] = ("bgpd",)) -> None:
+    def __init__(
+        self,
+        netns: str,
+        pathspace: str | None,
+        enter: Enter,
+        daemons: tuple[str, ...] = ("bgpd",),
+        host: str = "router",
+    ) -> None:
+        self.host = host
         self.netns = netns
         self.pathspace = pathspace
         self.daemons = daemons
@@ -127,7 +142,7 @@ class FrrRouter:
             return {k: v for k, v in found.items() if v}, [f"no {k}.pid yet" for k, v in found.items() if not v]
 
         found = wait_until(pids, DAEMON_START, f"FRR daemons in {self.netns}").value
-        return [record_process(f"router/{name}", pid) for name, pid in found.items()]
+        return [record_process(f"{self.host}/{name}", pid) for name, pid in found.items()]
 
     @property
     def vtysh_argv(self) -> list[str]:
@@ -159,7 +174,7 @@ class BirdDaemon:
     bind-mounted into place. In hosts mode ``etc_dir``/``run_dir`` are the host's own ``/etc/bird``
     and ``/run`` and ``lab_owned`` is False."""
 
-    kind = "bird"
+    kind: Literal["bird"] = "bird"
 
     def __init__(self, host: str, netns: str, etc_dir: Path, run_dir: Path, enter: Enter, *, lab_owned: bool) -> None:
         self.host = host

@@ -27,7 +27,7 @@ from typing import Any
 
 from cilium_bgp.artifacts import sha256
 from cilium_bgp.renderers.scripts import activate_script, activation_stdin
-from lab.checks import observe_router, route_problems, without_node
+from lab.checks import RouterView, observe_router, route_problems
 from lab.daemons import BirdDaemon, FrrRouter, NodeSpeaker, RouterDaemon
 from lab.process import signal_process
 from lab.run import Lab, Timings
@@ -77,7 +77,7 @@ def _mounts(daemon: BirdDaemon | FrrRouter, scratch: Path) -> str:
 
 def _host_daemon(lab: Lab, host: str) -> BirdDaemon | FrrRouter:
     """The lab's own FRR or BIRD on ``host``: what the program's host scripts configure."""
-    daemon: RouterDaemon | NodeSpeaker = lab.router if host == "router" else lab.speakers[host]
+    daemon: RouterDaemon | NodeSpeaker = lab.routers[host] if host in lab.routers else lab.speakers[host]
     if not isinstance(daemon, BirdDaemon | FrrRouter):
         raise LabError(f"{host} runs {daemon.kind} (configured through Kubernetes objects): no host config to push")
     return daemon
@@ -86,7 +86,7 @@ def _host_daemon(lab: Lab, host: str) -> BirdDaemon | FrrRouter:
 def push_through_activation(lab: Lab, host: str, text: str) -> ActivationResult:
     """Run the program's activation script for ``host``'s daemon with ``text`` on stdin."""
     daemon = _host_daemon(lab, host)
-    netns_name = lab.plan.topology.router_netns if host == "router" else lab.plan.topology.node(host).netns
+    netns_name = lab.plan.topology.netns_of(host)
     script = activate_script(daemon.kind, sha256(text))
     scratch = Path(tempfile.mkdtemp(prefix=f"faults-{host}-", dir=lab.workdir))
     shell = f"{_mounts(daemon, scratch)} && exec sh -c {shlex.quote(script)}"
@@ -101,13 +101,18 @@ def push_through_activation(lab: Lab, host: str, text: str) -> ActivationResult:
 
 
 def _session_marks(lab: Lab) -> dict[str, Any]:
-    """What changes when a session resets: FRR's established counters, BIRD's per-protocol 'since'."""
-    router = lab.router
-    if isinstance(router, FrrRouter):
-        neighbors = router.vtysh_json("show bgp neighbors json")
-        return {a: n.get("connectionsEstablished") for a, n in neighbors.items()}
-    lines = router.birdc("show", "protocols").splitlines()
-    return {line.split()[0]: " ".join(line.split()[3:5]) for line in lines if " BGP " in line}
+    """What changes when a session resets: FRR's established counters, BIRD's per-protocol 'since',
+    on every router."""
+    marks: dict[str, Any] = {}
+    for host, router in lab.routers.items():
+        if isinstance(router, FrrRouter):
+            neighbors = router.vtysh_json("show bgp neighbors json")
+            marks[host] = {a: n.get("connectionsEstablished") for a, n in neighbors.items()}
+        else:
+            assert isinstance(router, BirdDaemon)
+            lines = router.birdc("show", "protocols").splitlines()
+            marks[host] = {line.split()[0]: " ".join(line.split()[3:5]) for line in lines if " BGP " in line}
+    return marks
 
 
 @dataclass
@@ -116,9 +121,9 @@ class Frozen:
 
     node: str
     node_ip: str
-    hold: int  # the negotiated hold time: the router must notice within it
-    degraded: dict[str, Any]  # the expectation without the node (``checks.without_node``)
-    withdrawn: list[str]  # prefixes only this node announces
+    hold: int  # the negotiated hold time: the routers must notice within it
+    degraded: dict[str, dict[str, Any]]  # router host -> its expectation without the node
+    withdrawn: dict[str, list[str]]  # router host -> prefixes it loses with the node
     frozen_at: float
     resumed_at: float | None = None
 
@@ -128,7 +133,8 @@ def frozen(lab: Lab, node: str) -> Iterator[Frozen]:
     """``node``'s speaker frozen inside the block (its TCP session open but silent, so only the
     hold timer notices), resumed with SIGCONT however the block ends."""
     node_ip = next(str(n.ip) for n in lab.plan.cfg.nodes if n.name == node)
-    degraded, withdrawn = without_node(lab.plan.expected, node_ip)
+    degraded = lab.plan.expected_without(frozenset({node}))
+    withdrawn = {h: sorted(set(lab.plan.expected[h]["routes"]) - set(e["routes"])) for h, e in degraded.items()}
     record = lab.speaker_record(node)
     if not signal_process(record, signal.SIGSTOP):
         raise LabError(f"{record.role} ({record.pid}) is not running")
@@ -141,10 +147,10 @@ def frozen(lab: Lab, node: str) -> Iterator[Frozen]:
 
 
 def wait_withdrawn(lab: Lab, state: Frozen) -> Waited[Any]:
-    """Until the router has withdrawn the frozen node's prefixes and dropped it from every ECMP set
-    (budget: the hold time + 10 s); the router's view then, seconds since the freeze."""
+    """Until every router has withdrawn the frozen node's prefixes and dropped it from every ECMP
+    set (budget: the hold time + 10 s); the routers' views then, seconds since the freeze."""
     return wait_until(
-        lambda: _observed(lab, lab.plan.topology.router_netns, state.degraded, state.withdrawn),
+        lambda: observed(lab, state.degraded, state.withdrawn),
         Budget("withdrawal after a frozen speaker (hold time + 10 s)", state.hold + 10),
         f"{state.node}'s routes withdrawn and ECMP sets without {state.node_ip}",
         since=state.frozen_at,
@@ -154,7 +160,7 @@ def wait_withdrawn(lab: Lab, state: Frozen) -> Waited[Any]:
 def wait_recovered(lab: Lab, state: Frozen, recovery: Budget = RECOVERY) -> Waited[Any]:
     """Until every session and route is back after the resume; seconds since the resume."""
     return wait_until(
-        lambda: _observed(lab, lab.plan.topology.router_netns, lab.plan.expected, []),
+        lambda: observed(lab, lab.plan.expected, {}),
         recovery,
         f"{state.node}'s routes back after it was resumed (SIGCONT)",
         since=state.resumed_at,
@@ -172,15 +178,23 @@ def frozen_speaker(lab: Lab, node: str, recovery: Budget = RECOVERY) -> dict[str
         "holdTimeSeconds": state.hold,
         "withdrawnSeconds": gone.elapsed,
         "withdrawn": state.withdrawn,
-        "routesAfterWithdrawal": gone.value.routes,
+        "routesAfterWithdrawal": {h: v.routes for h, v in gone.value.items()},
         "recovery": "resumed (SIGCONT)",
         "recoveredSeconds": back.elapsed,
     }
 
 
-def _observed(lab: Lab, router_ns: str, expect: dict[str, Any], withdrawn: list[str]) -> tuple[Any, list[str]]:
-    view = observe_router(lab.router, router_ns)
-    return view, route_problems(expect, view, withdrawn=withdrawn)
+def observed(
+    lab: Lab, expected: dict[str, dict[str, Any]], withdrawn: dict[str, list[str]]
+) -> tuple[dict[str, RouterView], list[str]]:
+    """Each router in ``expected`` (by host) against its expectation; prefixes in ``withdrawn`` absent."""
+    views: dict[str, RouterView] = {}
+    problems: list[str] = []
+    for host, expect in expected.items():
+        router = lab.routers[host]
+        views[host] = view = observe_router(router, router.netns)
+        problems += [f"{host}: {p}" for p in route_problems(expect, view, withdrawn=withdrawn.get(host, []))]
+    return views, problems
 
 
 def broken_config_rejected(lab: Lab, host: str) -> dict[str, Any]:
@@ -198,10 +212,7 @@ def broken_config_rejected(lab: Lab, host: str) -> dict[str, Any]:
         problems.append(f"the refusal does not quote the checker ({CHECKER_WORDS[daemon.kind]!r}): {result.stderr!r}")
     if daemon.conf.read_text() != before_text:
         problems.append(f"{daemon.conf} changed although the push was refused")
-    router_ns = lab.plan.topology.router_netns
-    wait_until(
-        lambda: _observed(lab, router_ns, lab.plan.expected, []), STEADY, "sessions and routes after the refusal"
-    )
+    wait_until(lambda: observed(lab, lab.plan.expected, {}), STEADY, "sessions and routes after the refusal")
     if _session_marks(lab) != before_marks:
         problems.append(f"a session reset after the refused push: {before_marks} -> {_session_marks(lab)}")
     if problems:
@@ -220,8 +231,7 @@ def good_config_reloaded(lab: Lab, host: str) -> dict[str, Any]:
         raise LabError(
             f"re-pushing {host}'s own config failed (exit {result.returncode}): {result.stderr or result.stdout}"
         )
-    router_ns = lab.plan.topology.router_netns
-    wait_until(lambda: _observed(lab, router_ns, lab.plan.expected, []), STEADY, "sessions and routes after the reload")
+    wait_until(lambda: observed(lab, lab.plan.expected, {}), STEADY, "sessions and routes after the reload")
     if _session_marks(lab) != before_marks:
         raise LabError(f"re-pushing {host}'s unchanged config reset a session: {before_marks} -> {_session_marks(lab)}")
     return {"host": host, "kind": "bird", "reloaded": True, "message": result.stdout.strip().splitlines()}
@@ -233,7 +243,7 @@ def run_faults(lab: Lab, node: str | None = None) -> dict[str, Any]:
         raise LabError("--faults needs the lab's own daemons: not on a hosts-mode lab (`up --hosts ssh`)")
     target = node or lab.plan.cfg.nodes[0].name
     results: dict[str, Any] = {"frozenSpeaker": frozen_speaker(lab, target)}
-    refused = [broken_config_rejected(lab, "router")]
+    refused = [broken_config_rejected(lab, host) for host in lab.routers]
     if isinstance(lab.speakers[target], BirdDaemon):
         refused.append(broken_config_rejected(lab, target))
         results["goodConfigReloaded"] = good_config_reloaded(lab, target)

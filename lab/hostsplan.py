@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network, ip_address, ip_network
 
+from cilium_bgp.config import RouterSettings
 from cilium_bgp.renderers.scripts import CONFIG_PATHS
 from lab.plan import LabPlan, StackUnusable
 from lab.topology import netns_name
@@ -62,21 +63,27 @@ def _address(text: str | None, where: str) -> IPv4Address:
     return address
 
 
+def _the_router(plan: LabPlan) -> RouterSettings:
+    if plan.cfg.router is None:
+        raise StackUnusable("hosts mode models one router (`router`), not several (`routers`)")
+    return plan.cfg.router
+
+
 def _data_subnets(plan: LabPlan) -> list[IPv4Network]:
     cfg = plan.cfg
-    subnets = [i.address.network for i in cfg.router.interfaces]
+    subnets = [i.address.network for i in _the_router(plan).interfaces]
     subnets += [n.address.network for n in cfg.nodes]
     subnets += list(cfg.cilium.cluster_pool_ipv4_pod_cidr_list) + list(cfg.lb_cidrs)
     subnets += [c for cidrs in plan.pod_cidrs.values() for c in cidrs]
-    subnets += [s.address.network for s in plan.topology.segments]
+    subnets += [s.network for s in plan.topology.segments]
     subnets.append(plan.topology.client.address.network)
     return subnets
 
 
 def _ssh_hosts(plan: LabPlan) -> list[SshHost]:
-    cfg = plan.cfg
-    router_files = (CONFIG_PATHS[cfg.router.daemon], SYSCTL_PATH)
-    wanted = [("router", cfg.router.ssh, plan.topology.router_netns, router_files)]
+    cfg, router = plan.cfg, _the_router(plan)
+    router_files: tuple[str, ...] = (CONFIG_PATHS[router.daemon], SYSCTL_PATH)
+    wanted = [("router", router.ssh, plan.topology.router_netns, router_files)]
     # With any other method the program configures the nodes through Kubernetes only.
     for node in cfg.nodes if cfg.method == "bird" else ():
         wanted.append((node.name, node.ssh, plan.topology.node(node.name).netns, (CONFIG_PATHS["bird"],)))
@@ -99,7 +106,7 @@ def plan_hosts(plan: LabPlan) -> HostsPlan:
             f"(method 'bird'); method {cfg.method!r} configures its nodes through Kubernetes"
         )
     hosts = _ssh_hosts(plan)
-    taken = {i.name for i in cfg.router.interfaces} | {n.interface or "eth0" for n in cfg.nodes}
+    taken = {i.name for i in _the_router(plan).interfaces} | {n.interface or "eth0" for n in cfg.nodes}
     if HOST_MGMT_IF in taken:
         raise StackUnusable(f"hosts mode: interface name {HOST_MGMT_IF} is the lab's management port; rename it")
     subnets = {ip_network(f"{h.address}/24", strict=False) for h in hosts}

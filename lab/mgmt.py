@@ -52,7 +52,7 @@ def management_stack(stack_file: Path, directory: Path) -> Path:
         return stack_file
     text = stack_file.read_text()
     for third in range(100, 200):
-        if not root_conflicts(ip_network(f"198.18.{third}.0/24"), f"{ROOT_LINK_PREFIX}unused"):
+        if not root_conflicts(IPv4Network(f"198.18.{third}.0/24"), f"{ROOT_LINK_PREFIX}unused"):
             moved = directory / "management-moved" / stack_file.name
             moved.parent.mkdir(parents=True, exist_ok=True)
             moved.write_text(text.replace("host: 198.18.0.", f"host: 198.18.{third}."))

@@ -11,14 +11,22 @@ import contextlib
 import os
 import signal
 from collections.abc import Callable
+from ipaddress import IPv4Address
 from pathlib import Path
 
 from lab.process import running
 from lab.shell import LabError, log, run
-from lab.topology import Segment, Topology
+from lab.topology import Member, Segment, Topology
 from lab.wait import Budget, wait_until
 
 NETNS_DIR = Path("/run/netns")
+# ECMP over gateways that may die: skip a failed neighbour; notice it within a few seconds.
+NEIGHBOUR_LIVENESS = (
+    ("base_reachable_time_ms", 2000),
+    ("delay_first_probe_time", 1),
+    ("retrans_time_ms", 500),
+    ("ucast_solicit", 2),
+)
 EMPTY = Budget("namespace empty", 10)
 
 
@@ -39,30 +47,73 @@ def add(name: str, record: Callable[[str], None]) -> None:
     ip(name, "link", "set", "lo", "up")
 
 
+def _address(member: Member) -> None:
+    ip(member.netns, "addr", "add", str(member.address), "dev", member.ifname)
+    ip(member.netns, "link", "set", member.ifname, "up")
+
+
 def _segment(topology: Topology, index: int, segment: Segment) -> None:
-    router = topology.router_netns
+    if segment.switched:
+        # Several routers on one subnet: a bridge in the switch namespace, every host a port on it.
+        switch = topology.switch_netns
+        assert switch is not None, "a switched segment means a switch namespace"
+        bridge = f"br{index}"
+        ip(switch, "link", "add", bridge, "type", "bridge")
+        ip(switch, "link", "set", bridge, "up")
+        for j, member in enumerate((*segment.routers, *segment.members)):
+            port = f"sp{index}-{j}"
+            ip(switch, "link", "add", port, "type", "veth", "peer", "name", member.ifname, "netns", member.netns)
+            ip(switch, "link", "set", port, "master", bridge, "up")
+            _address(member)
+        return
+    (router,) = segment.routers
     if segment.loopback:
-        ip(router, "addr", "add", str(segment.address), "dev", "lo")
+        ip(router.netns, "addr", "add", str(router.address), "dev", "lo")
         return
     if segment.bridged:
         # Several hosts (or none) on one subnet: the router's interface is a bridge.
-        ip(router, "link", "add", segment.ifname, "type", "bridge")
+        ip(router.netns, "link", "add", router.ifname, "type", "bridge")
         for j, member in enumerate(segment.members):
             port = f"lp{index}-{j}"
-            ip(router, "link", "add", port, "type", "veth", "peer", "name", member.ifname, "netns", member.netns)
-            ip(router, "link", "set", port, "master", segment.ifname, "up")
+            ip(router.netns, "link", "add", port, "type", "veth", "peer", "name", member.ifname, "netns", member.netns)
+            ip(router.netns, "link", "set", port, "master", router.ifname, "up")
     else:
         member = segment.members[0]
-        ip(router, "link", "add", segment.ifname, "type", "veth", "peer", "name", member.ifname, "netns", member.netns)
-    ip(router, "addr", "add", str(segment.address), "dev", segment.ifname)
-    ip(router, "link", "set", segment.ifname, "up")
+        ip(
+            router.netns,
+            "link",
+            "add",
+            router.ifname,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            member.ifname,
+            "netns",
+            member.netns,
+        )
+    _address(router)
     for member in segment.members:
-        ip(member.netns, "addr", "add", str(member.address), "dev", member.ifname)
-        ip(member.netns, "link", "set", member.ifname, "up")
+        _address(member)
+
+
+def _default_route(netns: str, ifname: str, gateways: tuple[IPv4Address, ...]) -> None:
+    """One gateway, or ECMP over several: ``fib_multipath_use_neigh`` skips a gateway whose neighbour
+    entry failed, and short neighbour timers let that happen within seconds of a router going down
+    (standing in for the first-hop redundancy a redundant pair offers its hosts)."""
+    if len(gateways) == 1:
+        ip(netns, "route", "add", "default", "via", str(gateways[0]))
+        return
+    run(["sysctl", "-q", "-w", "net.ipv4.fib_multipath_use_neigh=1"], netns=netns)
+    for key, value in NEIGHBOUR_LIVENESS:
+        # Slashes: an interface name may hold a dot.
+        run(["sysctl", "-q", "-w", f"net/ipv4/neigh/{ifname}/{key}={value}"], netns=netns)
+    hops = [arg for gateway in gateways for arg in ("nexthop", "via", str(gateway))]
+    ip(netns, "route", "add", "default", *hops)
 
 
 def build(topology: Topology, record: Callable[[str], None], router_sysctl: Path | None) -> None:
-    """Create every namespace (recorded first), link and address; apply the router's sysctl file.
+    """Create every namespace (recorded first), link and address; apply the routers' sysctl file.
 
     ``router_sysctl`` None (hosts mode): the program's own sysctl activation sets the router up.
     """
@@ -71,7 +122,7 @@ def build(topology: Topology, record: Callable[[str], None], router_sysctl: Path
     for index, segment in enumerate(topology.segments):
         _segment(topology, index, segment)
     for node in topology.nodes:
-        ip(node.netns, "route", "add", "default", "via", str(node.gateway))
+        _default_route(node.netns, node.ifname, node.gateways)
         # No dummy links on this kernel; Cilium builds cilium_host as a veth pair too.
         ip(node.netns, "link", "add", "cilium_host", "type", "veth", "peer", "name", "cilium_net")
         ip(node.netns, "link", "set", "cilium_net", "up")
@@ -81,16 +132,18 @@ def build(topology: Topology, record: Callable[[str], None], router_sysctl: Path
             # The node answers for the LB IPs it announces, as Cilium's service load balancer does.
             ip(node.netns, "addr", "add", f"{lb_ip}/32", "dev", "lo")
     client = topology.client
-    ip(client.netns, "route", "add", "default", "via", str(client.gateway))
+    if client.gateways:
+        _default_route(client.netns, client.ifname, client.gateways)
     if topology.control_plane is not None:
         ip(topology.control_plane.netns, "route", "add", "default", "via", str(topology.control_plane.gateway))
     if router_sysctl is None:
         return
-    # The program's own sysctl file (the seed's list: forwarding on, IPv6 off); -e: skip absent keys.
-    run(["sysctl", "-q", "-e", "-p", str(router_sysctl)], netns=topology.router_netns)
-    forwarding = run(["cat", "/proc/sys/net/ipv4/ip_forward"], netns=topology.router_netns).stdout.strip()
-    if forwarding != "1":
-        raise LabError(f"net.ipv4.ip_forward is {forwarding!r} in {topology.router_netns} after {router_sysctl}")
+    for router in topology.routers:
+        # The program's own sysctl file (the seed's list: forwarding on, IPv6 off); -e: skip absent keys.
+        run(["sysctl", "-q", "-e", "-p", str(router_sysctl)], netns=router.netns)
+        forwarding = run(["cat", "/proc/sys/net/ipv4/ip_forward"], netns=router.netns).stdout.strip()
+        if forwarding != "1":
+            raise LabError(f"net.ipv4.ip_forward is {forwarding!r} in {router.netns} after {router_sysctl}")
 
 
 def pids_in(name: str) -> list[int]:

@@ -21,14 +21,15 @@ import yaml
 from cilium_bgp.artifacts import HELM_VALUES, node_config_path, render_artifacts, router_config
 from cilium_bgp.config import StackConfig
 from cilium_bgp.errors import ConfigError
-from cilium_bgp.renderers.common import effective_timers
+from cilium_bgp.plan import SessionPlan, build_plan
 from cilium_bgp.renderers.expectations import expected_state
 from cilium_bgp.stackfile import StackFileError, load_stack_file
 from cilium_bgp.versions import METHODS_WITH_CILIUM_SPEAKER
 from lab.cluster import allocate_lb_ips, pod_cidrs_of
 from lab.shell import LabError
 from lab.standin import ClusterInputs, SpeakerSpec, translate
-from lab.topology import StackUnusable, Topology, build_topology
+from lab.topology import StackUnusable, Topology, build_topology, router_hosts
+from lab.upstream import peerings, upstream_bird_conf, upstream_expected
 
 ConfigKind = Literal["frr", "bird", "gobgp"]
 SpeakerKind = Literal["bird", "gobgp"]
@@ -40,6 +41,8 @@ KUBE_ROUTER_REFUSAL = (
     "(docker.io/cloudnativelabs/kube-router), not as a binary from this machine's package registries, "
     "and it needs a Kubernetes API to read nodes and Services from (see docs/lab.md)"
 )
+# The lab's own config of the upstream peer the client plays (not an artifact of the program).
+UPSTREAM_CONFIG = "client/bird.conf"
 # What FRR and BIRD use when the stack sets no hold time.
 DAEMON_DEFAULT_HOLD = {"frr": 180, "bird": 240}
 
@@ -57,6 +60,7 @@ class ConfigFile:
 @dataclass(frozen=True)
 class LabPlan:
     cfg: StackConfig
+    sessions: SessionPlan
     stack_file: Path
     stack_sha256: str
     lab_id: str
@@ -66,17 +70,23 @@ class LabPlan:
     standins: dict[str, SpeakerSpec]  # node -> the GoBGP stand-in for its cilium-agent (Cilium methods)
     configs: tuple[ConfigFile, ...]
     topology: Topology
-    expected: dict[str, Any]
+    # Router host -> what it should see (``cilium_bgp.renderers.expectations``).
+    expected: dict[str, dict[str, Any]]
+    # The stack's upstream peer (the client), when it has one: its sessions and routes.
+    upstream: dict[str, Any] | None
     # A hosts-mode lab of a stack with Kubernetes: a real control plane and cilium-operator
     # (``lab.k8s.labcluster``) at cilium.k8sServiceHost.
     cluster: bool = False
 
-    @property
-    def router_config(self) -> ConfigFile:
-        return next(c for c in self.configs if c.host == "router")
+    def router_config(self, host: str) -> ConfigFile:
+        return next(c for c in self.configs if c.host == host)
 
     def node_config(self, node: str) -> ConfigFile:
         return next(c for c in self.configs if c.host == node)
+
+    @property
+    def router_hosts(self) -> list[str]:
+        return [r.host for r in self.topology.routers]
 
     @property
     def speaker_kind(self) -> SpeakerKind:
@@ -87,16 +97,32 @@ class LabPlan:
         """The addresses ``node``'s speaker must have an Established session with."""
         if node in self.standins:
             return [n.address for n in self.standins[node].neighbors]
-        return [self.cfg.router_address_for(next(n for n in self.cfg.nodes if n.name == node))]
+        return [s.router_address for s in self.sessions.node(node).sessions]
 
     def negotiated_hold(self, node: str) -> int:
-        """The hold time the router's session with ``node`` runs with: the smaller of both ends'."""
-        router_hold = effective_timers(self.cfg).hold or DAEMON_DEFAULT_HOLD[self.cfg.router.daemon]
+        """The hold time the routers' sessions with ``node`` run with: the smaller of both ends', for
+        the slowest of its routers."""
+        routers = {s.router for s in self.sessions.node(node).sessions}
+        router_hold = max(
+            self.sessions.timers.hold or DAEMON_DEFAULT_HOLD[r.daemon]
+            for r in self.sessions.routers
+            if r.name in routers
+        )
         if node in self.standins:
             node_hold = min(n.hold_time for n in self.standins[node].neighbors)
         else:
-            node_hold = effective_timers(self.cfg).hold or DAEMON_DEFAULT_HOLD["bird"]
+            node_hold = self.sessions.timers.hold or DAEMON_DEFAULT_HOLD["bird"]
         return min(router_hold, node_hold)
+
+    def expected_without(self, down: frozenset[str]) -> dict[str, dict[str, Any]]:
+        """What each router that is still up should see while the nodes and routers (by their plan
+        names) in ``down`` are down."""
+        lb = [str(ip) for ip in self.lb_ips.values()]
+        return {
+            r.host: expected_state(self.sessions, self.sessions.router(r.name), self.pod_cidrs, lb, down=down)
+            for r in self.topology.routers
+            if r.name not in down
+        }
 
 
 def stack_digest(path: Path) -> str:
@@ -163,16 +189,17 @@ def plan_lab(
                 metallb_pools = (yaml.safe_load(obj["data"]["config.yaml"]) or {}).get("address-pools") or []
         lb_ips = allocate_lb_ips(manifests, cfg.version, metallb_pools)
         standins = translate(ClusterInputs(cfg, manifests, helm_values, pod_cidrs, lb_ips))
-    router_path, _ = router_config(cfg)
-    configs = [
-        ConfigFile(router_path, "frr" if cfg.router.daemon == "frr" else "bird", "router", artifacts[router_path])
-    ]
-    for node in cfg.nodes:
+    sessions = build_plan(cfg)
+    configs = []
+    for host, router in zip(router_hosts(cfg, sessions, lab_id), sessions.routers, strict=True):
+        path, _ = router_config(sessions, router)
+        configs.append(ConfigFile(path, router.daemon, host.host, artifacts[path]))
+    for node in sessions.nodes:
         if node.name in standins:
             path = f"nodes/{node.name}/gobgpd.toml"
             configs.append(ConfigFile(path, "gobgp", node.name, standins[node.name].gobgp_toml()))
-        elif node_config_path(node) in artifacts:  # BIRD's; a cluster lab's Cilium nodes have none
-            path = node_config_path(node)
+        elif node_config_path(node.name) in artifacts:  # BIRD's; a cluster lab's Cilium nodes have none
+            path = node_config_path(node.name)
             configs.append(ConfigFile(path, "bird", node.name, artifacts[path]))
     if tamper:
         unknown = set(tamper) - {c.path for c in configs}
@@ -182,10 +209,19 @@ def plan_lab(
             ConfigFile(c.path, c.kind, c.host, tamper[c.path](c.text)) if c.path in tamper else c for c in configs
         ]
     lb_by_node = {name: list(s.lb_ips) for name, s in standins.items()}
-    topology = build_topology(cfg, lab_id, pod_cidrs, lb_by_node, control_plane)
-    expected = expected_state(cfg, pod_cidrs, [str(ip) for ip in lb_ips.values()])
+    topology = build_topology(cfg, sessions, lab_id, pod_cidrs, lb_by_node, control_plane)
+    lb = [str(ip) for ip in lb_ips.values()]
+    expected = {r.host: expected_state(sessions, sessions.router(r.name), pod_cidrs, lb) for r in topology.routers}
+    upstream = None
+    if topology.client.upstream is not None:
+        peers = peerings(sessions, topology)
+        asn = next(u.asn for _, r in cfg.all_routers for u in r.upstreams if u.name == topology.client.upstream)
+        text = upstream_bird_conf(sessions, topology.client, peers, asn)
+        configs.append(ConfigFile(UPSTREAM_CONFIG, "bird", "client", text))
+        upstream = upstream_expected(topology.client, peers, expected)
     return LabPlan(
         cfg=cfg,
+        sessions=sessions,
         stack_file=stack_file.resolve(),
         stack_sha256=stack_digest(stack_file),
         lab_id=lab_id,
@@ -196,5 +232,6 @@ def plan_lab(
         configs=tuple(configs),
         topology=topology,
         expected=expected,
+        upstream=upstream,
         cluster=cluster,
     )

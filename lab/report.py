@@ -117,30 +117,34 @@ def inspect_lines(report: dict[str, Any]) -> list[str]:
 
 
 def summary(report: dict[str, Any]) -> str:
+    daemons = ", ".join(f"{h} {d}" for h, d in report["routerDaemons"].items())
     lines = [
         f"lab {report['labId']}: {report['stackFile']}",
-        f"  method {report['method']}, router {report['routerDaemon']}; namespaces {' '.join(report['namespaces'])}",
-        "",
-        "sessions (the router's view)",
+        f"  method {report['method']}, routers: {daemons}; namespaces {' '.join(report['namespaces'])}",
     ]
-    expected = report["expected"]
-    peers = report["router"]["peers"]
-    rows = [["peer", "node", "AS", "state", "prefixes"]]
-    for address, want in sorted(expected["peers"].items()):
-        got = peers.get(address, {})
-        rows.append(
-            [
-                address,
-                want["node"],
-                str(got.get("asn", "?")),
-                got.get("state", "missing"),
-                str(got.get("prefixesReceived", "-")),
-            ]
-        )
-    lines += _table(rows)
-    lines += ["", "routes (the router's kernel table)"]
-    routes = report["router"]["routes"]
-    lines += _table([[p, "via " + ", ".join(h), "ECMP" if len(h) > 1 else ""] for p, h in sorted(routes.items())])
+    for host, view in report["routers"].items():
+        lines += ["", f"sessions ({host}'s view)"]
+        rows = [["peer", "who", "AS", "state", "prefixes"]]
+        for address, want in sorted(report["expected"][host]["peers"].items()):
+            got = view["peers"].get(address, {})
+            who = next(f"{k} {want[k]}" for k in ("node", "router", "upstream") if k in want)
+            rows.append(
+                [
+                    address,
+                    who,
+                    str(got.get("asn", "?")),
+                    got.get("state", "missing"),
+                    str(got.get("prefixesReceived", "-")),
+                ]
+            )
+        lines += _table(rows)
+        lines += ["", f"routes ({host}'s kernel table)"]
+        routes = view["routes"]
+        lines += _table([[p, "via " + ", ".join(h), "ECMP" if len(h) > 1 else ""] for p, h in sorted(routes.items())])
+    if "upstream" in report:
+        lines += ["", "the upstream peer (the client): its routes"]
+        routes = report["upstream"]["routes"]
+        lines += _table([[p, "via " + ", ".join(h), "ECMP" if len(h) > 1 else ""] for p, h in sorted(routes.items())])
     lines += ["", "speakers (each node's own view)"]
     rows = []
     for node, view in report["speakers"].items():
@@ -158,12 +162,11 @@ def summary(report: dict[str, Any]) -> str:
     if "hosts" in report:
         lines += ["", "hosts (configured by the program; files and daemons seen inside each host)"]
         lines += inspect_lines(report["hosts"])
-    check = report["programCheck"]
-    lines += [
-        "",
-        f"the program's own router check (bgp_status.py): {'ok' if check['ok'] else 'FAILED'} "
-        f"in {_seconds(check['elapsedSeconds'])}",
-        "",
-        *timings_lines(report["timings"]),
-    ]
+    lines.append("")
+    for host, check in report["programChecks"].items():
+        lines.append(
+            f"the program's own check on {host} (bgp_status.py): {'ok' if check['ok'] else 'FAILED'} "
+            f"in {_seconds(check['elapsedSeconds'])}"
+        )
+    lines += ["", *timings_lines(report["timings"])]
     return "\n".join(lines)

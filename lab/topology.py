@@ -2,17 +2,23 @@
 
 ::
 
-                         client (default via the router)
+                         client (default via the router, or the stack's upstream peer)
                            |  a router subnet no node uses (e.g. 192.168.121.0/24)
      node1 --- eth1 -- [ router ] -- eth2 --- node2
      10.0.1.10/24      10.0.1.2   10.0.2.2      10.0.2.10/24
      cilium_host: first pod IP (172.31.254.1), lo: the LB IPs the node announces
 
-One network namespace per host, named ``cbgp-<lab id>-<host>``. Each router interface of the
-stack becomes a veth pair to the single host on its subnet, or a bridge when several hosts (or
-none) share it; one named ``lo`` is the router's loopback. Nodes route everything via the router
-address on their subnet. The client takes the highest free address of the first router subnet no
-node uses and that has one to spare (not a /32 loopback), else a link of its own (``lab-client``).
+One network namespace per host, named ``cbgp-<lab id>-<host>``: ``router`` for a stack's one
+router, each router's name with ``routers``, each node's name, ``client``. Each subnet of the
+routers becomes one link: a veth pair between a router and the single host on its subnet, or a
+bridge when several hosts (or none) share it — in the router's namespace when one router has the
+subnet, in the lab's ``switch`` namespace when several do (so that a router going down takes only
+its own ports with it). An interface named ``lo`` is a router's loopback. Nodes route everything
+via their subnet's routers (an ECMP default route over all of them). The client takes the address
+of the stack's upstream peer (``routers[].upstreams``) when there is one, and then learns the
+cluster's prefixes over BGP from each router that has it (``lab.upstream``); else the highest free
+address of the first router subnet no node uses and that has one to spare (not a /32 loopback),
+with a default route via that subnet's routers, else a link of its own (``lab-client``).
 """
 
 from __future__ import annotations
@@ -21,19 +27,21 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 
-from cilium_bgp.config import RouterInterface, StackConfig
+from cilium_bgp.config import RouterInterface, RouterSettings, StackConfig
+from cilium_bgp.plan import SessionPlan
 from lab.shell import LabError
 
 PREFIX = "cbgp"
 IFNAME_MAX = 15  # IFNAMSIZ - 1
 # Used for the client only when every router subnet already holds nodes (TEST-NET-2, TEST-NET-3).
 SPARE_CLIENT_SUBNETS = (IPv4Network("198.51.100.0/24"), IPv4Network("203.0.113.0/24"))
-RESERVED_HOST_NAMES = ("router", "client", "cp")
+SWITCH = "switch"
+RESERVED_HOST_NAMES = ("router", "client", SWITCH, "cp")
 
 
 @dataclass(frozen=True)
 class Member:
-    """A host's end of a router subnet."""
+    """A host's end of a subnet."""
 
     host: str
     netns: str
@@ -43,20 +51,33 @@ class Member:
 
 @dataclass(frozen=True)
 class Segment:
-    """One router interface and the hosts on its subnet."""
+    """One subnet: the routers' ends of it and the other hosts on it."""
 
-    ifname: str
-    address: IPv4Interface
+    network: IPv4Network
+    routers: tuple[Member, ...]
     members: tuple[Member, ...]
 
     @property
     def loopback(self) -> bool:
-        """The router's own ``lo`` (e.g. a /32 holding the router-id): the address goes on it."""
-        return self.ifname == "lo"
+        """A router's own ``lo`` (e.g. a /32 holding the router-id): the address goes on it."""
+        return len(self.routers) == 1 and self.routers[0].ifname == "lo"
+
+    @property
+    def switched(self) -> bool:
+        """Several routers share the subnet: a bridge in the lab's switch namespace, a port each."""
+        return len(self.routers) > 1
 
     @property
     def bridged(self) -> bool:
-        return len(self.members) != 1 and not self.loopback
+        """One router with several hosts (or none): its interface is a bridge."""
+        return not self.switched and len(self.members) != 1 and not self.loopback
+
+
+@dataclass(frozen=True)
+class RouterHost:
+    host: str  # "router" for a stack's one router, else the router's name
+    name: str  # the router's name in the session plan
+    netns: str
 
 
 @dataclass(frozen=True)
@@ -65,7 +86,7 @@ class NodeHost:
     netns: str
     ifname: str
     address: IPv4Interface
-    gateway: IPv4Address
+    gateways: tuple[IPv4Address, ...]
     pod_cidrs: tuple[IPv4Network, ...]
     lb_ips: tuple[IPv4Address, ...]
 
@@ -80,7 +101,9 @@ class ClientHost:
     netns: str
     ifname: str
     address: IPv4Interface
-    gateway: IPv4Address
+    # Its default route (empty when it is the stack's upstream peer and learns routes over BGP).
+    gateways: tuple[IPv4Address, ...]
+    upstream: str | None  # the upstream peer's name it stands for
 
 
 @dataclass(frozen=True)
@@ -98,16 +121,30 @@ class ControlPlaneHost:
 @dataclass(frozen=True)
 class Topology:
     lab_id: str
-    router_netns: str
+    routers: tuple[RouterHost, ...]
     segments: tuple[Segment, ...]
     nodes: tuple[NodeHost, ...]
     client: ClientHost
     control_plane: ControlPlaneHost | None = None
 
     @property
+    def switch_netns(self) -> str | None:
+        return netns_name(self.lab_id, SWITCH) if any(s.switched for s in self.segments) else None
+
+    @property
     def namespaces(self) -> list[str]:
-        names = [self.router_netns, *(n.netns for n in self.nodes), self.client.netns]
-        return names + ([self.control_plane.netns] if self.control_plane else [])
+        switch = [self.switch_netns] if self.switch_netns else []
+        cp = [self.control_plane.netns] if self.control_plane else []
+        return [*switch, *(r.netns for r in self.routers), *(n.netns for n in self.nodes), self.client.netns, *cp]
+
+    @property
+    def router_netns(self) -> str:
+        """The namespace of a stack's one router (hosts mode models one router)."""
+        (router,) = self.routers
+        return router.netns
+
+    def router(self, host: str) -> RouterHost:
+        return next(r for r in self.routers if r.host == host)
 
     def node(self, name: str) -> NodeHost:
         for node in self.nodes:
@@ -116,11 +153,12 @@ class Topology:
         raise KeyError(name)
 
     def netns_of(self, host: str) -> str:
-        """The namespace of ``host``: "router", "client" or a node name."""
-        if host == "router":
-            return self.router_netns
+        """The namespace of ``host``: a router's host name, "client" or a node name."""
         if host == "client":
             return self.client.netns
+        for router in self.routers:
+            if router.host == host:
+                return router.netns
         return self.node(host).netns
 
 
@@ -146,23 +184,47 @@ def _client_address(network: IPv4Network, taken: set[IPv4Address]) -> IPv4Addres
 
 def _control_plane_interface(cfg: StackConfig, address: IPv4Address) -> RouterInterface:
     """The router subnet the control plane sits on at ``address`` (free, not the router's)."""
-    taken = {i.address.ip: "the router's" for i in cfg.router.interfaces} | {n.ip: f"{n.name}'s" for n in cfg.nodes}
+    taken = {i.address.ip: "a router's" for _, r in cfg.all_routers for i in r.interfaces} | {
+        n.ip: f"{n.name}'s" for n in cfg.nodes
+    }
     if address in taken:
         raise StackUnusable(
             f"cilium.k8sServiceHost {address} is {taken[address]} address: the cluster lab runs the control "
             "plane on a host of its own there; pick a free address on a router subnet"
         )
-    for iface in cfg.router.interfaces:
+    for iface in (i for _, r in cfg.all_routers for i in r.interfaces):
         if address in iface.address.network and iface.address.network.prefixlen < 31 and iface.name != "lo":
             return iface
     raise StackUnusable(
-        f"cilium.k8sServiceHost {address} is on no router subnet (router.interfaces): the nodes reach the API "
+        f"cilium.k8sServiceHost {address} is on no router subnet (routers' interfaces): the nodes reach the API "
         "server through the router, so the control plane needs an address on one of its subnets"
     )
 
 
+def router_hosts(cfg: StackConfig, plan: SessionPlan, lab_id: str) -> tuple[RouterHost, ...]:
+    if plan.form == "router":
+        return (RouterHost("router", plan.routers[0].name, netns_name(lab_id, "router")),)
+    # Names the lab gives its own hosts; nodes and routers share no name (validated).
+    reserved = ("client", SWITCH)
+    return tuple(
+        RouterHost(r.name, r.name, netns_name(lab_id, f"router-{r.name}" if r.name in reserved else r.name))
+        for r in plan.routers
+    )
+
+
+def _upstream(cfg: StackConfig) -> tuple[str, IPv4Address] | None:
+    """The stack's upstream peer (name, address) the client stands for: the lab models one."""
+    upstreams = {(u.name, u.address) for _, r in cfg.all_routers for u in r.upstreams}
+    if len(upstreams) > 1:
+        raise LabError(
+            f"the stack has several upstream peers {sorted(str(a) for _, a in upstreams)}; the lab models one"
+        )
+    return upstreams.pop() if upstreams else None
+
+
 def build_topology(
     cfg: StackConfig,
+    plan: SessionPlan,
     lab_id: str,
     pod_cidrs: Mapping[str, Sequence[IPv4Network]],
     lb_ips_by_node: Mapping[str, Sequence[IPv4Address]],
@@ -173,23 +235,32 @@ def build_topology(
     ``control_plane`` (a cluster lab): the API server's address, a host of its own on that router
     subnet.
     """
-    cp_iface = _control_plane_interface(cfg, control_plane) if control_plane is not None else None
+    cp_network = _control_plane_interface(cfg, control_plane).address.network if control_plane is not None else None
     cp_host: ControlPlaneHost | None = None
-    router_netns = netns_name(lab_id, "router")
+    routers = router_hosts(cfg, plan, lab_id)
+    settings: list[tuple[str, RouterHost, RouterSettings]] = [
+        (key, host, r) for (key, r), host in zip(cfg.all_routers, routers, strict=True)
+    ]
     node_netns = {
         n.name: netns_name(lab_id, f"node-{n.name}" if n.name in RESERVED_HOST_NAMES else n.name) for n in cfg.nodes
     }
     client_netns = netns_name(lab_id, "client")
+    upstream = _upstream(cfg)
+    taken = {i.address.ip for _, _, r in settings for i in r.interfaces} | {n.ip for n in cfg.nodes}
+    taken |= {control_plane} if control_plane is not None else set()
+    # Each subnet once, in the order the routers list their interfaces, with every router's end of it.
+    ends: dict[IPv4Network, list[Member]] = {}
+    for key, host, router in settings:
+        for index, iface in enumerate(router.interfaces):
+            ifname = _check_ifname(iface.name or f"eth{index}", f"{key}.interfaces[{index}]")
+            ends.setdefault(iface.address.network, []).append(Member(host.host, host.netns, ifname, iface.address))
     segments: list[Segment] = []
     nodes: list[NodeHost] = []
     client: ClientHost | None = None
-    taken = {i.address.ip for i in cfg.router.interfaces} | {n.ip for n in cfg.nodes}
-    taken |= {control_plane} if control_plane is not None else set()
-    for index, iface in enumerate(cfg.router.interfaces):
-        ifname = _check_ifname(iface.name or f"eth{index}", f"router.interfaces[{index}]")
+    for network, router_ends in ends.items():
         members: list[Member] = []
         for i, node in enumerate(cfg.nodes):
-            if cfg.node_subnet(node) is not iface:
+            if node.address.network != network:
                 continue
             node_if = _check_ifname(node.interface or "eth0", f"nodes[{i}].interface")
             members.append(Member(node.name, node_netns[node.name], node_if, node.address))
@@ -202,36 +273,50 @@ def build_topology(
                     netns=node_netns[node.name],
                     ifname=node_if,
                     address=node.address,
-                    gateway=iface.address.ip,
+                    gateways=tuple(e.address.ip for e in router_ends),
                     pod_cidrs=cidrs,
                     lb_ips=tuple(lb_ips_by_node.get(node.name, ())),
                 )
             )
-        if members and ifname == "lo":
-            raise LabError(f"router.interfaces[{index}]: lo is the router's loopback; no node can sit on it")
-        free = _client_address(iface.address.network, taken) if not members and client is None else None
-        if free is not None:
-            address = IPv4Interface(f"{free}/{iface.address.network.prefixlen}")
-            client = ClientHost(client_netns, "eth0", address, iface.address.ip)
+        if members and any(e.ifname == "lo" for e in router_ends):
+            raise LabError(f"{network}: lo is a router's loopback; no node can sit on it")
+        if upstream is not None and upstream[1] in network and client is None:
+            address = IPv4Interface(f"{upstream[1]}/{network.prefixlen}")
+            client = ClientHost(client_netns, "eth0", address, (), upstream[0])
             members.append(Member("client", client_netns, "eth0", address))
-        if iface is cp_iface and control_plane is not None:
-            address = IPv4Interface(f"{control_plane}/{iface.address.network.prefixlen}")
-            cp_host = ControlPlaneHost(netns_name(lab_id, "cp"), "eth0", address, iface.address.ip)
+        elif upstream is None and not members and client is None:
+            free = _client_address(network, taken)
+            if free is not None:
+                address = IPv4Interface(f"{free}/{network.prefixlen}")
+                client = ClientHost(client_netns, "eth0", address, tuple(e.address.ip for e in router_ends), None)
+                members.append(Member("client", client_netns, "eth0", address))
+        if network == cp_network and control_plane is not None:
+            address = IPv4Interface(f"{control_plane}/{network.prefixlen}")
+            cp_host = ControlPlaneHost(netns_name(lab_id, "cp"), "eth0", address, router_ends[0].address.ip)
             members.append(Member("cp", cp_host.netns, "eth0", address))
-        segments.append(Segment(ifname, iface.address, tuple(members)))
+        segments.append(Segment(network, tuple(router_ends), tuple(members)))
     if client is None:
-        used = [i.address.network for i in cfg.router.interfaces]
-        used += list(cfg.cilium.cluster_pool_ipv4_pod_cidr_list) + cfg.lb_cidrs
+        if upstream is not None:
+            raise LabError(f"upstream peer {upstream[1]} is on no router subnet")
+        used = list(ends) + list(cfg.cilium.cluster_pool_ipv4_pod_cidr_list) + cfg.lb_cidrs
         spare = next((s for s in SPARE_CLIENT_SUBNETS if not any(s.overlaps(u) for u in used)), None)
         if spare is None:
             raise LabError("every router subnet holds nodes and no spare subnet is free for the client")
         hosts = list(spare.hosts())
         router_address = IPv4Interface(f"{hosts[0]}/{spare.prefixlen}")
         address = IPv4Interface(f"{hosts[-1]}/{spare.prefixlen}")
-        client = ClientHost(client_netns, "eth0", address, router_address.ip)
-        segments.append(Segment("lab-client", router_address, (Member("client", client_netns, "eth0", address),)))
+        client = ClientHost(client_netns, "eth0", address, (router_address.ip,), None)
+        first = routers[0]
+        segments.append(
+            Segment(
+                spare,
+                (Member(first.host, first.netns, "lab-client", router_address),),
+                (Member("client", client_netns, "eth0", address),),
+            )
+        )
     nodes.sort(key=lambda n: [x.name for x in cfg.nodes].index(n.name))
-    names = [router_netns, *(n.netns for n in nodes), client_netns, *([cp_host.netns] if cp_host else [])]
+    topology = Topology(lab_id, routers, tuple(segments), tuple(nodes), client, cp_host)
+    names = topology.namespaces
     if len(set(names)) != len(names):
         raise LabError(f"namespace names collide: {names}")
-    return Topology(lab_id, router_netns, tuple(segments), tuple(nodes), client, cp_host)
+    return topology

@@ -59,6 +59,7 @@ def wait_until(
             value, problems = None, [f"no answer yet: {error}"]
         now = time.monotonic()
         if not problems:
+            # ``value`` is None only after a failed probe, which always has problems.
             return Waited(value, round(now - origin, 2))  # type: ignore[arg-type]
         if now >= deadline:
             raise DeadlinePassed(what, budget, problems)

@@ -140,12 +140,12 @@ def test_kubernetes_bound_strings_are_validated(key: str, value: Any) -> None:
 def test_good_strings_stay_accepted() -> None:
     raw = dev_raw(PROD)
     raw["kubeRouter"] = {"extraArgs": ["--v=2", "--bgp-graceful-restart", "--metrics-port=9090"]}
-    raw["router"]["hostname"] = "edge-router.example.net"
-    raw["router"]["frrVersion"] = "10.1.2"
+    raw["routers"][0]["hostname"] = "edge-router.example.net"
+    raw["routers"][0]["frrVersion"] = "10.1.2"
     raw["cilium"]["devices"] = ["eth+", "bond0.100"]
     raw["cilium"]["chartRepo"] = "oci://registry.example.com/charts"
     raw["ssh"] = {"user": "ops_admin"}
-    raw["router"]["ssh"] = {"host": "router.example.net", "hostKey": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE"}
+    raw["routers"][0]["ssh"] = {"host": "router.example.net", "hostKey": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE"}
     raw["demoService"]["image"] = "registry.example.com:5000/team/whoami@sha256:" + "a" * 64
     raw["kubernetes"] = {"context": "arn:aws:eks:eu-west-1:123:cluster/prod"}
     raw.pop("bgpPassword", None)

@@ -37,6 +37,7 @@ from stacks import PASSWORD, ROOT
 from cilium_bgp.config import StackConfig, load_config
 from cilium_bgp.docs import config_reference
 from cilium_bgp.errors import ConfigError
+from cilium_bgp.plan import build_plan
 from cilium_bgp.renderers.manifests import KUBE_ROUTER_PASSWORD_SECRET, render_manifests
 from cilium_bgp.secrets import secret_ref
 from cilium_bgp.stackfile import load_stack_file, raw_config_from_stack_file
@@ -51,7 +52,7 @@ INFORMERS = {
 
 
 def _objects(cfg: StackConfig) -> dict[str, dict[str, Any]]:
-    return {obj["kind"]: obj for obj in render_manifests(cfg)}
+    return {obj["kind"]: obj for obj in render_manifests(cfg, build_plan(cfg))}
 
 
 def _with(stack: Path, **changes: Any) -> StackConfig:
@@ -99,7 +100,7 @@ PASSWORD_STACK = ROOT / "tests" / "stacks" / "variants" / "kube-router-password-
 
 def _password_file(cfg: StackConfig) -> tuple[dict[str, Any], str]:
     """The Secret holding kube-router's password file, and the path the DaemonSet reads it from."""
-    objects = render_manifests(cfg)
+    objects = render_manifests(cfg, build_plan(cfg))
     pod = next(o for o in objects if o["kind"] == "DaemonSet")["spec"]["template"]["spec"]
     flags = [a for a in pod["containers"][0]["args"] if a.startswith("--peer-router-passwords")]
     assert len(flags) == 1 and flags[0].startswith("--peer-router-passwords-file="), f"password flags: {flags}"

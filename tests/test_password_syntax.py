@@ -31,6 +31,7 @@ from stacks import ROOT
 from cilium_bgp.artifacts import render_artifacts
 from cilium_bgp.config import StackConfig, load_config
 from cilium_bgp.errors import ConfigError
+from cilium_bgp.plan import build_plan
 from cilium_bgp.renderers.manifests import render_manifests
 from cilium_bgp.secrets import reveal
 from cilium_bgp.stackfile import raw_config_from_stack_file
@@ -115,7 +116,7 @@ def test_carriable_password_accepted(stack: Path, password: str) -> None:
 )
 def test_bgp_config_keeps_the_password_one_scalar(password: str, router_daemon: str) -> None:
     cfg = _load(METALLB, password, router_daemon)
-    config_map = next(o for o in render_manifests(cfg) if o["kind"] == "ConfigMap")
+    config_map = next(o for o in render_manifests(cfg, build_plan(cfg)) if o["kind"] == "ConfigMap")
     text = reveal(config_map["data"]["config.yaml"], {"bgpPassword": password})
     peers = yaml.safe_load(text)["peers"]
     assert peers and all(p["password"] == password for p in peers), "each peer holds the whole password"

@@ -28,10 +28,13 @@ from pulumi_policy import (
     ResourceValidationArgs,
     StackValidationArgs,
 )
-from stacks import ROOT, SHIPPED, stack_id
+from stacks import ROOT, SHIPPED, VARIANTS, stack_id
 from test_program import mocks_for, secrets_for
 
+from cilium_bgp.stackfile import load_stack_file
+
 BY_NAME = {p.name: p for p in POLICIES}
+MULTI_ROUTER_VARIANTS = [s for s in VARIANTS if load_stack_file(s).routers is not None]
 URN = "urn:pulumi:{stack}::cilium-bgp::{type}::{name}"
 
 # -- part 1: rules on constructed arguments -------------------------------------------------------
@@ -307,6 +310,22 @@ def test_pod_cidr_announced_and_accepted() -> None:
     ]
 
 
+def test_pod_cidr_announced_and_accepted_by_each_of_its_routers() -> None:
+    """With several routers, each router a node peers with (its spec's peers) must accept it; the
+    others (another rack's router, a reflector) need not know it."""
+    rule = "pod-cidr-announced-and-accepted"
+    peers = [{"router": "tor1", "address": "10.0.1.1", "asn": 65100}, {"router": "tor9", "address": "10.0.1.9"}]
+    n = node("node1", "10.0.1.10/24", ["172.31.254.0/26"], peers=peers[:1])
+    tor1 = res("cilium-bgp:index:Router", "tor1", {**router_res().props, "name": "tor1"})
+    rr = res("cilium-bgp:index:Router", "rr1", {**router_res().props, "name": "rr1", "neighbors": []})
+    assert run_stack_rule(rule, [n, bird_config(n), tor1, rr]) == []
+    tor9 = res("cilium-bgp:index:Router", "tor9", {**router_res().props, "name": "tor9", "neighbors": []})
+    both = node("node1", "10.0.1.10/24", ["172.31.254.0/26"], peers=[peers[0], {**peers[1], "asn": 65100}])
+    assert run_stack_rule(rule, [both, bird_config(both), tor1, tor9, rr]) == [
+        "Node node1: router tor9 has no neighbor 10.0.1.10; its routes are never accepted."
+    ]
+
+
 def test_secrets_marked_secret() -> None:
     rule, typ = "secrets-marked-secret", "command:remote:Command"
     key = throwaway_private_key()
@@ -405,6 +424,28 @@ def test_shipped_stacks_pass_every_mandatory_rule(stack: Path) -> None:
     assert violations, "the advisory rules do see the stack (e.g. unpinned SSH host keys)"
 
 
+def test_prod_has_a_redundant_pair() -> None:
+    """Under the stack tag its file tells the user to set, prod meets the production rules."""
+    import re
+
+    stack = ROOT / "Pulumi.prod.yaml"
+    production = dict(re.findall(r"^#\s+pulumi stack tag set (\S+) (\S+)", stack.read_text(), re.M))
+    assert production == {"environment": "prod"}, "Pulumi.prod.yaml says which stack tag makes it production"
+    run = run_stack_file(stack, secrets=secrets_for(stack), mocks=mocks_for(stack))
+    resilience = {"redundant-router", "fast-failover-timers"}
+    assert [v for v in evaluate(run, stack_tags=production) if v.policy in resilience] == []
+    dev = ROOT / "Pulumi.dev.yaml"
+    run = run_stack_file(dev, secrets=secrets_for(dev), mocks=mocks_for(dev))
+    found = [v.policy for v in evaluate(run, stack_tags=production) if v.policy == "redundant-router"]
+    assert found == ["redundant-router"], "the rule does fire on one router"
+
+
+@pytest.mark.parametrize("stack", MULTI_ROUTER_VARIANTS, ids=stack_id)
+def test_several_router_variants_pass_every_mandatory_rule(stack: Path) -> None:
+    run = run_stack_file(stack, secrets=secrets_for(stack), mocks=mocks_for(stack), stack=stack_id(stack))
+    assert mandatory(evaluate(run)) == []
+
+
 @contextmanager
 def without_config_validation() -> Iterator[None]:
     with mock.patch("cilium_bgp.validate.check_stack", return_value=[]):
@@ -417,8 +458,8 @@ def with_plain_v1_neighbors() -> Iterator[None]:
 
     original = manifests._peering_policy_objects
 
-    def plain(cfg: Any) -> list[dict[str, Any]]:
-        objects = original(cfg)
+    def plain(cfg: Any, plan: Any) -> list[dict[str, Any]]:
+        objects = original(cfg, plan)
         for obj in objects:
             for router in obj["spec"]["virtualRouters"]:
                 for neighbor in router["neighbors"]:
@@ -458,15 +499,22 @@ def _nothing() -> Iterator[None]:
 
 
 def test_stack_tags_select_the_production_rules() -> None:
-    """prod (one router, hold 9 s): tagged as production it needs a second router; tagged for fast
-    failover with a 5 s limit, its hold time is too long; untagged, neither rule applies."""
-    stack = ROOT / "Pulumi.prod.yaml"
-    run = run_stack_file(stack, secrets=secrets_for(stack), mocks=mocks_for(stack))
+    """Tagged as production, dev (one router) needs a second router, and neither dev (the daemons'
+    hold time) nor prod (hold 9 s) meets a 5 s fast-failover limit; untagged, neither rule applies."""
     resilience = {"redundant-router", "fast-failover-timers"}
     strict = {"fast-failover-timers": {"maxHoldTimeSeconds": 5}}
-    assert not [v for v in evaluate(run, strict) if v.policy in resilience]
-    tagged = evaluate(run, strict, stack_tags={"environment": "prod"})
-    assert sorted(v.policy for v in tagged if v.policy in resilience) == sorted(resilience)
+    found = set()
+    for name in ("Pulumi.dev.yaml", "Pulumi.prod.yaml"):
+        stack = ROOT / name
+        run = run_stack_file(stack, secrets=secrets_for(stack), mocks=mocks_for(stack))
+        assert not [v for v in evaluate(run, strict) if v.policy in resilience]
+        tagged = evaluate(run, strict, stack_tags={"environment": "prod"})
+        found |= {f"{name}: {v.policy}" for v in tagged if v.policy in resilience}
+    assert found == {
+        "Pulumi.dev.yaml: redundant-router",
+        "Pulumi.dev.yaml: fast-failover-timers",
+        "Pulumi.prod.yaml: fast-failover-timers",
+    }, found
 
 
 def test_levels_can_be_changed_by_config() -> None:

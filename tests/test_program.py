@@ -14,7 +14,8 @@ from harness import ProgramRun, StackMocks, run_program, run_stack_file, stack_f
 from keys import throwaway_private_key
 from stacks import ALL_STACKS, PASSWORD, ROOT, SECRET_VALUES, carved_pod_cidrs, stack_id
 
-from cilium_bgp.artifacts import node_config_path, render_artifacts, router_config
+from cilium_bgp.artifacts import node_config_path, render_artifacts, router_config, router_sysctl_path
+from cilium_bgp.plan import RouterPlan, SessionPlan, build_plan
 from cilium_bgp.renderers.helm_values import render_helm_values
 from cilium_bgp.renderers.manifests import render_manifests
 from cilium_bgp.renderers.scripts import activation_stdin
@@ -50,6 +51,11 @@ def run_of(stack: Path) -> ProgramRun:
     return _RUNS[stack]
 
 
+def router_resource(plan: SessionPlan, router: RouterPlan) -> str:
+    """The Router component's name: ``router`` for the one-router form, else the router's name."""
+    return "router" if plan.form == "router" else router.name
+
+
 def commands(run: ProgramRun) -> dict[str, dict[str, Any]]:
     return {r.urn.split("::")[-1]: run.inputs[r.urn] for r in run.of_type("command:remote:Command")}
 
@@ -67,17 +73,24 @@ def test_pushes_exactly_the_rendered_files(stack: Path) -> None:
     files = expected_files(stack)
     cmds = commands(run_of(stack))
     # On the wire each file follows the header with its sha256 (the activation checks it).
-    assert unwrap(cmds["router-sysctl"]["stdin"]) == activation_stdin(files["router/sysctl.conf"])
-    path, _ = router_config(cfg)
-    assert unwrap(cmds[f"router-{cfg.router.daemon}-config"]["stdin"]) == activation_stdin(files[path])
+    plan = build_plan(cfg)
+    for router in plan.routers:
+        name = router_resource(plan, router)
+        path, _ = router_config(plan, router)
+        assert unwrap(cmds[f"{name}-sysctl"]["stdin"]) == activation_stdin(files[router_sysctl_path(plan, router)])
+        assert unwrap(cmds[f"{name}-{router.daemon}-config"]["stdin"]) == activation_stdin(files[path])
     for node in cfg.nodes:
         if cfg.method == "bird":
-            assert unwrap(cmds[f"{node.name}-bird-config"]["stdin"]) == activation_stdin(files[node_config_path(node)])
+            assert unwrap(cmds[f"{node.name}-bird-config"]["stdin"]) == activation_stdin(
+                files[node_config_path(node.name)]
+            )
         else:
             assert f"{node.name}-bird-config" not in cmds, "only the bird method touches node hosts"
 
 
 K8S_STACKS = [s for s in ALL_STACKS if load_stack_file(s).kubernetes.enabled]
+MULTI_ROUTER_STACKS = [s for s in ALL_STACKS if load_stack_file(s).routers is not None]
+VARIANTS_DIR = ROOT / "tests" / "stacks" / "variants"
 HOST_ONLY_STACKS = [s for s in ALL_STACKS if not load_stack_file(s).kubernetes.enabled]
 
 
@@ -105,7 +118,8 @@ def test_applies_exactly_the_rendered_kubernetes_objects(stack: Path) -> None:
         sent = {k: unwrap(v) for k, v in run.inputs[found[0].urn].items()}
         assert sent == obj
     registered = [r for token in {type_token(m) for m in manifests} for r in run.of_type(token)]
-    assert len(registered) == len(manifests) == len(render_manifests(cfg)), "no object beyond the rendered ones"
+    rendered = render_manifests(cfg, build_plan(cfg))
+    assert len(registered) == len(manifests) == len(rendered), "no object beyond the rendered ones"
 
 
 @pytest.mark.parametrize("stack", HOST_ONLY_STACKS, ids=stack_id)
@@ -152,21 +166,35 @@ def test_exports(stack: Path) -> None:
     assert out["ciliumVersion"] == cfg.cilium.version
     pod_cidrs = carved_pod_cidrs(cfg) if cfg.pod_cidr_source == "cluster" else {n.name: n.pod_cidrs for n in cfg.nodes}
     assert out["podCidrs"] == {n: [str(c) for c in cs] for n, cs in pod_cidrs.items()}
-    assert out["routerConfig"] == router_config(cfg)[1], "the audit copy is the rendered, redacted text"
+    plan = build_plan(cfg)
+    configs = {r.name: router_config(plan, r)[1] for r in plan.routers}
+    # One router: the shapes such stacks always had; several: keyed by router name.
+    keyed = plan.form == "routers"
+    assert out["routerConfig"] == (configs if keyed else configs[plan.routers[0].name]), "the rendered, redacted text"
     files = render_artifacts(cfg, pod_cidrs)
     assert out["nodeConfigs"] == (
-        {n.name: files[node_config_path(n)] for n in cfg.nodes} if cfg.method == "bird" else {}
+        {n.name: files[node_config_path(n.name)] for n in cfg.nodes} if cfg.method == "bird" else {}
     )
-    assert set(out["bgpPeers"]) == {str(n.ip) for n in cfg.nodes}
-    for node in cfg.nodes:
-        peer = out["bgpPeers"][str(node.ip)]
-        lb = 1 if cfg.demo and cfg.shared_asn else 0
-        assert peer == {
-            "node": node.name,
-            "asn": cfg.node_asn(node),
-            "state": "Established",
-            "prefixesReceived": len(pod_cidrs[node.name]) + lb,
-        }
+    peers_by_router = out["bgpPeers"] if keyed else {plan.routers[0].name: out["bgpPeers"]}
+    assert set(peers_by_router) == {r.name for r in plan.routers}
+    lb = 1 if cfg.demo and cfg.shared_asn else 0
+    for router in plan.routers:
+        peers = peers_by_router[router.name]
+        nodes = {str(s.node_address): s for s in router.sessions}
+        mesh = {str(m.peer_address): m for m in router.mesh}
+        upstreams = {str(u.address) for u in router.upstreams}
+        assert set(peers) == set(nodes) | set(mesh) | upstreams, f"{router.name}: its node, router and upstream peers"
+        for address, session in nodes.items():
+            assert peers[address] == {
+                "node": session.node,
+                "asn": session.node_asn,
+                "state": "Established",
+                "prefixesReceived": len(pod_cidrs[session.node]) + lb,
+            }
+        for address, m in mesh.items():
+            assert peers[address]["router"] == m.peer
+            assert peers[address]["asn"] == m.peer_asn
+            assert peers[address]["state"] == "Established"
     if cfg.demo:
         assert out["loadBalancerIps"] == {cfg.demo.name: str(cfg.demo.load_balancer_ip or "192.0.2.77")}
     else:
@@ -279,10 +307,83 @@ def test_components_carry_resolved_specs() -> None:
     ]
     assert router["maximumPaths"] == 2
     assert router["usesPassword"] is True
+    assert router["mesh"] == [
+        {"router": "router2", "address": "192.168.121.17", "asn": 65100, "internal": True, "reflectorClient": False}
+    ]
     node = run.inputs[run.named("node2").urn]
     assert node["speaker"] == "cilium-bgp-v2"
     assert node["podCIDRs"] == ["172.31.254.64/26"]
-    assert node["peerAddress"] == "192.168.121.16"
+    assert node["peers"] == [
+        {"router": "router", "address": "10.0.2.2", "asn": 65100},
+        {"router": "router2", "address": "10.0.2.3", "asn": 65100},
+    ]
+    assert (node["peerAddress"], node["peerASN"]) == ("10.0.2.2", 65100), "the first of its routers"
+
+
+ONE_ROUTER_NAMES = {"router", "router-sysctl", "router-frr-config", "verify", "verify-check"}
+
+
+@pytest.mark.parametrize("stack", [ROOT / "Pulumi.dev.yaml", VARIANTS_DIR / "bird-router-1.18.yaml"], ids=stack_id)
+def test_one_router_keeps_its_resource_names(stack: Path) -> None:
+    """A running one-router stack must not see its router replaced: the names (URNs) stay."""
+    run = run_of(stack)
+    daemon = load_stack_file(stack).router.daemon  # type: ignore[union-attr]
+    names = {r.urn.split("::")[-1] for r in run.registrations}
+    assert {n.replace("frr", daemon) for n in ONE_ROUTER_NAMES} <= names
+    assert [r.urn.split("::")[-1] for r in run.of_type("cilium-bgp:index:Router")] == ["router"]
+
+
+@pytest.mark.parametrize("stack", MULTI_ROUTER_STACKS, ids=stack_id)
+def test_one_router_component_and_check_per_router(stack: Path) -> None:
+    cfg = load_stack_file(stack)
+    plan = build_plan(cfg)
+    run = run_of(stack)
+    routers = sorted(r.urn.split("::")[-1] for r in run.of_type("cilium-bgp:index:Router"))
+    assert routers == sorted(r.name for r in plan.routers)
+    checks = sorted(r.urn.split("::")[-1] for r in run.of_type("cilium-bgp:index:BgpVerification"))
+    assert checks == sorted(f"verify-{r.name}" for r in plan.routers)
+    cmds = commands(run)
+    configs = [run.named(f"{r.name}-{r.daemon}-config").urn for r in plan.routers]
+    for router in plan.routers:
+        check = cmds[f"verify-{router.name}-check"]
+        assert check["create"].startswith(f"python3 - --daemon {router.daemon} ")
+        # The check fails naming its router (the status script's own words come first).
+        assert check["create"].endswith(
+            f"|| {{ echo 'cilium-bgp: the check above failed on router {router.name}' >&2; exit 1; }}"
+        )
+        expect = json.loads(shlex.split(check["create"])[shlex.split(check["create"]).index("--expect") + 1])
+        want = {str(s.node_address): {"asn": s.node_asn} for s in router.sessions}
+        want |= {str(m.peer_address): {"asn": m.peer_asn} for m in router.mesh}
+        want |= {str(u.address): {"asn": u.asn} for u in router.upstreams}
+        assert expect["peers"] == want, f"{router.name} expects its nodes, the routers and upstreams it peers with"
+        assert set(expect["routes"]) >= {str(c) for n in cfg.nodes for c in n.pod_cidrs}, "every PodCIDR"
+        # Mesh sessions need the other routers configured too.
+        deps = run.dependencies[run.named(f"verify-{router.name}-check").urn]
+        assert set(configs) <= set(deps), f"the check on {router.name} runs after every router's config"
+
+
+def test_router_per_rack_expects_remote_racks_via_the_rack_router() -> None:
+    run = run_of(VARIANTS_DIR / "rack-v2-1.18.yaml")
+    check = commands(run)["verify-tor2-check"]["create"]
+    expect = json.loads(shlex.split(check)[shlex.split(check).index("--expect") + 1])
+    # node1 and node3 sit in rack 1: tor2 reaches them through tor1's fabric address, whichever
+    # reflector carried the route; its own node2 directly.
+    assert expect["routes"]["172.31.254.0/26"] == ["10.0.0.1"]
+    assert expect["routes"]["172.31.254.128/26"] == ["10.0.0.1"]
+    assert expect["routes"]["172.31.254.64/26"] == ["10.0.2.10"]
+    assert expect["routes"]["192.0.2.10/32"] == ["10.0.2.10"], "the LB IP over its own node"
+    reflector = commands(run)["verify-rr1-check"]["create"]
+    expect = json.loads(shlex.split(reflector)[shlex.split(reflector).index("--expect") + 1])
+    assert expect["routes"]["192.0.2.10/32"] is None, "both rack routers announce it: the reflector picks"
+
+
+def test_redundant_pair_keyed_by_router_in_outputs() -> None:
+    run = run_of(ROOT / "Pulumi.prod.yaml")
+    peers = run.exports["bgpPeers"]
+    assert set(peers) == {"router", "router2"}
+    assert peers["router"]["192.168.121.17"]["router"] == "router2"
+    assert peers["router2"]["10.0.1.10"]["node"] == "node1"
+    assert set(run.exports["routerConfig"]) == {"router", "router2"}
 
 
 def _inputs_by_name(run: ProgramRun) -> dict[str, Any]:

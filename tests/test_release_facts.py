@@ -130,9 +130,10 @@ class TestBgpSecretsNamespace:
         return {"values": {"bgpControlPlane": {"secretsNamespace": {"name": name, "create": create}}}}
 
     def _secret_namespace(self, cfg: StackConfig) -> str:
+        from cilium_bgp.plan import build_plan
         from cilium_bgp.renderers.manifests import render_manifests
 
-        secrets = [o for o in render_manifests(cfg) if o["kind"] == "Secret"]
+        secrets = [o for o in render_manifests(cfg, build_plan(cfg)) if o["kind"] == "Secret"]
         assert len(secrets) == 1, secrets
         return secrets[0]["metadata"]["namespace"]
 

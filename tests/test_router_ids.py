@@ -31,6 +31,7 @@ from stacks import ROOT
 
 from cilium_bgp.config import StackConfig, load_config
 from cilium_bgp.errors import ConfigError
+from cilium_bgp.plan import build_plan
 from cilium_bgp.renderers.manifests import render_manifests
 from cilium_bgp.stackfile import raw_config_from_stack_file
 
@@ -50,8 +51,13 @@ def _load(stack: Path) -> StackConfig:
     return load_config(*_with_router_id(stack))
 
 
+def _manifests(stack: Path) -> list[dict[str, Any]]:
+    cfg = _load(stack)
+    return render_manifests(cfg, build_plan(cfg))
+
+
 def test_v1_annotates_the_node_for_its_virtual_router() -> None:
-    patches = [o for o in render_manifests(_load(V1)) if o["kind"] == "Node"]
+    patches = [o for o in _manifests(V1) if o["kind"] == "Node"]
     assert patches == [
         {
             "apiVersion": "v1",
@@ -78,7 +84,7 @@ def test_v1_patches_the_node_before_the_release() -> None:
 
 
 def test_metallb_gives_the_node_its_own_peer_with_its_router_id() -> None:
-    config_map = next(o for o in render_manifests(_load(METALLB)) if o["kind"] == "ConfigMap")
+    config_map = next(o for o in _manifests(METALLB) if o["kind"] == "ConfigMap")
     peers = yaml.safe_load(config_map["data"]["config.yaml"])["peers"]
 
     def selected(peer: dict[str, Any]) -> set[str]:

@@ -13,8 +13,8 @@ from typing import Any
 
 import yaml
 
-from cilium_bgp.config import NodeSettings, StackConfig
-from cilium_bgp.renderers.common import bgp_secrets_namespace, effective_timers
+from cilium_bgp.config import StackConfig
+from cilium_bgp.plan import NodePlan, SessionPlan
 from cilium_bgp.secrets import secret_ref
 from cilium_bgp.versions import (
     LB_IPAM_IPS_ANNOTATION_NEW,
@@ -40,27 +40,63 @@ KUBE_ROUTER_PASSWORD_SECRET = "bgpPasswordBase64"
 KUBE_ROUTER_PASSWORDS = "kube-router-peer-passwords"
 KUBE_ROUTER_PASSWORDS_DIR = "/etc/kube-router/peer-passwords"
 KUBE_ROUTER_PASSWORDS_KEY = "peer-router-passwords"
+# kube-router reads per-node peers from these Node annotations, when no global --peer-router-ips is set.
+KUBE_ROUTER_PEER_IPS = "kube-router.io/peer.ips"
+KUBE_ROUTER_PEER_ASNS = "kube-router.io/peer.asns"
 # kube-router's --health-port default: /healthz answers there.
 KUBE_ROUTER_HEALTH_PORT = 20244
 
 
+# Cilium's default bgpControlPlane.secretsNamespace.name (1.15+).
+DEFAULT_BGP_SECRETS_NAMESPACE = "kube-system"
+
+
+@dataclass(frozen=True)
+class Peer:
+    """A router as the nodes' speakers see it."""
+
+    router: str
+    address: IPv4Address
+    asn: int
+
+
 @dataclass(frozen=True)
 class PeerGroup:
-    """Nodes that peer with the same router address."""
+    """Nodes that peer with the same routers on the same addresses."""
 
-    address: IPv4Address
-    nodes: tuple[NodeSettings, ...]
+    peers: tuple[Peer, ...]
+    nodes: tuple[NodePlan, ...]
 
     @property
     def suffix(self) -> str:
-        return str(self.address).replace(".", "-")
+        return "-".join(str(p.address).replace(".", "-") for p in self.peers)
 
 
-def peer_groups(cfg: StackConfig) -> list[PeerGroup]:
-    groups: dict[IPv4Address, list[NodeSettings]] = {}
-    for node in cfg.nodes:
-        groups.setdefault(cfg.router_address_for(node), []).append(node)
-    return [PeerGroup(address, tuple(nodes)) for address, nodes in groups.items()]
+def peer_groups(plan: SessionPlan) -> list[PeerGroup]:
+    groups: dict[tuple[Peer, ...], list[NodePlan]] = {}
+    for node in plan.nodes:
+        peers = tuple(Peer(s.router, s.router_address, s.router_asn) for s in node.sessions)
+        groups.setdefault(peers, []).append(node)
+    return [PeerGroup(peers, tuple(nodes)) for peers, nodes in groups.items()]
+
+
+def kube_router_global_peers(plan: SessionPlan) -> list[Peer] | None:
+    """The routers every node peers with, as kube-router's global ``--peer-router-ips``; None when
+    nodes peer with different router addresses (then each Node's annotations carry its own)."""
+    sets = {tuple(sorted((str(s.router_address), s.router_asn) for s in n.sessions)) for n in plan.nodes}
+    if len(sets) != 1:
+        return None
+    (peers,) = sets
+    return [Peer("", IPv4Address(address), asn) for address, asn in peers]
+
+
+def bgp_secrets_namespace(cfg: StackConfig) -> str:
+    """Where Cilium reads BGP auth Secrets: ``bgpControlPlane.secretsNamespace.name`` in the Helm
+    values (``cilium.values``), else the chart's default."""
+    section = cfg.cilium.values.get("bgpControlPlane")
+    namespace = section.get("secretsNamespace") if isinstance(section, dict) else None
+    name = namespace.get("name") if isinstance(namespace, dict) else None
+    return name if isinstance(name, str) and name else DEFAULT_BGP_SECRETS_NAMESPACE
 
 
 def _meta(name: str, namespace: str | None = None, **extra: Any) -> dict[str, Any]:
@@ -72,7 +108,7 @@ def _meta(name: str, namespace: str | None = None, **extra: Any) -> dict[str, An
     return meta
 
 
-def _hostname_selector(nodes: tuple[NodeSettings, ...]) -> dict[str, Any]:
+def _hostname_selector(nodes: tuple[NodePlan, ...]) -> dict[str, Any]:
     return {"matchExpressions": [{"key": HOSTNAME_LABEL, "operator": "In", "values": [n.name for n in nodes]}]}
 
 
@@ -108,36 +144,37 @@ def dump_yaml(data: Any) -> str:
     return yaml.dump(data, Dumper=_IndentedDumper, sort_keys=False, default_flow_style=False)
 
 
-def _metallb_config(cfg: StackConfig) -> str:
-    timers = effective_timers(cfg)
-    groups = peer_groups(cfg)
+def _metallb_config(cfg: StackConfig, plan: SessionPlan) -> str:
+    timers = plan.timers
+    groups = peer_groups(plan)
     peers = []
     for group in groups:
         # A node with its own router-id gets a peer entry of its own; every node matches one entry.
-        shared = tuple(n for n in group.nodes if n.router_id is None)
-        entries = [(shared, None)] if shared else []
-        entries += [((n,), n.router_id) for n in group.nodes if n.router_id is not None]
+        shared = tuple(n for n in group.nodes if n.explicit_router_id is None)
+        entries: list[tuple[tuple[NodePlan, ...], IPv4Address | None]] = [(shared, None)] if shared else []
+        entries += [((n,), n.explicit_router_id) for n in group.nodes if n.explicit_router_id is not None]
         for nodes, router_id in entries:
-            peer: dict[str, Any] = {
-                "peer-address": str(group.address),
-                "peer-asn": cfg.router.asn,
-                "my-asn": cfg.bgp.node_asn,
-            }
-            if router_id is not None:
-                peer["router-id"] = str(router_id)
-            if timers.hold is not None:
-                peer["hold-time"] = f"{timers.hold}s"
-            if cfg.uses_password:
-                peer["password"] = SingleQuoted(secret_ref("bgpPassword"))
-            if len(groups) > 1 or len(entries) > 1:
-                peer["node-selectors"] = [
-                    {
-                        "match-expressions": [
-                            {"key": HOSTNAME_LABEL, "operator": "In", "values": [n.name for n in nodes]}
-                        ]
-                    }
-                ]
-            peers.append(peer)
+            for router in group.peers:
+                peer: dict[str, Any] = {
+                    "peer-address": str(router.address),
+                    "peer-asn": router.asn,
+                    "my-asn": cfg.bgp.node_asn,
+                }
+                if router_id is not None:
+                    peer["router-id"] = str(router_id)
+                if timers.hold is not None:
+                    peer["hold-time"] = f"{timers.hold}s"
+                if plan.password:
+                    peer["password"] = SingleQuoted(secret_ref("bgpPassword"))
+                if len(groups) > 1 or len(entries) > 1:
+                    peer["node-selectors"] = [
+                        {
+                            "match-expressions": [
+                                {"key": HOSTNAME_LABEL, "operator": "In", "values": [n.name for n in nodes]}
+                            ]
+                        }
+                    ]
+                peers.append(peer)
     pools = []
     if cfg.load_balancer is not None:
         pools.append(
@@ -150,34 +187,37 @@ def _metallb_config(cfg: StackConfig) -> str:
     return dump_yaml({"peers": peers, "address-pools": pools})
 
 
-def _metallb_objects(cfg: StackConfig) -> list[dict[str, Any]]:
+def _metallb_objects(cfg: StackConfig, plan: SessionPlan) -> list[dict[str, Any]]:
     return [
         {
             "apiVersion": "v1",
             "kind": "ConfigMap",
             "metadata": _meta("bgp-config", cfg.cilium.namespace),
-            "data": {"config.yaml": _metallb_config(cfg)},
+            "data": {"config.yaml": _metallb_config(cfg, plan)},
         }
     ]
 
 
-def _peering_policy_objects(cfg: StackConfig) -> list[dict[str, Any]]:
-    timers = effective_timers(cfg)
+def _peering_policy_objects(cfg: StackConfig, plan: SessionPlan) -> list[dict[str, Any]]:
+    timers = plan.timers
     objects = []
-    for group in peer_groups(cfg):
-        neighbor: dict[str, Any] = {"peerAddress": f"{group.address}/32", "peerASN": cfg.router.asn}
-        if PEERING_POLICY_NEIGHBOR_TIMERS.exists_in(cfg.version):
-            if timers.hold is not None:
-                neighbor["holdTimeSeconds"] = timers.hold
-                neighbor["keepAliveTimeSeconds"] = timers.keepalive
-            if timers.connect_retry is not None:
-                neighbor["connectRetryTimeSeconds"] = timers.connect_retry
-        if cfg.uses_password and PEERING_POLICY_AUTH_SECRET.exists_in(cfg.version):
-            neighbor["authSecretRef"] = AUTH_SECRET_NAME
+    for group in peer_groups(plan):
+        neighbors = []
+        for peer in group.peers:
+            neighbor: dict[str, Any] = {"peerAddress": f"{peer.address}/32", "peerASN": peer.asn}
+            if PEERING_POLICY_NEIGHBOR_TIMERS.exists_in(cfg.version):
+                if timers.hold is not None:
+                    neighbor["holdTimeSeconds"] = timers.hold
+                    neighbor["keepAliveTimeSeconds"] = timers.keepalive
+                if timers.connect_retry is not None:
+                    neighbor["connectRetryTimeSeconds"] = timers.connect_retry
+            if plan.password and PEERING_POLICY_AUTH_SECRET.exists_in(cfg.version):
+                neighbor["authSecretRef"] = AUTH_SECRET_NAME
+            neighbors.append(neighbor)
         router: dict[str, Any] = {"localASN": cfg.bgp.node_asn, "exportPodCIDR": True}
         if cfg.load_balancer is not None:
             router["serviceSelector"] = ALL_SERVICES
-        router["neighbors"] = [neighbor]
+        router["neighbors"] = neighbors
         objects.append(
             {
                 "apiVersion": "cilium.io/v2alpha1",
@@ -189,9 +229,9 @@ def _peering_policy_objects(cfg: StackConfig) -> list[dict[str, Any]]:
     return objects
 
 
-def _v2_objects(cfg: StackConfig) -> list[dict[str, Any]]:
+def _v2_objects(cfg: StackConfig, plan: SessionPlan) -> list[dict[str, Any]]:
     api = bgp_crd_api_version(cfg.version)
-    timers = effective_timers(cfg)
+    timers = plan.timers
     objects: list[dict[str, Any]] = []
     peer_spec: dict[str, Any] = {}
     timer_spec: dict[str, int] = {}
@@ -201,7 +241,7 @@ def _v2_objects(cfg: StackConfig) -> list[dict[str, Any]]:
         timer_spec["connectRetryTimeSeconds"] = timers.connect_retry
     if timer_spec:
         peer_spec["timers"] = timer_spec
-    if cfg.uses_password:
+    if plan.password:
         peer_spec["authSecretRef"] = AUTH_SECRET_NAME
     peer_spec["families"] = [{"afi": "ipv4", "safi": "unicast", "advertisements": {"matchLabels": ADVERTISE_LABEL}}]
     objects.append(
@@ -220,7 +260,7 @@ def _v2_objects(cfg: StackConfig) -> list[dict[str, Any]]:
             "spec": {"advertisements": advertisements},
         }
     )
-    for group in peer_groups(cfg):
+    for group in peer_groups(plan):
         objects.append(
             {
                 "apiVersion": api,
@@ -234,34 +274,37 @@ def _v2_objects(cfg: StackConfig) -> list[dict[str, Any]]:
                             "localASN": cfg.bgp.node_asn,
                             "peers": [
                                 {
-                                    "name": cfg.router.hostname,
-                                    "peerAddress": str(group.address),
-                                    "peerASN": cfg.router.asn,
+                                    "name": peer.router,
+                                    "peerAddress": str(peer.address),
+                                    "peerASN": peer.asn,
                                     "peerConfigRef": {"name": "cilium-bgp-router"},
                                 }
+                                for peer in group.peers
                             ],
                         }
                     ],
                 },
             }
         )
-    for node in cfg.nodes:
-        if node.router_id is not None:
+    for node in plan.nodes:
+        if node.explicit_router_id is not None:
             objects.append(
                 {
                     "apiVersion": api,
                     "kind": "CiliumBGPNodeConfigOverride",
                     "metadata": _meta(node.name),
-                    "spec": {"bgpInstances": [{"name": f"asn-{cfg.bgp.node_asn}", "routerID": str(node.router_id)}]},
+                    "spec": {
+                        "bgpInstances": [{"name": f"asn-{cfg.bgp.node_asn}", "routerID": str(node.explicit_router_id)}]
+                    },
                 }
             )
     return objects
 
 
-def _kube_router_objects(cfg: StackConfig) -> list[dict[str, Any]]:
+def _kube_router_objects(cfg: StackConfig, plan: SessionPlan) -> list[dict[str, Any]]:
     ns = cfg.cilium.namespace
-    peer_ips = sorted({str(cfg.router_address_for(n)) for n in cfg.nodes})
-    timers = effective_timers(cfg)
+    global_peers = kube_router_global_peers(plan)
+    timers = plan.timers
     args = [
         "--run-router=true",
         "--run-firewall=false",
@@ -272,14 +315,17 @@ def _kube_router_objects(cfg: StackConfig) -> list[dict[str, Any]]:
         "--enable-ibgp=false",
         "--enable-overlay=false",
         f"--cluster-asn={cfg.bgp.node_asn}",
-        f"--peer-router-ips={','.join(peer_ips)}",
-        f"--peer-router-asns={','.join(str(cfg.router.asn) for _ in peer_ips)}",
     ]
+    if global_peers is not None:
+        args += [
+            f"--peer-router-ips={','.join(str(p.address) for p in global_peers)}",
+            f"--peer-router-asns={','.join(str(p.asn) for p in global_peers)}",
+        ]
     if cfg.load_balancer is not None:
         args.append("--advertise-loadbalancer-ip=true")
     if timers.hold is not None:
         args.append(f"--bgp-holdtime={timers.hold}s")
-    if cfg.uses_password:
+    if plan.password:
         # A file from a Secret: an argument would show the password in every process listing.
         args.append(f"--peer-router-passwords-file={KUBE_ROUTER_PASSWORDS_DIR}/{KUBE_ROUTER_PASSWORDS_KEY}")
     args += cfg.kube_router.extra_args
@@ -294,13 +340,14 @@ def _kube_router_objects(cfg: StackConfig) -> list[dict[str, Any]]:
         {"name": "xtables-lock", "mountPath": "/run/xtables.lock", "readOnly": False},
     ]
     objects: list[dict[str, Any]] = []
-    if cfg.uses_password:
+    if plan.password:
         volumes.append(
             {"name": "peer-passwords", "secret": {"secretName": KUBE_ROUTER_PASSWORDS, "defaultMode": 0o400}}
         )
         mounts.append({"name": "peer-passwords", "mountPath": KUBE_ROUTER_PASSWORDS_DIR, "readOnly": True})
-        # kube-router splits the file on "," and base64-decodes each item: one per --peer-router-ips entry.
-        passwords = ",".join(secret_ref(KUBE_ROUTER_PASSWORD_SECRET) for _ in peer_ips)
+        # kube-router splits the file on "," and base64-decodes each item: one per --peer-router-ips entry
+        # (validation refuses a password with per-node peers).
+        passwords = ",".join(secret_ref(KUBE_ROUTER_PASSWORD_SECRET) for _ in global_peers or ())
         objects.append(
             {
                 "apiVersion": "v1",
@@ -451,42 +498,56 @@ def _demo_objects(cfg: StackConfig) -> list[dict[str, Any]]:
     ]
 
 
-def node_patches(cfg: StackConfig) -> list[dict[str, Any]]:
+def _node_patch(name: str, annotations: dict[str, str]) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "annotations": annotations}}
+
+
+def node_patches(cfg: StackConfig, plan: SessionPlan) -> list[dict[str, Any]]:
     """Annotations on Nodes the program does not own (applied as server-side patches): BGP Control
-    Plane v1 takes a node's router-id from ``cilium.io/bgp-virtual-router.<ASN>``."""
-    if not cfg.kubernetes.enabled or cfg.method != "cilium-bgp-v1":
+    Plane v1 takes a node's router-id from ``cilium.io/bgp-virtual-router.<ASN>``; kube-router
+    takes a node's own peers from ``kube-router.io/peer.*`` (read when it starts)."""
+    if not cfg.kubernetes.enabled:
         return []
-    return [
-        {
-            "apiVersion": "v1",
-            "kind": "Node",
-            "metadata": {
-                "name": node.name,
-                "annotations": {f"{BGP_VIRTUAL_ROUTER_ANNOTATION}{cfg.bgp.node_asn}": f"router-id={node.router_id}"},
-            },
-        }
-        for node in cfg.nodes
-        if node.router_id is not None
-    ]
+    if cfg.method == "cilium-bgp-v1":
+        return [
+            _node_patch(
+                node.name,
+                {f"{BGP_VIRTUAL_ROUTER_ANNOTATION}{cfg.bgp.node_asn}": f"router-id={node.explicit_router_id}"},
+            )
+            for node in plan.nodes
+            if node.explicit_router_id is not None
+        ]
+    if cfg.method == "kube-router" and kube_router_global_peers(plan) is None:
+        return [
+            _node_patch(
+                node.name,
+                {
+                    KUBE_ROUTER_PEER_IPS: ",".join(str(s.router_address) for s in node.sessions),
+                    KUBE_ROUTER_PEER_ASNS: ",".join(str(s.router_asn) for s in node.sessions),
+                },
+            )
+            for node in plan.nodes
+        ]
+    return []
 
 
-def method_manifests(cfg: StackConfig) -> list[dict[str, Any]]:
+def method_manifests(cfg: StackConfig, plan: SessionPlan) -> list[dict[str, Any]]:
     """The BGP method's objects, the LB IP pool and the BGP password Secret, in apply order."""
     if not cfg.kubernetes.enabled:
         return []
     objects: list[dict[str, Any]] = []
     if cfg.load_balancer is not None and cfg.method != "cilium-metallb":
         objects.append(_lb_pool(cfg))
-    if cfg.uses_password and cfg.method in ("cilium-bgp-v1", "cilium-bgp-v2"):
+    if plan.password and cfg.method in ("cilium-bgp-v1", "cilium-bgp-v2"):
         objects.append(_auth_secret(cfg))
     if cfg.method == "cilium-metallb":
-        objects += _metallb_objects(cfg)
+        objects += _metallb_objects(cfg, plan)
     elif cfg.method == "cilium-bgp-v1":
-        objects += _peering_policy_objects(cfg)
+        objects += _peering_policy_objects(cfg, plan)
     elif cfg.method == "cilium-bgp-v2":
-        objects += _v2_objects(cfg)
+        objects += _v2_objects(cfg, plan)
     elif cfg.method == "kube-router":
-        objects += _kube_router_objects(cfg)
+        objects += _kube_router_objects(cfg, plan)
     return objects
 
 
@@ -494,10 +555,10 @@ def demo_manifests(cfg: StackConfig) -> list[dict[str, Any]]:
     return _demo_objects(cfg) if cfg.demo is not None else []
 
 
-def render_manifests(cfg: StackConfig) -> list[dict[str, Any]]:
+def render_manifests(cfg: StackConfig, plan: SessionPlan) -> list[dict[str, Any]]:
     """Every Kubernetes object the stack creates or patches besides the Helm release, in apply order
     (node patches come before the release)."""
-    return node_patches(cfg) + method_manifests(cfg) + demo_manifests(cfg)
+    return node_patches(cfg, plan) + method_manifests(cfg, plan) + demo_manifests(cfg)
 
 
 def manifest_filename(index: int, obj: dict[str, Any]) -> str:

@@ -23,6 +23,7 @@ import json
 import re
 import shlex
 import subprocess
+from collections.abc import Sequence
 from functools import cache
 from importlib import resources
 from typing import Any, Literal
@@ -156,7 +157,27 @@ def status_script_source() -> str:
     return host_script("bgp_status.py")
 
 
-def verify_command(daemon: Daemon, expect: dict[str, Any], timeout_seconds: int) -> str:
-    """Command whose stdin is :func:`status_script_source`; fails when the deadline passes."""
+def verify_command(
+    daemon: Daemon,
+    expect: dict[str, Any],
+    timeout_seconds: int,
+    *,
+    router: str | None = None,
+    options: Sequence[str] = (),
+) -> str:
+    """Command whose stdin is :func:`status_script_source`; fails when the deadline passes.
+
+    ``router``: the stack has several, and a failure ends with a line naming this one (the
+    script's own lines say which peer or prefix is missing). ``options``: further arguments for
+    the script (the lab's daemon sockets)."""
     expect_json = json.dumps(expect, sort_keys=True, separators=(",", ":"))
-    return f"python3 - --daemon {daemon} --timeout {timeout_seconds} --expect {shlex.quote(expect_json)}"
+    check = " ".join(
+        [
+            f"python3 - --daemon {daemon} --timeout {timeout_seconds} --expect {shlex.quote(expect_json)}",
+            *map(shlex.quote, options),
+        ]
+    )
+    if router is None:
+        return check
+    said = shlex.quote(f"cilium-bgp: the check above failed on router {router}")
+    return f"{check} || {{ echo {said} >&2; exit 1; }}"

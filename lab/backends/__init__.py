@@ -8,7 +8,7 @@
   them.
 
 Everything else (``lab.run``: rendering, waiting, ``verify``; ``lab.teardown``) is the same for
-both: it reads the router through :class:`~lab.daemons.RouterDaemon`, each node's speaker through
+both: it reads each router through :class:`~lab.daemons.RouterDaemon`, each node's speaker through
 :class:`~lab.daemons.NodeSpeaker`, and runs a command on a host with :meth:`Backend.enter`.
 """
 
@@ -19,15 +19,16 @@ from typing import Any, ClassVar, Protocol
 
 from lab.backends.daemons import DaemonsBackend
 from lab.backends.ssh import SshHostsBackend
-from lab.daemons import NodeSpeaker, RouterDaemon
+from lab.daemons import BirdDaemon, NodeSpeaker, RouterDaemon
 from lab.plan import LabPlan
 from lab.state import LabState
 
 
 class Backend(Protocol):
     mode: ClassVar[str]  # recorded in the lab state: "daemons" or "hosts"
-    router: RouterDaemon
+    routers: dict[str, RouterDaemon]  # router host ("router", or each router's name) -> its daemon
     speakers: dict[str, NodeSpeaker]  # node name -> its speaker
+    upstream: BirdDaemon | None  # the stack's upstream peer, played by the client
 
     def __init__(self, plan: LabPlan, workdir: Path, state: LabState) -> None: ...
 
@@ -37,7 +38,7 @@ class Backend(Protocol):
         ...
 
     def enter(self, host: str) -> list[str]:
-        """The argv prefix that runs a command on ``host`` ("router", a node name)."""
+        """The argv prefix that runs a command on ``host`` (a router's host, a node name, "client")."""
         ...
 
     def up(self, began: float) -> dict[str, Any]:

@@ -12,9 +12,9 @@ import secrets
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from cilium_bgp.artifacts import ROUTER_SYSCTL
+from cilium_bgp.artifacts import router_sysctl_path
 from cilium_bgp.renderers.frr import frr_daemons
 from cilium_bgp.secrets import reveal
 from lab import netns
@@ -30,7 +30,7 @@ RUN_ROOT = Path("/run")
 
 
 class DaemonsBackend:
-    mode = "daemons"
+    mode: ClassVar[str] = "daemons"
 
     def __init__(self, plan: LabPlan, workdir: Path, state: LabState) -> None:
         self.plan = plan
@@ -38,13 +38,19 @@ class DaemonsBackend:
         self.state = state
         self.run_dir = RUN_ROOT / f"cbgp-{plan.lab_id}"
         topo = plan.topology
-        self.router: RouterDaemon
-        if plan.cfg.router.daemon == "frr":
-            self.router = FrrRouter(topo.router_netns, topo.router_netns, self._enter("router"), frr_daemons(plan.cfg))
-        else:
-            self.router = self._bird("router", topo.router_netns)
+        self.routers: dict[str, RouterDaemon] = {}
+        for host in topo.routers:
+            if plan.sessions.router(host.name).daemon == "frr":
+                # Each router's FRR in its own pathspace, named like its namespace.
+                self.routers[host.host] = FrrRouter(
+                    host.netns, host.netns, self._enter(host.host), frr_daemons(plan.sessions), host.host
+                )
+            else:
+                self.routers[host.host] = self._bird(host.host, host.netns)
         speakers = {"bird": self._bird_speaker, "gobgp": self._gobgp_speaker}[plan.speaker_kind]
         self.speakers: dict[str, NodeSpeaker] = {node.name: speakers(node) for node in topo.nodes}
+        # The stack's upstream peer, played by the client (``lab.upstream``).
+        self.upstream: BirdDaemon | None = self._bird("client", topo.client.netns) if plan.upstream else None
 
     @classmethod
     def refuse_unplayable(cls, plan: LabPlan) -> None:
@@ -77,17 +83,26 @@ class DaemonsBackend:
     def _install_configs(self, password: str) -> None:
         """Write every config where its daemon reads it, secrets filled in, and check each one."""
         self.state.add("directories", str(self.run_dir))
-        if isinstance(self.router, FrrRouter):
-            self.state.add("directories", str(self.router.conf_dir))
-            self.state.add("directories", str(self.router.run_dir))
+        for router in self.routers.values():
+            if isinstance(router, FrrRouter):
+                self.state.add("directories", str(router.conf_dir))
+                self.state.add("directories", str(router.run_dir))
         self.run_dir.mkdir(mode=0o700, exist_ok=True)
         for config in self.plan.configs:
-            daemon = self.router if config.host == "router" else self.speakers[config.host]
+            daemon = self.daemon_of(config.host)
             daemon.install(reveal(config.text, {"bgpPassword": password}))
             try:
                 check_syntax(config.kind, daemon.conf)
             except ConfigRejected as error:
                 raise ConfigRejected(f"{config.path} ({config.host}): {error}") from None
+
+    def daemon_of(self, host: str) -> RouterDaemon | NodeSpeaker:
+        """The daemon the lab runs on ``host``: a router's, a node's speaker, the client's upstream."""
+        if host in self.routers:
+            return self.routers[host]
+        if host == "client" and self.upstream is not None:
+            return self.upstream
+        return self.speakers[host]
 
     def _start(self, daemon: RouterDaemon | NodeSpeaker) -> None:
         for record in daemon.start():
@@ -98,16 +113,17 @@ class DaemonsBackend:
         netns.build(
             self.plan.topology,
             lambda name: self.state.add("namespaces", name),
-            self.workdir / "rendered" / ROUTER_SYSCTL,
+            self.workdir / "rendered" / router_sysctl_path(self.plan.sessions, self.plan.sessions.routers[0]),
         )
         started = time.monotonic()
-        daemons: list[RouterDaemon | NodeSpeaker] = [self.router, *self.speakers.values()]
+        daemons: list[RouterDaemon | NodeSpeaker] = [*self.routers.values(), *self.speakers.values()]
+        daemons += [self.upstream] if self.upstream is not None else []
         with ThreadPoolExecutor(max_workers=len(daemons)) as pool:
             futures = [pool.submit(self._start, daemon) for daemon in daemons]
-            errors = [f.exception() for f in futures if f.exception() is not None]
+            errors = [error for f in futures if (error := f.exception()) is not None]
         if errors:
-            raise errors[0]  # type: ignore[misc]
-        return {"buildSeconds": round(started - began, 2), **wait_converged(self.router, self.plan, started)}
+            raise errors[0]
+        return {"buildSeconds": round(started - began, 2), **wait_converged(self.routers, self.plan, started)}
 
     def before_verify(self) -> dict[str, Any]:
         return {}

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from lab import mgmt, netns, sshd
 from lab.daemons import BirdDaemon, Enter, FrrRouter, NodeSpeaker, RouterDaemon
 from lab.hostsplan import plan_hosts
 from lab.inspection import enter_argv, inspect_hosts
 from lab.k8s.labcluster import start_cluster
-from lab.plan import LabPlan
+from lab.plan import LabPlan, StackUnusable
 from lab.process import record_process
 from lab.shell import LabError
 from lab.state import LabState
@@ -28,7 +28,7 @@ HOST_RUN = Path("/run")
 
 
 class SshHostsBackend:
-    mode = "hosts"
+    mode: ClassVar[str] = "hosts"
 
     def __init__(self, plan: LabPlan, workdir: Path, state: LabState) -> None:
         self.plan = plan
@@ -36,18 +36,24 @@ class SshHostsBackend:
         self.state = state
         self.hosts = plan_hosts(plan)
         topo = plan.topology
-        self.router: RouterDaemon
-        if plan.cfg.router.daemon == "frr":
-            self.router = FrrRouter(topo.router_netns, None, self._enter("router"))
+        router: RouterDaemon
+        if plan.sessions.routers[0].daemon == "frr":
+            router = FrrRouter(topo.router_netns, None, self._enter("router"))
         else:
-            self.router = self._bird("router", topo.router_netns)
+            router = self._bird("router", topo.router_netns)
+        self.routers: dict[str, RouterDaemon] = {"router": router}
         # BIRD, which the program starts; with any other method the agents speak, which do not run
         # in the cluster lab yet: nothing to read on the nodes.
         birds = plan.cfg.method == "bird"
         self.speakers: dict[str, NodeSpeaker] = {n.name: self._bird(n.name, n.netns) for n in topo.nodes if birds}
+        self.upstream: BirdDaemon | None = None
 
     @classmethod
     def refuse_unplayable(cls, plan: LabPlan) -> None:
+        if plan.sessions.form != "router" or plan.upstream is not None:
+            raise StackUnusable(
+                "hosts mode models one router and no upstream peer: use the lab's own daemons for this stack"
+            )
         plan_hosts(plan)
 
     def _enter(self, host: str) -> Enter:

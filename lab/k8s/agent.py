@@ -23,7 +23,7 @@ import socket
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from ipaddress import IPv4Network, ip_network
+from ipaddress import IPv4Network
 from pathlib import Path
 from typing import Any
 
@@ -229,7 +229,7 @@ class CiliumAgent:
         nodes = api_get(self.socket_path, "/v1/cluster/nodes")
         own = next((n for n in nodes.get("nodes-added") or [] if n.get("name") == self.node), None)
         cidr = ((own or {}).get("primary-address") or {}).get("ipv4", {}).get("alloc-range")
-        return [ip_network(cidr)] if cidr else []  # type: ignore[list-item]
+        return [IPv4Network(cidr)] if cidr else []
 
     def wait_ready(self, budget: Budget = AGENT_READY) -> AgentReady:
         """Wait until the agent says it is healthy and its PodCIDR routes through ``cilium_host``."""

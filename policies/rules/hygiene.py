@@ -47,7 +47,8 @@ def secrets_marked_secret(args: ResourceValidationArgs, report: ReportViolation)
                     report(
                         f"Property {key} holds {what} that is not marked secret: it would sit in the state in "
                         "plain text. Set it with `pulumi config set --secret` (bgpPassword, sshPrivateKey), not in "
-                        "stack values or extra arguments."
+                        "stack values or extra arguments.",
+                        None,
                     )
                     return
 
@@ -59,7 +60,8 @@ def ssh_host_key_pinned(args: ResourceValidationArgs, report: ReportViolation) -
     if not connection.get("hostKey"):
         report(
             f"SSH to {connection.get('host')} does not check the host key: anyone on the path can stand in for "
-            "the host. Pin it with router.ssh.hostKey / nodes[].ssh.hostKey (`ssh-keyscan`)."
+            "the host. Pin it with router.ssh.hostKey / nodes[].ssh.hostKey (`ssh-keyscan`).",
+            None,
         )
 
 
@@ -70,7 +72,8 @@ def private_asns(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if isinstance(asn, int) and not any(low <= asn <= high for low, high in PRIVATE_ASNS):
         report(
             f"ASN {asn} is outside the private ranges (64512-65534, 4200000000-4294967294): it may be someone "
-            "else's on the Internet. Use a private ASN unless this one is yours."
+            "else's on the Internet. Use a private ASN unless this one is yours.",
+            None,
         )
 
 
@@ -78,5 +81,6 @@ def router_prefix_filter(args: ResourceValidationArgs, report: ReportViolation) 
     if args.resource_type == ROUTER and not args.props.get("prefixFilter"):
         report(
             "The router accepts every route its nodes send (no bgp ebgp-requires-policy): one wrong announcement "
-            "can hijack any prefix. Set router.prefixFilter: true to accept only the pod and LB pools."
+            "can hijack any prefix. Set router.prefixFilter: true to accept only the pod and LB pools.",
+            None,
         )

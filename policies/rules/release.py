@@ -39,7 +39,8 @@ def native_routing_needs_cidr(args: ResourceValidationArgs, report: ReportViolat
     if values is not None and native_routing(values) and not values.get("ipv4NativeRoutingCIDR"):
         report(
             "Native routing without ipv4NativeRoutingCIDR: Cilium cannot tell pod traffic to route from traffic "
-            "to masquerade. Set cilium.ipv4NativeRoutingCIDR to a CIDR covering the pod pool."
+            "to masquerade. Set cilium.ipv4NativeRoutingCIDR to a CIDR covering the pod pool.",
+            None,
         )
 
 
@@ -50,12 +51,14 @@ def no_dsr_with_metallb_or_tunnel(args: ResourceValidationArgs, report: ReportVi
     if get(values, "bgp", "enabled") is True:
         report(
             "loadBalancer.mode dsr with the MetalLB-based speaker (bgp.enabled): replies bypass the announcing "
-            "node and connections break. Use cilium.loadBalancerMode: snat."
+            "node and connections break. Use cilium.loadBalancerMode: snat.",
+            None,
         )
     if not native_routing(values):
         report(
             "loadBalancer.mode dsr with tunnelling: DSR needs native routing. Use routingMode native "
-            "(the program's default) or loadBalancerMode: snat."
+            "(the program's default) or loadBalancerMode: snat.",
+            None,
         )
 
 
@@ -66,16 +69,18 @@ def release_has_its_keys(args: ResourceValidationArgs, report: ReportViolation) 
     for path, _ in missing_helm_keys(values, version):
         report(
             f"Helm value {path} does not exist in Cilium {version} (removed or not yet added); the chart "
-            "ignores or rejects it. Remove it, or render the values for this version (cilium.version)."
+            "ignores or rejects it. Remove it, or render the values for this version (cilium.version).",
+            None,
         )
     kpr = values.get("kubeProxyReplacement")
     problem = kube_proxy_replacement_problem(kpr, version)
     if problem == "words-removed":
-        report(f"kubeProxyReplacement: {kpr} was removed in Cilium 1.16 (the chart fails). Use true or false.")
+        report(f"kubeProxyReplacement: {kpr} was removed in Cilium 1.16 (the chart fails). Use true or false.", None)
     elif problem == "boolean-too-early":
         report(
             f"kubeProxyReplacement: {str(kpr).lower()} is not a value Cilium {version} has (true and false arrived "
-            "in 1.14). Use strict, partial or disabled."
+            "in 1.14). Use strict, partial or disabled.",
+            None,
         )
 
 
@@ -111,5 +116,6 @@ def v1_neighbor_cidr(args: ResourceValidationArgs, report: ReportViolation) -> N
             if not re.fullmatch(r"\d+\.\d+\.\d+\.\d+/32|[0-9a-fA-F:]+/128", address):
                 report(
                     f"CiliumBGPPeeringPolicy neighbor peerAddress {address!r} must be one host in CIDR form "
-                    "(a.b.c.d/32); Cilium rejects or misreads anything else."
+                    "(a.b.c.d/32); Cilium rejects or misreads anything else.",
+                    None,
                 )

@@ -41,7 +41,8 @@ def fast_failover_timers(args: ResourceValidationArgs, report: ReportViolation) 
         shown = "the daemons' default (FRR 180 s, BIRD 240 s)" if hold is None else f"{hold} s"
         report(
             f"The stack (tagged {tagged}) asks for fast failover but the hold time is {shown}: a dead node "
-            f"black-holes traffic that long. Set bgp.holdTimeSeconds to {limit} or less."
+            f"black-holes traffic that long. Set bgp.holdTimeSeconds to {limit} or less.",
+            None,
         )
 
 
@@ -51,5 +52,6 @@ def redundant_router(args: StackValidationArgs, report: ReportViolation) -> None
     if routers and tagged is not None and len(routers) < 2:
         report(
             f"Production stack (tagged {tagged}) has a single router: when it fails, every PodCIDR and LB IP is "
-            "unreachable. Add a second router for the nodes to peer with."
+            "unreachable. Add a second router for the nodes to peer with.",
+            None,
         )

@@ -6,7 +6,9 @@ validation's pool check (``cilium_bgp.checks``), run on the router's spec.
 
 from __future__ import annotations
 
-from pulumi_policy import ReportViolation, StackValidationArgs
+from typing import Any
+
+from pulumi_policy import PolicyResource, ReportViolation, StackValidationArgs
 
 from cilium_bgp.checks import PodCidrFinding, pod_cidr_findings
 
@@ -20,7 +22,8 @@ def one_speaker_per_pod_cidr(args: StackValidationArgs, report: ReportViolation)
     if in_cluster and bird:
         report(
             f"PodCIDRs of {', '.join(sorted(bird))} are announced twice: by BIRD on the node and by {in_cluster}. "
-            "Run one speaker: method bird with Cilium's BGP off, or a Cilium method without BIRD."
+            "Run one speaker: method bird with Cilium's BGP off, or a Cilium method without BIRD.",
+            None,
         )
 
 
@@ -39,25 +42,38 @@ def pod_cidr_announced_and_accepted(args: StackValidationArgs, report: ReportVio
             )
         if not routers:
             continue
-        router = routers[0]
-        neighbors = {n.get("address"): n for n in router.props.get("neighbors") or []}
-        address = str(node.props.get("address", "")).split("/")[0]
-        neighbor = neighbors.get(address)
-        if neighbor is None:
-            report(f"Node {name}: the router has no neighbor {address}; its routes are never accepted.", node.urn)
-            continue
-        if neighbor.get("asn") != node.props.get("asn") or node.props.get("peerASN") != router.props.get("asn"):
-            report(
-                f"Node {name}: ASNs disagree (node {node.props.get('asn')} -> peer AS {node.props.get('peerASN')}; "
-                f"router {router.props.get('asn')} expects AS {neighbor.get('asn')}). The session never comes up.",
-                node.urn,
-            )
-        if router.props.get("prefixFilter"):
-            pool = cidrs(router.props.get("clusterPoolIPv4PodCIDRList"))
-            for finding in pod_cidr_findings([node_cidrs(node)], pool, None, None):
-                if isinstance(finding, PodCidrFinding) and finding.kind == "outside-pool":
-                    report(
-                        f"Node {name}: the router's prefix filter drops PodCIDR {finding.cidr} (it accepts the pool "
-                        f"{', '.join(map(str, pool))}). Fix the PodCIDR or the pool.",
-                        node.urn,
-                    )
+        # Each router the node peers with (its spec's peers; several with `routers`).
+        by_name = {r.props.get("name"): r for r in routers}
+        peers = node.props.get("peers") or [{"router": routers[0].props.get("name"), "asn": node.props.get("peerASN")}]
+        for peer in peers:
+            router = by_name.get(peer.get("router"), routers[0])
+            which = "the router" if len(routers) == 1 else f"router {peer.get('router')}"
+            _accepted_by(node, name, router, peer.get("asn"), report, which)
+
+
+def _accepted_by(
+    node: PolicyResource, name: str, router: PolicyResource, peer_asn: Any, report: ReportViolation, which: str
+) -> None:
+    """One router's side of a node's session: the node is its neighbor, with matching ASNs and a
+    prefix filter that lets its PodCIDRs through."""
+    neighbors = {n.get("address"): n for n in router.props.get("neighbors") or []}
+    address = str(node.props.get("address", "")).split("/")[0]
+    neighbor = neighbors.get(address)
+    if neighbor is None:
+        report(f"Node {name}: {which} has no neighbor {address}; its routes are never accepted.", node.urn)
+        return
+    if neighbor.get("asn") != node.props.get("asn") or peer_asn != router.props.get("asn"):
+        report(
+            f"Node {name}: ASNs disagree (node {node.props.get('asn')} -> peer AS {peer_asn}; "
+            f"router {router.props.get('asn')} expects AS {neighbor.get('asn')}). The session never comes up.",
+            node.urn,
+        )
+    if router.props.get("prefixFilter"):
+        pool = cidrs(router.props.get("clusterPoolIPv4PodCIDRList"))
+        for finding in pod_cidr_findings([node_cidrs(node)], pool, None, None):
+            if isinstance(finding, PodCidrFinding) and finding.kind == "outside-pool":
+                report(
+                    f"Node {name}: the router's prefix filter drops PodCIDR {finding.cidr} (it accepts the pool "
+                    f"{', '.join(map(str, pool))}). Fix the PodCIDR or the pool.",
+                    node.urn,
+                )

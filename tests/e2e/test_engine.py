@@ -94,7 +94,7 @@ def test_preview_then_up_routes_the_lab(engine: Engine, workdir: Path) -> None:
     # The lab's own checks (it exits non-zero on any failure): sessions, exact routes, pings.
     report = json.loads(lab_cli("verify", "--json", workdir=workdir / "lab").stdout)
     assert report["mode"] == "hosts"
-    assert sorted(report["router"]["routes"]) == ["172.31.254.0/26", "172.31.254.64/26"]
+    assert sorted(report["routers"]["router"]["routes"]) == ["172.31.254.0/26", "172.31.254.64/26"]
     assert report["pings"] and all(p["ok"] and p["ttl"] == 63 for p in report["pings"]), report["pings"]
     assert owner_markers(workdir, "node2") == "cilium-bgp/lab/node2-bird-config\n"
 

@@ -11,9 +11,11 @@ stack's nodes and a client in network namespaces, with the real node speakers on
 
     client ---- eth0 [router] eth1 ---- node1 eth1 (cilium-agent or kube-router on it)
                               eth2 ---- node2 eth1
+    (with several routers, e.g. a redundant pair: every subnet they share is a bridge in the
+    lab's switch namespace, and each node routes over both)
 
-The router, nodes and client are built from the stack file as the lab builds them
-(``lab.topology``), without the lab's stand-in ``cilium_host``: the real agent makes its own. The
+The routers, nodes and client are built from the stack file as the lab builds them
+(``lab.topology``), without the lab's stand-in ``cilium_host``: the real agent makes its own. Each
 router runs the program's rendered FRR or BIRD config. The nodes reach the API server over the
 control plane's network (``mgmt0``), as over a cluster's management network; Cilium's devices are
 the stack's (the node's lab interface) only. Every namespace, process and directory outside the
@@ -31,6 +33,7 @@ from typing import Any
 
 from cilium_bgp.artifacts import router_config
 from cilium_bgp.config import StackConfig
+from cilium_bgp.plan import SessionPlan, build_plan
 from cilium_bgp.renderers.frr import frr_daemons
 from cilium_bgp.renderers.manifests import KUBE_ROUTER_PASSWORD_SECRET, kube_router_password
 from cilium_bgp.renderers.sysctl import render_router_sysctl
@@ -156,7 +159,7 @@ def reveal_tree(value: Any, values: dict[str, str]) -> Any:
 
 @dataclass
 class CaseHosts:
-    """One case's router, nodes and client, built from ``stack_file``; the router runs the
+    """One case's routers, nodes and client, built from ``stack_file``; each router runs the
     program's rendered config with a password generated per run."""
 
     cluster: Cluster
@@ -164,28 +167,31 @@ class CaseHosts:
     code: str  # two characters naming the case in namespace and link names
     workdir: Path
     cfg: StackConfig = field(init=False)
+    plan: SessionPlan = field(init=False)
     topology: Topology = field(init=False)
     state: LabState = field(init=False)
     password: str = field(init=False)
-    router: FrrRouter | BirdDaemon = field(init=False)
+    routers: dict[str, FrrRouter | BirdDaemon] = field(init=False)  # router host -> its daemon
 
     def __post_init__(self) -> None:
         self.cfg = load_stack_file(self.stack_file)
         lab_id = f"{self.cluster.tag}{self.code}"
-        self.topology = build_topology(self.cfg, lab_id, placeholder_pod_cidrs(self.cfg), {})
+        self.plan = build_plan(self.cfg)
+        self.topology = build_topology(self.cfg, self.plan, lab_id, placeholder_pod_cidrs(self.cfg), {})
         self.workdir.mkdir(parents=True)
         self.state = LabState(lab_id, str(self.stack_file), "", str(self.workdir))
         self.password = secrets.token_urlsafe(12) + PASSWORD_MARKS
         problems = check_password(self.cfg, self.password)
         assert not problems, f"the lab's password must be one the program accepts: {problems}"
-        router_ns = self.topology.router_netns
-        if self.cfg.router.daemon == "frr":
-            self.router = FrrRouter(router_ns, router_ns, lambda: in_netns(router_ns, []), frr_daemons(self.cfg))
-        else:
-            run_dir = Path("/run") / f"cbgp-{lab_id}" / "router"
-            self.router = BirdDaemon(
-                "router", router_ns, self.workdir / "etc-bird", run_dir, lambda: in_netns(router_ns, []), lab_owned=True
-            )
+        self.routers = {}
+        for host in self.topology.routers:
+            enter = (lambda ns: lambda: in_netns(ns, []))(host.netns)
+            if self.plan.router(host.name).daemon == "frr":
+                self.routers[host.host] = FrrRouter(host.netns, host.netns, enter, frr_daemons(self.plan), host.host)
+            else:
+                run_dir = Path("/run") / f"cbgp-{lab_id}" / host.host
+                etc = self.workdir / host.host / "etc-bird"
+                self.routers[host.host] = BirdDaemon(host.host, host.netns, etc, run_dir, enter, lab_owned=True)
 
     @property
     def secret_values(self) -> dict[str, str]:
@@ -198,7 +204,7 @@ class CaseHosts:
         return self.topology.node(node).address.ip
 
     def build(self) -> None:
-        """Namespaces, links, addresses, routes, the management ports, then the router's daemon."""
+        """Namespaces, links, addresses, routes, the management ports, then the routers' daemons."""
         topo, record = self.topology, (lambda name: self.state.add("namespaces", name))
         for name in topo.namespaces:
             netns.add(name, record)
@@ -206,7 +212,7 @@ class CaseHosts:
             # The lab's own links (a veth pair, or a bridge with a port per host).
             netns._segment(topo, index, segment)
         for index, node in enumerate(topo.nodes):
-            netns.ip(node.netns, "route", "add", "default", "via", str(node.gateway))
+            netns._default_route(node.netns, node.ifname, node.gateways)
             port = f"mp{self.code}{index}"
             netns.ip(
                 self.cluster.netns, "link", "add", port, "type", "veth", "peer", "name", "mgmt0", "netns", node.netns
@@ -214,19 +220,22 @@ class CaseHosts:
             netns.ip(self.cluster.netns, "link", "set", port, "master", CP_BRIDGE, "up")
             netns.ip(node.netns, "addr", "add", f"{CP_NETWORK.network_address + 11 + index}/24", "dev", "mgmt0")
             netns.ip(node.netns, "link", "set", "mgmt0", "up")
-        netns.ip(topo.client.netns, "route", "add", "default", "via", str(topo.client.gateway))
+        if topo.client.gateways:
+            netns._default_route(topo.client.netns, topo.client.ifname, topo.client.gateways)
         sysctl = self.workdir / "sysctl.conf"
         sysctl.write_text(render_router_sysctl())
-        run(["sysctl", "-q", "-e", "-p", str(sysctl)], netns=topo.router_netns)
-        if isinstance(self.router, FrrRouter):
-            self.state.add("directories", str(self.router.conf_dir))
-            self.state.add("directories", str(self.router.run_dir))
-        else:
-            self.state.add("directories", str(self.router.run_dir.parent))
-        _, text = router_config(self.cfg)
-        self.router.install(reveal(text, self.secret_values))
-        for process in self.router.start():
-            self.state.add_process(process)
+        for host in topo.routers:
+            run(["sysctl", "-q", "-e", "-p", str(sysctl)], netns=host.netns)
+            router = self.routers[host.host]
+            if isinstance(router, FrrRouter):
+                self.state.add("directories", str(router.conf_dir))
+                self.state.add("directories", str(router.run_dir))
+            else:
+                self.state.add("directories", str(router.run_dir.parent))
+            _, text = router_config(self.plan, self.plan.router(host.name))
+            router.install(reveal(text, self.secret_values))
+            for process in router.start():
+                self.state.add_process(process)
 
     def add_netns(self, name: str) -> None:
         """Record a namespace made for this case elsewhere (a pod's sandbox), so teardown removes it."""

@@ -4,7 +4,7 @@ Each :class:`Show` pairs a command run on a lab host (FRR's ``show ... json``, B
 parsed by ``lab.shows``, ``gobgp ... -j``, ``ip -j route``) with the subset its answer must contain.
 The subsets are formatted from the plan's expectations (``cilium_bgp.renderers.expectations``:
 every node a peer with its prefix count, every PodCIDR and LB IP with exactly its nexthops), or from
-a degraded copy of them (``lab.checks.without_node``) while a node is down; a prefix in ``withdrawn``
+a degraded copy of them (``LabPlan.expected_without``) while a node or router is down; a prefix in ``withdrawn``
 must be absent.
 """
 
@@ -17,7 +17,7 @@ from typing import Any
 
 from lab import shows
 from lab.daemons import BirdDaemon, FrrRouter, GobgpSpeaker
-from lab.run import Lab
+from lab.run import Lab, expected_ttl
 from lab.shell import run
 from tests.lab.jsoncmp import Exact
 
@@ -33,38 +33,42 @@ class Show:
     expected: Any
 
 
-def router_sessions(lab: Lab, expect: Mapping[str, Any] | None = None) -> Show:
+def router_sessions(lab: Lab, host: str, expect: Mapping[str, Any] | None = None) -> Show:
     """Every expected peer Established, from its ASN, with its prefix count."""
-    peers = (expect or lab.plan.expected)["peers"]
-    router = lab.router
+    peers = (expect or lab.plan.expected[host])["peers"]
+    router = lab.routers[host]
     if isinstance(router, FrrRouter):
         wanted = {
-            a: {"remoteAs": p["asn"], "state": "Established", "pfxRcd": p["prefixesReceived"]} for a, p in peers.items()
+            a: {"remoteAs": p["asn"], "state": "Established"}
+            | ({} if p["prefixesReceived"] is None else {"pfxRcd": p["prefixesReceived"]})
+            for a, p in peers.items()
         }
         command = "show bgp summary json"
-        expected = {"ipv4Unicast": {"as": lab.plan.cfg.router.asn, "peers": wanted}}
-        return Show("router", f"vtysh -c '{command}'", lambda: router.vtysh_json(command), expected)
+        asn = lab.plan.sessions.router(lab.plan.topology.router(host).name).asn
+        expected = {"ipv4Unicast": {"as": asn, "peers": wanted}}
+        return Show(host, f"vtysh -c '{command}'", lambda: router.vtysh_json(command), expected)
     assert isinstance(router, BirdDaemon), f"a router daemon the lab tests do not know: {router}"
     expected = {
-        a: {
-            "bgp state": "Established",
-            "neighbor as": p["asn"],
-            "channels": {"ipv4": {"routes": {"imported": p["prefixesReceived"]}}},
-        }
+        a: {"bgp state": "Established", "neighbor as": p["asn"]}
+        | (
+            {}
+            if p["prefixesReceived"] is None
+            else {"channels": {"ipv4": {"routes": {"imported": p["prefixesReceived"]}}}}
+        )
         for a, p in peers.items()
     }
     return Show(
-        "router",
+        host,
         "birdc show protocols all",
         router.bgp_sessions,
         expected,
     )
 
 
-def router_rib(lab: Lab, expect: Mapping[str, Any] | None = None, withdrawn: Sequence[str] = ()) -> Show:
+def router_rib(lab: Lab, host: str, expect: Mapping[str, Any] | None = None, withdrawn: Sequence[str] = ()) -> Show:
     """Every expected prefix in the routing daemon's own table via exactly its nexthops."""
-    routes = (expect or lab.plan.expected)["routes"]
-    router = lab.router
+    routes = (expect or lab.plan.expected[host])["routes"]
+    router = lab.routers[host]
     if isinstance(router, FrrRouter):
         selected = {"protocol": "bgp", "selected": True, "installed": True}
         expected: dict[str, Any] = {
@@ -79,15 +83,15 @@ def router_rib(lab: Lab, expect: Mapping[str, Any] | None = None, withdrawn: Seq
         }
         command = "show ip route json"
         return Show(
-            "router", f"vtysh -c '{command}'", lambda: router.vtysh_json(command), expected | dict.fromkeys(withdrawn)
+            host, f"vtysh -c '{command}'", lambda: router.vtysh_json(command), expected | dict.fromkeys(withdrawn)
         )
     assert isinstance(router, BirdDaemon), f"a router daemon the lab tests do not know: {router}"
-    # BIRD holds one route per announcing peer; with `merge paths` the kernel gets them as one.
+    # BIRD holds one route per announcing peer (with `merge paths` the kernel gets them as one), and
+    # also the other routers' copies it does not prefer: each expected next hop has its route.
     expected = {
-        p: [{"type": "unicast"}] if hops is None else Exact([{"via": Exact([h])} for h in hops])
-        for p, hops in routes.items()
+        p: [{"type": "unicast"}] if hops is None else [{"via": Exact([h])} for h in hops] for p, hops in routes.items()
     }
-    return Show("router", "birdc show route", router.routes, expected | dict.fromkeys(withdrawn))
+    return Show(host, "birdc show route", router.routes, expected | dict.fromkeys(withdrawn))
 
 
 def ip_json(lab: Lab, host: str, args: Sequence[str], expected: Any) -> Show:
@@ -100,9 +104,10 @@ def ip_json(lab: Lab, host: str, args: Sequence[str], expected: Any) -> Show:
     return Show(host, f"ip -j {' '.join(args)}", read, expected)
 
 
-def kernel_routes(lab: Lab, expect: Mapping[str, Any] | None = None) -> Show:
-    """The router's kernel table: exactly the expected daemon routes, each via exactly its nexthops."""
-    routes = (expect or lab.plan.expected)["routes"]
+def kernel_routes(lab: Lab, host: str, expect: Mapping[str, Any] | None = None) -> Show:
+    """A router's (or the upstream client's) kernel table: exactly the expected daemon routes, each
+    via exactly its nexthops."""
+    routes = (expect or (lab.plan.upstream if host == "client" else lab.plan.expected[host]) or {})["routes"]
     expected = {}
     for prefix, hops in routes.items():
         if hops is None:
@@ -111,7 +116,7 @@ def kernel_routes(lab: Lab, expect: Mapping[str, Any] | None = None) -> Show:
             expected[prefix] = {"gateway": hops[0], "nexthops": None}
         else:
             expected[prefix] = {"nexthops": Exact([{"gateway": h} for h in hops])}
-    routes = ip_json(lab, "router", ["-4", "route", "show"], Exact(expected))
+    routes = ip_json(lab, host, ["-4", "route", "show"], Exact(expected))
     return Show(routes.host, routes.command, lambda: shows.kernel_routes(routes.read()), routes.expected)
 
 
@@ -142,11 +147,16 @@ def speaker_originated(lab: Lab, node: str) -> Show:
 
 
 def pings(lab: Lab) -> Exact:
-    """Every ping ``Lab.pings`` sends answered with TTL 63: pod to pod for every ordered pair of nodes,
-    the client to every pod and every LB IP."""
+    """Every ping ``Lab.pings`` sends answered, with the TTL of the routers it crosses (63: one): pod to
+    pod for every ordered pair of nodes, the client to every pod and every LB IP."""
     topo = lab.plan.topology
     client = topo.client
     wanted = [(a.name, a.pod_ip, b.pod_ip) for a in topo.nodes for b in topo.nodes if a != b]
     wanted += [("client", client.address.ip, n.pod_ip) for n in topo.nodes]
     wanted += [("client", client.address.ip, ip) for ip in lab.plan.lb_ips.values()]
-    return Exact([{"from": f, "src": str(s), "dst": str(d), "ok": True, "ttl": 63} for f, s, d in wanted])
+    return Exact(
+        [
+            {"from": f, "src": str(s), "dst": str(d), "ok": True, "ttl": expected_ttl(lab.plan, f, d)}
+            for f, s, d in wanted
+        ]
+    )

@@ -2,8 +2,8 @@
 (BGP Control Plane v1, v2alpha1 and v2, and Cilium's MetalLB speaker) and kube-router, each
 configured from what the program renders.
 
-One control plane for the module (``agentkit.Cluster``); per case (a class, its steps in order) a
-router with the program's rendered FRR or BIRD config, the stack's nodes and a client
+One control plane for the module (``agentkit.Cluster``); per case (a class, its steps in order)
+its routers with the program's rendered FRR or BIRD configs, the stack's nodes and a client
 (``agentkit.CaseHosts``), the release's cilium-operator and the node speakers:
 
     case                   stack (tests/stacks/agents/)         router  nodes  speaker
@@ -12,7 +12,7 @@ router with the program's rendered FRR or BIRD config, the stack's nodes and a c
     v2alpha1 on 1.16       Pulumi.agents-v2alpha1-1.16.yaml     BIRD    1      cilium-agent 1.16.19
     v2 on 1.18             Pulumi.agents-v2-1.18.yaml           FRR     2      cilium-agent 1.18.3
     kube-router            Pulumi.agents-kube-router.yaml       BIRD    2      kube-router 2.1.0 (and agents 1.18.3)
-    prod (shipped)         ../../../Pulumi.prod.yaml            FRR     2      cilium-agent 1.18.3
+    prod (shipped)         ../../../Pulumi.prod.yaml            FRR x2  2      cilium-agent 1.18.3
     lab-metallb            ../lab/Pulumi.lab-metallb.yaml       FRR     2      cilium-agent 1.16.19
 
 The last two are stacks made for real clusters, run as they are with the lab's Helm values
@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 import signal
 import time
 from collections.abc import Iterator
@@ -47,12 +46,11 @@ from typing import Any, ClassVar
 import pytest
 import yaml
 
-from cilium_bgp.renderers.common import effective_timers
 from cilium_bgp.renderers.expectations import expected_state
 from cilium_bgp.renderers.helm_values import deep_merge
 from cilium_bgp.renderers.manifests import demo_manifests, method_manifests, node_patches
 from cilium_bgp.renderers.scripts import status_script_source, verify_command
-from lab.checks import observe_router, route_problems, without_node
+from lab.checks import observe_router, route_problems
 from lab.daemons import BirdDaemon, FrrRouter
 from lab.k8s.agent import CiliumAgent
 from lab.k8s.api import ApiClient, Object, resource_path
@@ -64,6 +62,7 @@ from lab.k8s.kuberouter import KubeRouter, daemonset_container, kube_router_bina
 from lab.k8s.processes import ClusterProcesses
 from lab.process import is_alive
 from lab.shell import LabError, run
+from lab.topology import netns_name as topology_netns_name
 from lab.wait import Budget, wait_until
 from tests.lab.agentkit import MANAGEMENT, CaseHosts, Cluster, object_path, start_cluster
 
@@ -162,7 +161,8 @@ class Case:
         self.cfg = self.hosts.cfg
         self.workdir = workdir
         self.client = cluster.client
-        rendered = self.hosts.objects(method_manifests(self.cfg) + demo_manifests(self.cfg))
+        self.plan = self.hosts.plan
+        rendered = self.hosts.objects(method_manifests(self.cfg, self.plan) + demo_manifests(self.cfg))
         self.objects = [o for o in rendered if o["kind"] != "Deployment"]
         self.binaries = CiliumBinaries.for_version(self.cfg.cilium.version)
         self.operator: CiliumOperator | None = None
@@ -196,7 +196,7 @@ class Case:
             self.nodes.append(self.client.create_node(node.name, self.hosts.node_address(node.name)))
         # The program's server-side patches of Nodes it does not own (v1's router-id annotation),
         # before the release's agents start.
-        for patch in node_patches(self.cfg):
+        for patch in node_patches(self.cfg, self.plan):
             meta = patch["metadata"]
             self.client.merge_patch(resource_path("v1", "nodes", name=meta["name"]), {"metadata": meta})
         self.cluster.control_plane.wait_nodes_ready(self.speaker_nodes)
@@ -269,31 +269,48 @@ class Case:
 
         return wait_until(assigned, LB_IP, f"LB IPAM for {demo.namespace}/{demo.name}").value
 
-    def expected(self) -> dict[str, Any]:
-        return expected_state(self.cfg, self.pod_cidrs(), self.lb_ips())
+    def expected(self, down: frozenset[str] = frozenset()) -> dict[str, dict[str, Any]]:
+        """Router host -> what it should have (``down``: nodes whose speaker is gone)."""
+        cidrs, lb = self.pod_cidrs(), self.lb_ips()
+        return {
+            host.host: expected_state(self.plan, self.plan.router(host.name), cidrs, lb, down=down)
+            for host in self.hosts.topology.routers
+        }
+
+    def without_node(self, node: str) -> tuple[dict[str, dict[str, Any]], dict[str, tuple[str, ...]]]:
+        """What each router should have while ``node``'s speaker is gone, and the routes it must lose."""
+        full, without = self.expected(), self.expected(frozenset({node}))
+        return without, {h: tuple(sorted(set(full[h]["routes"]) - set(without[h]["routes"]))) for h in full}
 
     def wait_routed(
-        self, expect: dict[str, Any], withdrawn: tuple[str, ...] = (), what: str = "", running: bool = True
+        self,
+        expect: dict[str, dict[str, Any]],
+        withdrawn: dict[str, tuple[str, ...]] | None = None,
+        what: str = "",
+        running: bool = True,
     ) -> float:
-        """Wait until the router has the ``expect``ed sessions and routes (the program's checker);
+        """Wait until every router has the ``expect``ed sessions and routes (the program's checker);
         seconds it took. ``running``: every agent must be running meanwhile."""
         budget = Budget("convergence (verify.timeoutSeconds)", self.cfg.verify.timeout_seconds)
-        router = self.hosts.router
 
         def probe() -> tuple[None, list[str]]:
             for speaker in [*self.agents.values(), *self.kube_routers.values()] if running else ():
                 speaker.check_running()
-            view = observe_router(router, router.netns)
-            return None, route_problems(expect, view, withdrawn=withdrawn)
+            problems = []
+            for host, router in self.hosts.routers.items():
+                view = observe_router(router, router.netns)
+                gone = (withdrawn or {}).get(host, ())
+                problems += [f"{host}: {p}" for p in route_problems(expect[host], view, withdrawn=gone)]
+            return None, problems
 
-        return wait_until(probe, budget, what or "every session and route on the router").elapsed
+        return wait_until(probe, budget, what or "every session and route on the routers").elapsed
 
-    def program_check(self, expect: dict[str, Any]) -> dict[str, Any]:
+    def program_check(self, host: str, expect: dict[str, Any]) -> dict[str, Any]:
         """``pulumi up``'s own router check: ``bgp_status.py`` through ``verify_command``, the script on
         stdin, in the router's namespace with the daemon's CLI as the lab runs it."""
-        router = self.hosts.router
-        command = verify_command(self.cfg.router.daemon, expect, 30)
-        command = " ".join([command, *map(shlex.quote, router.status_options())])
+        router = self.hosts.routers[host]
+        daemon = self.plan.router(self.hosts.topology.router(host).name).daemon
+        command = verify_command(daemon, expect, 30, options=router.status_options())
         proc = run(["sh", "-c", command], netns=router.netns, stdin=status_script_source(), check=False, timeout=60)
         try:
             report: dict[str, Any] = json.loads(proc.stdout)
@@ -305,7 +322,7 @@ class Case:
     def add_demo_pod(self, node: str) -> Pod:
         agent = self.agents[node]
         name = f"whoami-{node}"
-        netns_name = f"{self.hosts.topology.router_netns.removesuffix('-router')}-pod-{node}"
+        netns_name = topology_netns_name(self.hosts.topology.lab_id, f"pod-{node}")
         self.hosts.add_netns(netns_name)
         pod = add_pod(self.client, agent, self.cfg.demo.namespace if self.cfg.demo else "default", name,
                       DEMO_LABELS, netns_name)  # fmt: skip
@@ -411,17 +428,22 @@ class CiliumSteps:
         expect = case.expected()
         case.wait_routed(expect, what=f"{case.cfg.method} on {case.binaries.release}")
         case.timings["routedSecondsSinceSpeakerStart"] = round(time.monotonic() - case.started_at, 1)
-        case.timings["expected"] = expect["routes"]
+        first = next(iter(expect.values()))
+        case.timings["expected"] = first["routes"] if len(expect) == 1 else {h: e["routes"] for h, e in expect.items()}
         case.record_memory()
-        case.program_check(expect)
+        for host, want in expect.items():
+            case.program_check(host, want)
 
     def test_router_sees_each_nodes_router_id(self, case: Case) -> None:
         """The BGP identifier each node's speaker sends: ``nodes[].routerId`` where the stack sets
         one (v1's Node annotation, v2's CiliumBGPNodeConfigOverride, MetalLB's per-node peer),
         else the node's address, as the config reference says."""
-        want = {str(n.ip): str(n.effective_router_id) for n in case.cfg.nodes}
-        got = remote_router_ids(case.hosts.router)
-        assert {a: got.get(a) for a in want} == want, f"router-ids the router sees: {got}, expected {want}"
+        ids = {str(n.ip): str(n.effective_router_id) for n in case.cfg.nodes}
+        for host, router in case.hosts.routers.items():
+            sessions = case.plan.router(case.hosts.topology.router(host).name).sessions
+            want = {a: i for a, i in ids.items() if a in {str(s.node_address) for s in sessions}}
+            got = remote_router_ids(router)
+            assert want and {a: got.get(a) for a in want} == want, f"router-ids {host} sees: {got}, expected {want}"
 
     def test_the_client_reaches_each_pod(self, case: Case) -> None:
         for pod in case.pods:
@@ -439,13 +461,13 @@ class CiliumSteps:
         rendered (``failover: fast``) runs out, and take them back after SIGCONT."""
         expect = case.expected()
         node = case.cfg.nodes[0]
-        without, withdrawn = without_node(expect, str(node.ip))
+        without, withdrawn = case.without_node(node.name)
         pid = case.kube_routers[node.name].pid if case.kube_routers else case.agents[node.name].record.pid
-        hold = effective_timers(case.cfg).hold
+        hold = case.plan.timers.hold
         assert hold is not None, "the real-speaker stacks set short timers (failover: fast)"
         os.kill(pid, signal.SIGSTOP)
         try:
-            gone = case.wait_routed(without, tuple(withdrawn), f"{node.name}'s routes withdrawn")
+            gone = case.wait_routed(without, withdrawn, f"{node.name}'s routes withdrawn")
             case.timings["frozenWithdrawnSeconds"] = gone
             # The router notices when the hold timer expires; a few seconds for its own rounds.
             assert gone <= hold + 3, f"withdrawn after {gone} s, hold time {hold} s"
@@ -495,9 +517,9 @@ class TestV2On118(TwoNodeSteps):
         node = case.cfg.nodes[1]
         agent = case.agents[node.name]
         assert agent.stop_process() == [], "the agent stops"
-        without, withdrawn = without_node(expect, str(node.ip))
+        without, withdrawn = case.without_node(node.name)
         case.timings["stoppedWithdrawnSeconds"] = case.wait_routed(
-            without, tuple(withdrawn), f"{node.name}'s routes withdrawn after its agent stopped", running=False
+            without, withdrawn, f"{node.name}'s routes withdrawn after its agent stopped", running=False
         )
         agent.start(case.client)
         ready = agent.wait_ready()
@@ -516,8 +538,8 @@ class TestKubeRouter(TwoNodeSteps):
 
 @pytest.mark.usefixtures("cluster")
 class TestProdOn118(TwoNodeSteps):
-    """The shipped ``Pulumi.prod.yaml`` (v2 on 1.18, the router's peering address on its eth0,
-    prefix filter, FRR), on real agents in place of the GoBGP stand-in."""
+    """The shipped ``Pulumi.prod.yaml`` (v2 on 1.18, a redundant pair of FRR routers, each node
+    peering with both, prefix filters), on real agents in place of the GoBGP stand-in."""
 
     STACK = str(REPO / "Pulumi.prod.yaml")
     CODE = "pr"

@@ -66,14 +66,14 @@ def bfd_problems(lab: Lab) -> list[str]:
     cfg = lab.plan.cfg
     peering = str(cfg.router.peering_address)
     problems = []
-    if lab.router.kind == "frr":
-        peers = frr_bfd_peers(lab.router.vtysh_json("show bfd peers json") or [])  # type: ignore[union-attr]
+    if lab.routers["router"].kind == "frr":
+        peers = frr_bfd_peers(lab.routers["router"].vtysh_json("show bfd peers json") or [])  # type: ignore[union-attr]
         for node in cfg.nodes:
             peer = peers.get(str(node.ip))
             if peer is None or peer.get("status") != "up" or peer.get("multihop") is not True:
                 problems.append(f"FRR: BFD peer {node.ip} ({node.name}) is not an up multihop session: {peer}")
     else:
-        sessions = bird_bfd_sessions(lab.router.birdc("show", "bfd", "sessions"))  # type: ignore[union-attr]
+        sessions = bird_bfd_sessions(lab.routers["router"].birdc("show", "bfd", "sessions"))  # type: ignore[union-attr]
         for node in cfg.nodes:
             if sessions.get(str(node.ip)) != "Up":
                 problems.append(
@@ -94,7 +94,7 @@ def test_bfd_is_up_on_both_ends_and_withdraws_a_frozen_node(lab_run: Callable[[P
         node = lab.plan.cfg.nodes[0]
         frozen = frozen_speaker(lab, node.name)
         assert frozen["holdTimeSeconds"] == 9, f"the hold time is not what BFD must beat: {frozen}"
-        assert frozen["withdrawn"] == [str(c) for c in node.pod_cidrs], f"withdrawn: {frozen}"
+        assert frozen["withdrawn"] == {"router": [str(c) for c in node.pod_cidrs]}, f"withdrawn: {frozen}"
         assert frozen["withdrawnSeconds"] <= WITHDRAWAL_SECONDS, (
             f"{node.name} frozen: routes withdrawn after {frozen['withdrawnSeconds']} s, BFD detects within 0.9 s"
         )

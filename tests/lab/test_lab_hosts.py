@@ -37,6 +37,7 @@ from cilium_bgp.renderers.scripts import activation_stdin, host_script
 from cilium_bgp.renderers.sysctl import render_router_sysctl
 from cilium_bgp.stackfile import load_stack_file
 from lab import netns
+from lab.backends.ssh import SshHostsBackend
 from lab.hostsplan import CONFIG_PATHS, SYSCTL_PATH, plan_hosts
 from lab.mgmt import root_conflicts
 from lab.plan import StackUnusable, plan_lab
@@ -46,7 +47,7 @@ from lab.wait import Budget, wait_until
 from tests.harness import run_program, stack_file_config
 from tests.lab.expect import kernel_routes, router_sessions, speaker_sessions
 from tests.lab.hostskit import MACHINE_FILES, STACK, HostsLab, Remote, digest, lab_stack, root_links, root_routes
-from tests.lab.labkit import ROOT, expect, lab_cli
+from tests.lab.labkit import LAB_STACKS, ROOT, expect, lab_cli
 
 pytestmark = pytest.mark.lab
 
@@ -211,8 +212,8 @@ def test_pulumi_ups_commands_configure_the_hosts(commands: dict[str, dict[str, A
 def test_the_same_show_checks_as_in_daemons_mode(hosts_lab: HostsLab) -> None:
     """The daemons the program started, read inside the hosts through the same interface."""
     lab = Lab.attach(hosts_lab.workdir)
-    expect(router_sessions(lab), SETTLED)
-    expect(kernel_routes(lab), SETTLED)
+    expect(router_sessions(lab, "router"), SETTLED)
+    expect(kernel_routes(lab, "router"), SETTLED)
     for node in lab.speakers:
         expect(speaker_sessions(lab, node), SETTLED)
 
@@ -221,11 +222,13 @@ def test_verify_finds_sessions_routes_pings_and_the_files(hosts_lab: HostsLab) -
     verify = lab_cli("verify", "--workdir", str(hosts_lab.workdir), "--json")
     assert verify.returncode == 0, f"verify on the hosts failed:\n{verify.stdout}\n{verify.stderr}"
     seen = json.loads(verify.stdout)
-    for address, want in seen["expected"]["peers"].items():
-        got = seen["router"]["peers"][address]
+    expected, router = seen["expected"]["router"], seen["routers"]["router"]
+    for address, want in expected["peers"].items():
+        got = router["peers"][address]
         assert got["state"] == "Established" and got["prefixesReceived"] == want["prefixesReceived"], got
-    assert seen["router"]["routes"] == {p: sorted(h) for p, h in seen["expected"]["routes"].items()}, seen["router"]
-    assert seen["programCheck"]["ok"] and all(p["ok"] and p["ttl"] == 63 for p in seen["pings"]), seen["pings"]
+    assert router["routes"] == {p: sorted(h) for p, h in expected["routes"].items()}, router
+    check = seen["programChecks"]["router"]
+    assert check["ok"] and all(p["ok"] and p["ttl"] == 63 for p in seen["pings"]), seen["pings"]
     assert len(seen["pings"]) == 4, f"pod to pod both ways and client to both pods: {seen['pings']}"
     states = {v for s in seen["speakers"].values() for v in s["sessions"].values()}
     assert states == {"Established"}, f"the nodes' own views: {seen['speakers']}"
@@ -321,9 +324,12 @@ def test_down_stops_what_the_program_left_and_restores_the_machine(
 
 
 def test_hosts_mode_refuses_what_it_cannot_play(lab_machine: None, tmp_path: Path) -> None:
-    """Method without SSH nodes, ssh.host in a data subnet or over two /24s: refused before anything exists."""
+    """Method without SSH nodes, several routers, ssh.host in a data subnet or over two /24s: refused
+    before anything exists."""
     with pytest.raises(StackUnusable, match="method 'bird'"):
         plan_hosts(plan_lab(ROOT / "Pulumi.prod.yaml", "000000"))
+    with pytest.raises(StackUnusable, match="hosts mode models one router and no upstream peer"):
+        SshHostsBackend.refuse_unplayable(plan_lab(LAB_STACKS / "Pulumi.lab-pair-bird.yaml", "000000"))
     text = STACK.read_text()
     for change, words in (
         (("host: 198.18.0.11", "host: 10.0.1.11"), "in one /24"),

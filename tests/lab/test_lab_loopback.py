@@ -42,7 +42,7 @@ def stack_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_the_router_id_is_the_loopbacks(lab: Lab) -> None:
-    summary = router_sessions(lab)
+    summary = router_sessions(lab, "router")
     expect(Show("router", summary.command, summary.read, {"ipv4Unicast": {"routerId": LOOPBACK}}), lab.converge_budget)
     expect(
         ip_json(
@@ -63,8 +63,8 @@ def test_the_client_has_a_link_of_its_own(lab: Lab) -> None:
 
 
 def test_sessions_and_routes(lab: Lab) -> None:
-    expect(router_sessions(lab), lab.converge_budget)
-    expect(kernel_routes(lab), lab.converge_budget)
+    expect(router_sessions(lab, "router"), lab.converge_budget)
+    expect(kernel_routes(lab, "router"), lab.converge_budget)
 
 
 def test_the_client_reaches_every_pod_through_the_router(lab: Lab) -> None:

@@ -51,8 +51,8 @@ def test_carving_spans_pools_and_fails_when_they_run_out(tmp_path: Path) -> None
 def test_topology_of_the_seed() -> None:
     topo = plan_lab(DEV, "t00004").topology
     assert topo.namespaces == [f"cbgp-t00004-{h}" for h in ("router", "node1", "node2", "client")], topo.namespaces
-    segments = {s.ifname: s for s in topo.segments}
-    assert {n: str(s.address) for n, s in segments.items()} == {
+    segments = {s.routers[0].ifname: s for s in topo.segments}
+    assert {n: str(s.routers[0].address) for n, s in segments.items()} == {
         "eth1": "10.0.1.2/24",
         "eth2": "10.0.2.2/24",
         "eth0": "192.168.121.16/24",
@@ -60,19 +60,21 @@ def test_topology_of_the_seed() -> None:
     assert not any(s.bridged for s in topo.segments), "one host per subnet: plain veth pairs"
     assert str(topo.client.address) == "192.168.121.254/24", f"the client sits on the free subnet: {topo.client}"
     node1 = topo.node("node1")
-    assert (str(node1.gateway), str(node1.pod_ip), node1.ifname) == ("10.0.1.2", "172.31.254.1", "eth1"), f"{node1}"
+    assert (node1.gateways, str(node1.pod_ip), node1.ifname) == ((IPv4Address("10.0.1.2"),), "172.31.254.1", "eth1"), (
+        f"{node1}"
+    )
 
 
 def test_shared_subnets_are_bridged_and_the_client_gets_a_spare_one(tmp_path: Path) -> None:
     topo = plan_lab(LAB_STACKS / "Pulumi.lab-bird.yaml", "t00005").topology
-    eth2 = next(s for s in topo.segments if s.ifname == "eth2")
+    eth2 = next(s for s in topo.segments if s.routers[0].ifname == "eth2")
     assert eth2.bridged and [m.host for m in eth2.members] == ["node2", "node3"], f"eth2: {eth2}"
     document = yaml.safe_load(DEV.read_text())
     interfaces = document["config"]["cilium-bgp:router"]["interfaces"][:2]
     router = document["config"]["cilium-bgp:router"] | {"interfaces": interfaces}
     busy = plan_lab(stack_variant(DEV, tmp_path, {"router": router}), "t00006").topology
     assert str(busy.client.address) == "198.51.100.254/24", f"no free router subnet: TEST-NET-2: {busy.client}"
-    assert busy.segments[-1].ifname == "lab-client", f"the lab adds the client's link: {busy.segments}"
+    assert busy.segments[-1].routers[0].ifname == "lab-client", f"the lab adds the client's link: {busy.segments}"
 
 
 def test_a_router_loopback_does_not_hold_the_client(tmp_path: Path) -> None:
@@ -91,12 +93,12 @@ def test_a_router_loopback_does_not_hold_the_client(tmp_path: Path) -> None:
     )
     only_loopback = stack_variant(DEV, tmp_path, {"router": router | {"interfaces": [loopback, eth1, eth2]}})
     topo = plan_lab(only_loopback, "t00014").topology
-    assert (str(topo.client.address), str(topo.client.gateway)) == ("198.51.100.254/24", "198.51.100.1"), (
+    assert (str(topo.client.address), topo.client.gateways) == ("198.51.100.254/24", (IPv4Address("198.51.100.1"),)), (
         f"no router subnet can hold the client: it gets the lab's own link: {topo.client}"
     )
-    segments = {s.ifname: s for s in topo.segments}
+    segments = {s.routers[0].ifname: s for s in topo.segments}
     assert [m.host for m in segments["lab-client"].members] == ["client"], f"the client's link: {segments}"
-    assert str(segments["lo"].address) == "10.255.255.1/32" and not segments["lo"].members, (
+    assert str(segments["lo"].routers[0].address) == "10.255.255.1/32" and not segments["lo"].members, (
         f"the loopback holds the router's address and no host: {segments['lo']}"
     )
 
@@ -132,7 +134,7 @@ def test_v1_lb_ipam_hands_out_the_first_free_address() -> None:
     plan = plan_lab(LAB_STACKS / "Pulumi.lab-v1.yaml", "t00009")
     assert plan.lb_ips == {"whoami-lb": IPv4Address("203.0.113.1")}, f"1.14 reserves the CIDR's first: {plan.lb_ips}"
     assert all(n.password is None for s in plan.standins.values() for n in s.neighbors), "1.14: no authSecretRef"
-    assert plan.expected["routes"]["203.0.113.1/32"] == ["10.0.1.10", "10.0.2.10"], f"{plan.expected}"
+    assert plan.expected["router"]["routes"]["203.0.113.1/32"] == ["10.0.1.10", "10.0.2.10"], f"{plan.expected}"
 
 
 def test_lb_ipam_rules() -> None:

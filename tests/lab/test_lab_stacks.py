@@ -31,7 +31,14 @@ pytestmark = pytest.mark.lab
 
 STACKS = [s for s in SHIPPED_STACKS + sorted(LAB_STACKS.glob("Pulumi.*.yaml")) if load_stack(s).method != "kube-router"]
 GOBGP_STACKS = [s for s in STACKS if load_stack(s).method in METHODS_WITH_CILIUM_SPEAKER]
-FAULT_STACKS = [LAB_STACKS / "Pulumi.lab-bird.yaml", LAB_STACKS / "Pulumi.lab-v2.yaml"]
+UPSTREAM_STACKS = [s for s in STACKS if any(r.upstreams for _, r in load_stack(s).all_routers)]
+FAULT_STACKS = [
+    LAB_STACKS / "Pulumi.lab-bird.yaml",
+    LAB_STACKS / "Pulumi.lab-v2.yaml",
+    # With several routers: every router withdraws the frozen node's routes (via the mesh too).
+    LAB_STACKS / "Pulumi.lab-pair-v2.yaml",
+    LAB_STACKS / "Pulumi.lab-rack-bird.yaml",
+]
 BIRD_FAULT_STACKS = [s for s in FAULT_STACKS if s not in GOBGP_STACKS]
 # Right after a fault's own wait has seen the router settle, its tables must already say so.
 SETTLED = Budget("tables settled (the fault's own wait already saw it)", 3)
@@ -52,22 +59,32 @@ def fault_log(lab: Lab) -> dict[str, Any]:
 
 @on(STACKS)
 def test_router_sessions_established(lab: Lab) -> None:
-    expect(router_sessions(lab), lab.converge_budget)
+    for host in lab.routers:
+        expect(router_sessions(lab, host), lab.converge_budget)
 
 
 @on(STACKS)
 def test_router_rib_holds_every_prefix(lab: Lab) -> None:
-    expect(router_rib(lab), lab.converge_budget)
+    for host in lab.routers:
+        expect(router_rib(lab, host), lab.converge_budget)
 
 
 @on(STACKS)
 def test_kernel_routes_with_exact_nexthops(lab: Lab) -> None:
-    routes = expect(kernel_routes(lab), lab.converge_budget).value
-    if lab.plan.cfg.method in SHARED_ASN_METHODS:
-        assert lab.plan.lb_ips, "a shared-ASN stack should announce an LB IP"
-        for ip in lab.plan.lb_ips.values():
-            hops = routes[f"{ip}/32"].get("nexthops", [])
-            assert len(hops) == len(lab.plan.cfg.nodes), f"LB IP {ip}: {hops}, want one nexthop per node (ECMP)"
+    for host in lab.routers:
+        routes = expect(kernel_routes(lab, host), lab.converge_budget).value
+        router = lab.plan.sessions.router(lab.plan.topology.router(host).name)
+        if lab.plan.cfg.method in SHARED_ASN_METHODS and router.sessions:
+            assert lab.plan.lb_ips, "a shared-ASN stack should announce an LB IP"
+            for ip in lab.plan.lb_ips.values():
+                route = routes[f"{ip}/32"]
+                hops = route.get("nexthops") or [route]
+                assert len(hops) == len(router.sessions), f"{host}: LB IP {ip} via {hops}, want each of its nodes"
+
+
+@on(UPSTREAM_STACKS)
+def test_upstream_learns_every_prefix_from_the_routers(lab: Lab) -> None:
+    expect(kernel_routes(lab, "client"), lab.converge_budget)
 
 
 @on(STACKS)
@@ -84,9 +101,10 @@ def test_standins_originate_exactly_their_prefixes(lab: Lab) -> None:
 
 @on(STACKS)
 def test_programs_router_check_passes(lab: Lab) -> None:
-    report = lab.program_check()
-    differences = json_cmp(report, {"ok": True, "problems": Exact([])})
-    assert differences is None, f"bgp_status.py (pulumi up's check) on the router: {differences}"
+    for host in lab.routers:
+        report = lab.program_check(host)
+        differences = json_cmp(report, {"ok": True, "problems": Exact([])})
+        assert differences is None, f"bgp_status.py (pulumi up's check) on {host}: {differences}"
 
 
 @on(STACKS)
@@ -96,23 +114,31 @@ def test_pings_cross_the_router(lab: Lab) -> None:
     assert differences is None, f"pings (TTL 63: one routed hop): {differences}"
 
 
+def _router_report(expected: dict[str, Any]) -> dict[str, Any]:
+    peers = {
+        a: {"state": "Established"}
+        | ({} if p["prefixesReceived"] is None else {"prefixesReceived": p["prefixesReceived"]})
+        for a, p in expected["peers"].items()
+    }
+    return {"peers": peers, "routes": {p: Exact(sorted(h)) for p, h in expected["routes"].items() if h is not None}}
+
+
 def check_report(lab: Lab, report: dict[str, Any]) -> None:
     """``verify``'s report (what ``python -m lab verify --json`` prints) says what the steps saw."""
-    expected = lab.plan.expected
-    peers = {
-        a: {"state": "Established", "prefixesReceived": p["prefixesReceived"]} for a, p in expected["peers"].items()
-    }
-    routes = {p: Exact(sorted(hops)) for p, hops in expected["routes"].items() if hops is not None}
     nodes = len(lab.plan.cfg.nodes)
     want = {
-        "router": {"peers": peers, "routes": routes},
-        "programCheck": {"ok": True},
+        "routers": {h: _router_report(e) for h, e in lab.plan.expected.items()},
+        "programChecks": {h: {"ok": True} for h in lab.routers},
         "speakers": {n: {"sessions": {str(p): "Established" for p in lab.plan.speaker_peers(n)}} for n in lab.speakers},
         "pings": pings(lab),
     }
+    if lab.plan.upstream is not None:
+        want["upstream"] = _router_report(lab.plan.upstream)
     differences = json_cmp(report, want)
     assert differences is None, f"verify's report: {differences}"
-    assert set(report["router"]["routes"]) == set(expected["routes"]), f"routes beyond the expected: {report['router']}"
+    for host, expected in lab.plan.expected.items():
+        extra = set(report["routers"][host]["routes"]) - set(expected["routes"])
+        assert not extra, f"{host}: routes beyond the expected: {sorted(extra)}"
     assert len(report["pings"]) == nodes * (nodes - 1) + nodes + len(lab.plan.lb_ips), f"{report['pings']}"
     up = report["timings"]["up"]
     budget = lab.plan.cfg.verify.timeout_seconds
@@ -130,20 +156,23 @@ def test_frozen_speaker_is_withdrawn_within_the_hold_time(lab: Lab, fault_log: d
     with faults.frozen(lab, node.name) as frozen:
         fault_log["frozen"] = frozen
         gone = faults.wait_withdrawn(lab, frozen)
-        expect(kernel_routes(lab, frozen.degraded), SETTLED)
-        expect(router_rib(lab, frozen.degraded, frozen.withdrawn), SETTLED)
+        for host, degraded in frozen.degraded.items():
+            expect(kernel_routes(lab, host, degraded), SETTLED)
+            expect(router_rib(lab, host, degraded, frozen.withdrawn[host]), SETTLED)
     assert frozen.hold == 9, f"the fault stacks use a 9 s hold time, the lab computed {frozen.hold}"
     # The router's hold timer runs from the last keepalive it got: withdrawal within the hold time.
     assert gone.elapsed <= frozen.hold + 1.5, f"withdrawal took {gone.elapsed} s (hold {frozen.hold})"
-    assert frozen.withdrawn == [str(c) for c in lab.plan.pod_cidrs[node.name]], f"withdrawn: {frozen.withdrawn}"
+    own = sorted(str(c) for c in lab.plan.pod_cidrs[node.name])
+    assert all(w == own for w in frozen.withdrawn.values()), f"withdrawn: {frozen.withdrawn}"
 
 
 @on(FAULT_STACKS)
 def test_frozen_speaker_is_back_after_it_resumes(lab: Lab, fault_log: dict[str, Any]) -> None:
     assert "frozen" in fault_log, "the freeze step did not run on this lab"
     back = faults.wait_recovered(lab, fault_log["frozen"], RESUMED)
-    expect(kernel_routes(lab), SETTLED)
-    expect(router_sessions(lab), SETTLED)
+    for host in lab.routers:
+        expect(kernel_routes(lab, host), SETTLED)
+        expect(router_sessions(lab, host), SETTLED)
     assert back.elapsed < RESUMED.seconds, f"recovery took {back.elapsed} s"
 
 
@@ -151,13 +180,15 @@ def check_refused(lab: Lab, host: str) -> None:
     result = faults.broken_config_rejected(lab, host)
     message = "\n".join(result["message"])
     assert CHECKER_WORDS[result["kind"]] in message, f"{host}: the refusal does not quote the checker: {message}"
-    expect(router_sessions(lab), SETTLED)
-    expect(kernel_routes(lab), SETTLED)
+    for router in lab.routers:
+        expect(router_sessions(lab, router), SETTLED)
+        expect(kernel_routes(lab, router), SETTLED)
 
 
 @on(FAULT_STACKS)
 def test_broken_router_config_is_refused_without_a_reset(lab: Lab) -> None:
-    check_refused(lab, "router")
+    for host in lab.routers:
+        check_refused(lab, host)
 
 
 @on(BIRD_FAULT_STACKS)
@@ -170,7 +201,8 @@ def test_unchanged_node_config_reloads_without_a_reset(lab: Lab) -> None:
     node = lab.plan.cfg.nodes[0].name
     result = faults.good_config_reloaded(lab, node)
     assert result["reloaded"] and any("Reconfigured" in line for line in result["message"]), f"{node}: {result}"
-    expect(router_sessions(lab), SETTLED)
+    for host in lab.routers:
+        expect(router_sessions(lab, host), SETTLED)
 
 
 @on(FAULT_STACKS)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from cilium_bgp.artifacts import router_config
+from cilium_bgp.plan import build_plan
 from cilium_bgp.secrets import reveal
 from lab.plan import ConfigFile, load_stack, plan_lab
 from lab.syntax import ConfigRejected, check_syntax
@@ -23,8 +24,12 @@ def configs_of(stack_file: Path) -> list[ConfigFile]:
     """The lab's configs of a stack; for kube-router (no lab) the router's config alone."""
     cfg = load_stack(stack_file)
     if cfg.method == "kube-router":
-        path, text = router_config(cfg)
-        return [ConfigFile(path, cfg.router.daemon, "router", text)]
+        plan = build_plan(cfg)
+        configs = []
+        for router in plan.routers:
+            path, text = router_config(plan, router)
+            configs.append(ConfigFile(path, router.daemon, "router", text))
+        return configs
     return list(plan_lab(stack_file, "syntax").configs)
 
 
