@@ -63,9 +63,13 @@ def test_commands_parse_as_posix_sh(name: str) -> None:
     assert proc.returncode == 0, f"{name}: {proc.stderr}"
 
 
-def shellcheck(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def shellcheck(
+    *args: str, stdin: str | None = None, dialect: tuple[str, ...] = ("-s", "sh"), cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """shellcheck ``args``: as POSIX sh (what the hosts run) unless ``dialect`` says otherwise
+    (``()``: each file's shebang)."""
     assert shutil.which("shellcheck"), "shellcheck is not installed (scripts/install-deps installs it)"
-    return subprocess.run(["shellcheck", "-s", "sh", *args], input=stdin, capture_output=True, text=True)
+    return subprocess.run(["shellcheck", *dialect, *args], input=stdin, capture_output=True, text=True, cwd=cwd)
 
 
 @pytest.mark.parametrize("script", sorted(p.name for p in HOSTSCRIPTS.glob("*.sh")))
@@ -460,7 +464,5 @@ def repository_shell_scripts() -> list[str]:
 
 @pytest.mark.parametrize("script", repository_shell_scripts())
 def test_each_repository_script_passes_shellcheck(script: str) -> None:
-    root = HOSTSCRIPTS.parents[1]
-    assert shutil.which("shellcheck"), "shellcheck is not installed (scripts/install-deps installs it)"
-    proc = subprocess.run(["shellcheck", "-x", script], cwd=root, capture_output=True, text=True)
+    proc = shellcheck("-x", script, dialect=(), cwd=HOSTSCRIPTS.parents[1])
     assert proc.returncode == 0, f"{script}:\n{proc.stdout}"
