@@ -60,6 +60,20 @@ def management_stack(stack_file: Path, directory: Path) -> Path:
     raise LabError("no free /24 in 198.18.100.0-198.18.199.0 for the management network")
 
 
+# Where the tests' control planes take a /30 link from the root namespace (one per run).
+LINK_POOL = IPv4Network("198.18.254.0/24")
+
+
+def free_link_network(pool: IPv4Network = LINK_POOL) -> IPv4Network:
+    """The first /30 of ``pool`` the root namespace neither routes nor addresses, for a test's
+    management link to a control plane: two runs on one machine (or one a killed run left behind)
+    each take their own."""
+    for candidate in pool.subnets(new_prefix=30):
+        if not root_conflicts(candidate, f"{ROOT_LINK_PREFIX}unused"):
+            return candidate
+    raise LabError(f"no free /30 in {pool} for a management link in the root namespace")
+
+
 def root_link_exists(name: str) -> bool:
     return run(["ip", "link", "show", "dev", name], check=False).returncode == 0
 

@@ -4,7 +4,7 @@ stack's nodes and a client in network namespaces, with the real node speakers on
 ::
 
     root namespace                 cbgp-<tag>-cp                              the case's hosts
-    cbgpm-<tag>k 198.18.254.5/30 == 198.18.254.6 (the tests' API client)
+    cbgpm-<tag>k 198.18.254.x/30 == .x+1 (the tests' API client; the first free /30 of 198.18.254.0/24)
                                    br0 198.19.100.1/24 (the API server) ==== mgmt0 198.19.100.11+i  nodes
                                    etcd, kube-apiserver, -controller-manager, -scheduler, kwok,
                                    the case's cilium-operator
@@ -45,13 +45,12 @@ from lab.daemons import BirdDaemon, FrrRouter
 from lab.k8s.api import ApiClient, Object, resource_path
 from lab.k8s.binaries import control_plane_binaries
 from lab.k8s.control_plane import ControlPlane, ControlPlaneSpec
+from lab.mgmt import free_link_network
 from lab.shell import in_netns, run
 from lab.state import LabState
 from lab.teardown import teardown
 from lab.topology import Topology, build_topology
 
-MANAGEMENT = IPv4Network("198.18.254.4/30")
-ROOT_SIDE, CP_SIDE = IPv4Address("198.18.254.5"), IPv4Address("198.18.254.6")
 CP_NETWORK = IPv4Network("198.19.100.0/24")
 API_ADDRESS = IPv4Address("198.19.100.1")
 # Kubernetes IPAM for kube-router: kube-controller-manager's --cluster-cidr (the stacks' pool).
@@ -113,8 +112,10 @@ def start_cluster(workdir: Path) -> Cluster:
     tag = secrets.token_hex(3)
     workdir.mkdir(parents=True)
     state = LabState(tag, "", "", str(workdir))
+    management = free_link_network()
+    root_side, cp_side = management.hosts()
     spec = ControlPlaneSpec(
-        f"cbgp-{tag}-cp", API_ADDRESS, CP_SIDE, workdir / "control-plane", cluster_cidr=CLUSTER_CIDR
+        f"cbgp-{tag}-cp", API_ADDRESS, cp_side, workdir / "control-plane", cluster_cidr=CLUSTER_CIDR
     )
     cluster = Cluster(tag, workdir, state, ControlPlane(spec, control_plane_binaries()))
     try:
@@ -126,9 +127,9 @@ def start_cluster(workdir: Path) -> Cluster:
         state.add("links", root_link)
         run(["ip", "link", "add", root_link, "type", "veth", "peer", "name", "uplink", "netns", spec.netns])
         run(["ip", "link", "set", "dev", root_link, "addrgenmode", "none"], check=False)
-        run(["ip", "addr", "add", f"{ROOT_SIDE}/{MANAGEMENT.prefixlen}", "dev", root_link])
+        run(["ip", "addr", "add", f"{root_side}/{management.prefixlen}", "dev", root_link])
         run(["ip", "link", "set", root_link, "up"])
-        netns.ip(spec.netns, "addr", "add", f"{CP_SIDE}/{MANAGEMENT.prefixlen}", "dev", "uplink")
+        netns.ip(spec.netns, "addr", "add", f"{cp_side}/{management.prefixlen}", "dev", "uplink")
         netns.ip(spec.netns, "link", "set", "uplink", "up")
         cluster.control_plane.start()
         cluster.control_plane.kubeconfig(API_ADDRESS)

@@ -27,8 +27,9 @@ as they render. The demo Service's endpoints are pods made through Cilium's CNI 
 the demo Deployment's pods are, each with an HTTP server on the Service's targetPort (the
 Deployment itself is not applied: kwok would run its pods without addresses of Cilium's).
 
-Run as root: ``python -m pytest -m lab tests/lab/test_k8s_agents.py``. One run at a time on a
-machine (the management /30 below is a root-namespace route; a second run fails at its start).
+Run as root: ``python -m pytest -m lab tests/lab/test_k8s_agents.py``. Each run takes its own
+management /30 in the root namespace (``lab.mgmt.free_link_network``), so two runs can share a
+machine.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ from lab.process import is_alive
 from lab.shell import LabError, run
 from lab.topology import netns_name as topology_netns_name
 from lab.wait import Budget, wait_until
-from tests.lab.agentkit import MANAGEMENT, CaseHosts, Cluster, object_path, start_cluster
+from tests.lab.agentkit import CaseHosts, Cluster, object_path, start_cluster
 
 pytestmark = pytest.mark.lab
 
@@ -123,8 +124,6 @@ def _require_machine() -> None:
         control_plane_binaries().require()
     except LabError as error:
         pytest.fail(f"{error}: scripts/install-deps builds it for CI")
-    if run(["ip", "-4", "-o", "addr", "show", "to", str(MANAGEMENT)]).stdout.strip():
-        pytest.fail(f"{MANAGEMENT} is in use in the root namespace: another run, or not under the lock?")
 
 
 @pytest.fixture(scope="module")

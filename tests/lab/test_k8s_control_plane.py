@@ -1,15 +1,15 @@
 """A real Kubernetes control plane and a real cilium-operator in a throwaway namespace.
 
     root namespace                          cbgp-<id>-cp
-    cbk<id> 198.18.254.1/30 ---- veth ---- cbc<id> 198.18.254.2/30   management: this test's client
+    cbk<id> 198.18.254.x/30 ---- veth ---- cbc<id> .x+1/30           management: this test's client
+                                           (the first /30 of 198.18.254.0/24 free in the root namespace)
                                            lo     198.19.254.1/32   the API server's own address
     etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok (the kubelets of two
     Nodes that exist only as API objects), then cilium-operator 1.18 from a cilium-config
     ConfigMap made through the API. No agent runs: the CiliumNodes an agent would register are
     created through the API in its place.
 
-Run as root, one at a time machine-wide (the management /30 is a root-namespace route):
-``flock /tmp/cbgp-hostsmode.lock python -m pytest tests/lab/test_k8s_control_plane.py``.
+Run as root: ``python -m pytest tests/lab/test_k8s_control_plane.py``.
 """
 
 from __future__ import annotations
@@ -29,14 +29,13 @@ from lab.k8s.binaries import CiliumBinaries, ControlPlaneBinaries, control_plane
 from lab.k8s.cilium import OPERATOR_CRDS, CiliumOperator, cilium_node_object
 from lab.k8s.control_plane import ControlPlane, ControlPlaneSpec
 from lab.k8s.processes import ProcessExited
+from lab.mgmt import free_link_network
 from lab.process import is_alive
 from lab.shell import LabError, run
 from lab.wait import Budget, wait_until
 
 pytestmark = pytest.mark.lab
 
-MANAGEMENT = IPv4Network("198.18.254.0/30")
-ROOT_SIDE, NS_SIDE = (IPv4Address("198.18.254.1"), IPv4Address("198.18.254.2"))
 API_ADDRESS = IPv4Address("198.19.254.1")
 NODES = {"k8s-1": IPv4Address("198.19.1.11"), "k8s-2": IPv4Address("198.19.2.12")}
 POD_POOL = IPv4Network("10.42.0.0/16")
@@ -89,8 +88,6 @@ def _require_machine() -> tuple[ControlPlaneBinaries, CiliumBinaries]:
         cilium = CiliumBinaries.for_version(CILIUM).require()
     except LabError as error:  # scripts/install-deps builds them
         pytest.fail(str(error))
-    if run(["ip", "-4", "-o", "addr", "show", "to", str(MANAGEMENT)]).stdout.strip():
-        pytest.fail(f"{MANAGEMENT} is in use in the root namespace: another run, or not under the lock?")
     return binaries, cilium
 
 
@@ -100,7 +97,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     tag = secrets.token_hex(3)
     netns, root_link, ns_link = f"cbgp-{tag}-cp", f"cbk{tag}", f"cbc{tag}"
     workdir = tmp_path_factory.mktemp("k8s") / "cluster"
-    spec = ControlPlaneSpec(netns, API_ADDRESS, NS_SIDE, workdir / "control-plane")
+    management = free_link_network()
+    root_side, ns_side = management.hosts()
+    spec = ControlPlaneSpec(netns, API_ADDRESS, ns_side, workdir / "control-plane")
     control_plane = ControlPlane(spec, binaries)
     # The operator reaches the API server as an agent on a node would: at its own address.
     operator = CiliumOperator(cilium, netns, spec.workdir / f"kubeconfig-{API_ADDRESS}", workdir / "operator")
@@ -110,9 +109,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         run(["ip", "-n", netns, "link", "set", "lo", "up"])
         run(["ip", "-n", netns, "addr", "add", f"{API_ADDRESS}/32", "dev", "lo"])
         run(["ip", "link", "add", root_link, "type", "veth", "peer", "name", ns_link, "netns", netns])
-        run(["ip", "addr", "add", f"{ROOT_SIDE}/{MANAGEMENT.prefixlen}", "dev", root_link])
+        run(["ip", "addr", "add", f"{root_side}/{management.prefixlen}", "dev", root_link])
         run(["ip", "link", "set", root_link, "up"])
-        run(["ip", "-n", netns, "addr", "add", f"{NS_SIDE}/{MANAGEMENT.prefixlen}", "dev", ns_link])
+        run(["ip", "-n", netns, "addr", "add", f"{ns_side}/{management.prefixlen}", "dev", ns_link])
         run(["ip", "-n", netns, "link", "set", ns_link, "up"])
         control_plane.start()
         control_plane.kubeconfig(API_ADDRESS)

@@ -204,6 +204,17 @@ def test_a_management_network_in_use_moves_the_stack_to_a_free_one(
     assert lab.mgmt.management_stack(stack, tmp_path) == stack
 
 
+def test_a_control_plane_link_takes_the_first_free_slash_30(monkeypatch: pytest.MonkeyPatch) -> None:
+    import lab.mgmt
+
+    taken = {IPv4Network("198.18.254.0/30"), IPv4Network("198.18.254.4/30")}
+    monkeypatch.setattr(lab.mgmt, "root_conflicts", lambda subnet, link: ["in use"] if subnet in taken else [])
+    assert lab.mgmt.free_link_network() == IPv4Network("198.18.254.8/30")
+    taken.update(IPv4Network("198.18.254.0/24").subnets(new_prefix=30))
+    with pytest.raises(LabError, match=r"no free /30 in 198\.18\.254\.0/24"):
+        lab.mgmt.free_link_network()
+
+
 CLUSTER_V2 = ROOT / "tests" / "stacks" / "e2e" / "Pulumi.cluster-v2.yaml"
 CLUSTER_BIRD = ROOT / "tests" / "stacks" / "e2e" / "Pulumi.cluster-bird.yaml"
 
