@@ -123,6 +123,7 @@ class RecordingMonitor(pulumi.runtime.mocks.MockMonitor):
             "ignoreChanges": list(request.ignoreChanges),
             "custom": request.custom,
             "aliases": [a.spec.type for a in request.aliases] or list(request.aliasURNs),
+            "provider": request.provider or None,
         }
         return response
 
@@ -131,6 +132,7 @@ class RecordingMonitor(pulumi.runtime.mocks.MockMonitor):
         self.dependencies[response.urn] = list(request.dependencies)
         # The ID the program read under (the engine skips a read whose ID is unknown; mocks do not).
         self.read_ids[response.urn] = request.id
+        self.options[response.urn] = {"parent": request.parent or None, "provider": request.provider or None}
         return response
 
 

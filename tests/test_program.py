@@ -10,6 +10,7 @@ from typing import Any
 import pulumi
 import pytest
 import yaml
+from golden import assert_golden
 from harness import ProgramRun, StackMocks, run_program, run_stack_file, stack_file_config, unwrap
 from keys import throwaway_private_key
 from stacks import ALL_STACKS, PASSWORD, ROOT, SECRET_VALUES, carved_pod_cidrs, stack_id
@@ -453,3 +454,41 @@ def test_renaming_a_node_runs_the_router_check_again() -> None:
     after = commands(run_program(config, secrets=SECRETS))
     assert unwrap(after["node2-renamed-bird-config"]["stdin"]) == unwrap(before["node2-bird-config"]["stdin"])
     assert after["verify-check"]["triggers"] != before["verify-check"]["triggers"]
+
+
+def resource_graph(run: ProgramRun) -> str:
+    """Every registered resource by URN, with its parent, provider and explicit dependencies: what
+    the engine keys state on and orders by. A renamed, retyped or re-parented resource changes its
+    URN, which the engine treats as a delete and a create."""
+    lines = []
+    for urn in sorted(r.urn for r in run.registrations):
+        options = run.options.get(urn, {})
+        lines.append(urn)
+        if options.get("parent"):
+            lines.append(f"  parent {options['parent']}")
+        if options.get("provider"):
+            lines.append(f"  provider {options['provider']}")
+        lines.extend(f"  dependsOn {dep}" for dep in sorted(run.dependencies.get(urn, [])))
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("stack", ALL_STACKS, ids=stack_id)
+def test_urns_parents_and_ordering_stay_as_deployed(stack: Path) -> None:
+    """A running stack keeps its resources: the URNs, parents, providers and explicit dependencies
+    of every stack are those recorded in tests/golden/urns (``UPDATE_GOLDEN=1``, review the diff)."""
+    assert_golden(f"urns/{stack_id(stack)}.txt", resource_graph(run_of(stack)))
+
+
+def test_kubernetes_resources_keep_the_stacks_provider() -> None:
+    """With ``kubernetes`` set, every Kubernetes resource and read goes through the stack's provider
+    (its graph recorded as for the shipped stacks)."""
+    prod = ROOT / "Pulumi.prod.yaml"
+    config = {k: v for k, v in stack_file_config(prod).items() if not (isinstance(v, dict) and "secure" in v)}
+    config["cilium-bgp:kubernetes"] = {"kubeconfig": "apiVersion: v1\nclusters: []\n", "context": "ctx"}
+    run = run_program(config, secrets=secrets_for(prod), mocks=mocks_for(prod))
+    (provider,) = run.of_type("pulumi:providers:kubernetes")
+    kubernetes = [r.urn for r in run.registrations if r.urn.split("::")[2].split("$")[-1].startswith("kubernetes:")]
+    assert kubernetes
+    for urn in kubernetes:
+        assert run.options[urn]["provider"] == f"{provider.urn}::{provider.urn.split('::')[-1]}-id", urn
+    assert_golden("urns/prod-with-kubeconfig.txt", resource_graph(run))
