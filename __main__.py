@@ -25,6 +25,7 @@ from components.bgp_method import BgpMethod, DemoService, NodeAnnotations
 from components.cilium_release import CiliumRelease
 from components.kubernetes_node import KubernetesNode
 from components.router import Router
+from components.stack_args import demo_args, method_args, node_args, release_args, router_args, verification_args
 from components.stack_config import kubernetes_provider_args, read_stack_config, secret_values, ssh_private_key
 from components.verification import BgpVerification, unverified_peers
 
@@ -40,12 +41,18 @@ plan = build_plan(cfg)
 provider_args = kubernetes_provider_args(cfg)
 provider = k8s.Provider("kubernetes", provider_args) if provider_args is not None else None
 
-node_annotations = (
-    NodeAnnotations("node-annotations", cfg=cfg, plan=plan, provider=provider) if node_patches(cfg, plan) else None
-)
+# Kubernetes components hand the stack's provider (else the ambient kubeconfig's) to their children.
+in_cluster = pulumi.ResourceOptions(providers=[provider] if provider else None)
+
+patches = node_patches(cfg, plan)
+node_annotations = NodeAnnotations("node-annotations", patches, in_cluster) if patches else None
 # Node annotations first: Cilium's agents read them when they start.
 release = (
-    CiliumRelease("cilium", cfg=cfg, provider=provider, after=[node_annotations] if node_annotations else [])
+    CiliumRelease(
+        "cilium",
+        release_args(cfg),
+        in_cluster.merge(pulumi.ResourceOptions(depends_on=[node_annotations] if node_annotations else None)),
+    )
     if cfg.kubernetes.enabled
     else None
 )
@@ -80,27 +87,22 @@ def _resource_name(router: RouterPlan, suffix: str = "") -> str:
     return f"{suffix}-{router.name}" if suffix else router.name
 
 
-routers = [
-    Router(_resource_name(r), cfg=cfg, plan=plan, router=r, secrets=secrets, private_key=private_key)
-    for r in plan.routers
-]
+routers = [Router(_resource_name(r), router_args(cfg, plan, r, secrets, private_key)) for r in plan.routers]
 nodes = [
     KubernetesNode(
-        node.name,
-        cfg=cfg,
-        plan=plan,
-        node=node,
-        settings=settings,
-        pod_cidrs=pod_cidrs.apply(itemgetter(node.name)),
-        secrets=secrets,
-        private_key=private_key,
+        node.name, node_args(cfg, plan, node, settings, pod_cidrs.apply(itemgetter(node.name)), secrets, private_key)
     )
     for node, settings in zip(plan.nodes, cfg.nodes, strict=True)
 ]
-method = (
-    BgpMethod("bgp", cfg=cfg, plan=plan, after=release.release, provider=provider, secrets=secrets) if release else None
-)
-demo = DemoService("demo", cfg=cfg, after=release.release, provider=provider) if release and cfg.demo else None
+method = demo = None
+if release is not None:
+    bgp = method_args(cfg, plan, secrets)
+    # Cilium's objects once the release is up and the cluster serves their kinds (components.cilium_kinds).
+    served = pulumi.ResourceOptions(depends_on=[release.serving(bgp.cilium_kinds)])
+    method = BgpMethod("bgp", bgp, in_cluster.merge(served))
+    demo_service = demo_args(cfg)
+    after_release = pulumi.ResourceOptions(depends_on=[release.release])
+    demo = DemoService("demo", demo_service, in_cluster.merge(after_release)) if demo_service else None
 
 lb_ips = pulumi.Output.from_input({cfg.demo.name: demo.load_balancer_ip} if demo and cfg.demo else {})
 node_configs = {node.name: n.config_text for node, n in zip(cfg.nodes, nodes, strict=True) if n.config_text is not None}
@@ -121,13 +123,8 @@ for router_plan, router in zip(plan.routers, routers, strict=True):
     if cfg.verify.enabled:
         verification = BgpVerification(
             _resource_name(router_plan, "verify"),
-            cfg=cfg,
-            router=router_plan,
-            named=plan.form == "routers",
-            connection=router.connection,
-            expect=expect,
-            triggers=triggers,
-            depends_on=pushed,
+            verification_args(cfg, plan, router_plan, router.connection, expect, triggers),
+            pulumi.ResourceOptions(depends_on=pushed),
         )
         bgp_peers[router_plan.name] = verification.peers
     else:

@@ -2,22 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from cilium_bgp.config import StackConfig
-from cilium_bgp.plan import SessionPlan
-from cilium_bgp.renderers.manifests import (
-    KUBE_ROUTER_PASSWORD_SECRET,
-    demo_manifests,
-    kube_router_password,
-    method_manifests,
-    node_patches,
-)
+from cilium_bgp.renderers.manifests import KUBE_ROUTER_PASSWORD_SECRET, kube_router_password
 from components import cilium_kinds
 from components.kubernetes_objects import KubernetesObject, resource_name
+from components.options import child_options
+
+
+@dataclass(frozen=True)
+class BgpMethodArgs:
+    method: str
+    cilium_version: str
+    manifests: Sequence[Mapping[str, Any]]  # cilium_bgp.renderers.manifests.method_manifests, in apply order
+    secrets: Mapping[str, pulumi.Output[str]]  # what the manifests' ``<<secret:KEY>>`` placeholders reference
+
+    @property
+    def cilium_kinds(self) -> list[tuple[str, str]]:
+        """Cilium's kinds among the manifests: the cluster must serve them before they are written
+        (pass ``CiliumRelease.serving(args.cilium_kinds)`` in ``depends_on``)."""
+        return cilium_kinds.cilium_kinds(self.manifests)
 
 
 class BgpMethod(pulumi.ComponentResource):
@@ -25,38 +34,22 @@ class BgpMethod(pulumi.ComponentResource):
 
     objects: list[KubernetesObject]
 
-    def __init__(
-        self,
-        name: str,
-        *,
-        cfg: StackConfig,
-        plan: SessionPlan,
-        after: k8s.helm.v3.Release,
-        provider: k8s.Provider | None,
-        secrets: Mapping[str, pulumi.Output[str]],
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        manifests = method_manifests(cfg, plan)
+    def __init__(self, name: str, args: BgpMethodArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        secrets = args.secrets
         if "bgpPassword" in secrets:
             secrets = {
                 **secrets,
                 KUBE_ROUTER_PASSWORD_SECRET: pulumi.Output.secret(secrets["bgpPassword"].apply(kube_router_password)),
             }
         props = {
-            "method": cfg.method,
-            "ciliumVersion": cfg.cilium.version,
-            "objects": [f"{m['apiVersion']}/{m['kind']}/{m['metadata']['name']}" for m in manifests],
+            "method": args.method,
+            "ciliumVersion": args.cilium_version,
+            "objects": [f"{m['apiVersion']}/{m['kind']}/{m['metadata']['name']}" for m in args.manifests],
         }
         super().__init__("cilium-bgp:index:BgpMethod", name, props, opts)
-        # Cilium's kinds exist only once cilium-operator has registered them at the rendered
-        # version: after the release, and once the API server serves them (components.cilium_kinds).
-        kinds = cilium_kinds.cilium_kinds(manifests)
-        served = cilium_kinds.after_served(after, after.status, cilium_kinds.connect(cfg.kubernetes), kinds)
         self.objects = [
-            KubernetesObject(
-                resource_name(obj), obj, secrets=secrets, provider=provider, parent=self, depends_on=[served]
-            )
-            for obj in manifests
+            KubernetesObject(resource_name(obj), obj, secrets=secrets, opts=child_options(self, opts))
+            for obj in args.manifests
         ]
         # Outputs repeat the props: stack policies read outputs, resource policies read inputs.
         self.register_outputs(props)
@@ -72,19 +65,24 @@ class NodeAnnotations(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
-        *,
-        cfg: StackConfig,
-        plan: SessionPlan,
-        provider: k8s.Provider | None,
+        patches: Sequence[Mapping[str, Any]],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        patches = node_patches(cfg, plan)
+        """``patches``: cilium_bgp.renderers.manifests.node_patches."""
         props = {"nodes": [p["metadata"]["name"] for p in patches]}
         super().__init__("cilium-bgp:index:NodeAnnotations", name, props, opts)
         self.patches = [
-            KubernetesObject(resource_name(obj), obj, secrets={}, provider=provider, parent=self) for obj in patches
+            KubernetesObject(resource_name(obj), obj, secrets={}, opts=child_options(self, opts)) for obj in patches
         ]
         self.register_outputs(props)
+
+
+@dataclass(frozen=True)
+class DemoServiceArgs:
+    name: str
+    namespace: str
+    load_balancer_ip: str | None
+    manifests: Sequence[Mapping[str, Any]]  # cilium_bgp.renderers.manifests.demo_manifests
 
 
 class DemoService(pulumi.ComponentResource):
@@ -93,23 +91,11 @@ class DemoService(pulumi.ComponentResource):
     service: KubernetesObject
     load_balancer_ip: pulumi.Output[str | None]
 
-    def __init__(
-        self,
-        name: str,
-        *,
-        cfg: StackConfig,
-        after: pulumi.Resource,
-        provider: k8s.Provider | None,
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        demo = cfg.demo
-        assert demo is not None
-        props = {"name": demo.name, "namespace": demo.namespace, "loadBalancerIP": str(demo.load_balancer_ip or "")}
+    def __init__(self, name: str, args: DemoServiceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        props = {"name": args.name, "namespace": args.namespace, "loadBalancerIP": args.load_balancer_ip or ""}
         super().__init__("cilium-bgp:index:DemoService", name, props, opts)
-        for obj in demo_manifests(cfg):
-            created = KubernetesObject(
-                resource_name(obj), obj, secrets={}, provider=provider, parent=self, depends_on=[after]
-            )
+        for obj in args.manifests:
+            created = KubernetesObject(resource_name(obj), obj, secrets={}, opts=child_options(self, opts))
             if obj["kind"] == "Service":
                 self.service = created
         service = self.service.resource

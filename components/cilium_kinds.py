@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 import pulumi
@@ -61,7 +61,7 @@ def connect(settings: KubernetesSettings) -> KindReader:
     return ClusterKinds(settings)
 
 
-def cilium_kinds(manifests: Sequence[dict[str, Any]]) -> list[tuple[str, str]]:
+def cilium_kinds(manifests: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]:
     """The (apiVersion, kind) of each of Cilium's objects in ``manifests``, once each."""
     found = {(str(m["apiVersion"]), str(m["kind"])) for m in manifests}
     return sorted(k for k in found if k[0].startswith(f"{CILIUM_GROUP}/"))

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -10,10 +11,10 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from cilium_bgp.config import CiliumSettings, StackConfig
+from cilium_bgp.config import CiliumSettings, KubernetesSettings
 from cilium_bgp.errors import ConfigError, Problem, excerpt
-from cilium_bgp.renderers.helm_values import render_helm_values
-from components import cilium_nodes
+from components import cilium_kinds, cilium_nodes
+from components.options import child_options
 
 
 class CiliumNodeRead(pulumi.CustomResource):
@@ -35,29 +36,28 @@ class CiliumNodeRead(pulumi.CustomResource):
         )
 
 
+@dataclass(frozen=True)
+class CiliumReleaseArgs:
+    cilium: CiliumSettings  # release name, namespace, chart source, version
+    method: str
+    values: Mapping[str, Any]  # cilium_bgp.renderers.helm_values.render_helm_values
+    kubernetes: KubernetesSettings  # how to reach the cluster for what the release's await does not cover
+
+
 class CiliumRelease(pulumi.ComponentResource):
     """``helm.v3.Release`` named explicitly, in the configured namespace, values per Cilium version."""
 
     release: k8s.helm.v3.Release
     values: dict[str, Any]
 
-    def __init__(
-        self,
-        name: str,
-        *,
-        cfg: StackConfig,
-        provider: k8s.Provider | None,
-        after: Sequence[pulumi.Resource] = (),
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        values = render_helm_values(cfg)
-        cilium = cfg.cilium
+    def __init__(self, name: str, args: CiliumReleaseArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        values = dict(args.values)
+        cilium = args.cilium
         # Props become attributes of the component (as Outputs): set ours after registering.
-        props = {"version": cilium.version, "method": cfg.method, "values": values}
+        props = {"version": cilium.version, "method": args.method, "values": values}
         super().__init__("cilium-bgp:index:CiliumRelease", name, props, opts)
         self.values = values
-        self._provider = provider
-        self._kubernetes = cfg.kubernetes
+        self._kubernetes = args.kubernetes
         self.release = k8s.helm.v3.Release(
             name,
             k8s.helm.v3.ReleaseArgs(
@@ -68,10 +68,16 @@ class CiliumRelease(pulumi.ComponentResource):
                 timeout=900,
                 **chart_source(cilium),
             ),
-            opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=list(after)),
+            opts=child_options(self, opts),
         )
         # Outputs repeat the props: stack policies read outputs, resource policies read inputs.
         self.register_outputs({**props, "status": self.release.status})
+
+    def serving(self, kinds: Sequence[tuple[str, str]]) -> pulumi.Output[pulumi.Resource]:
+        """The release, for ``depends_on``, once its update is done and, in an update, the cluster
+        serves every (apiVersion, kind) of ``kinds`` (:mod:`components.cilium_kinds`)."""
+        reader = cilium_kinds.connect(self._kubernetes)
+        return cilium_kinds.after_served(self.release, self.release.status, reader, kinds)
 
     def read_pod_cidrs(self, node_names: Sequence[str]) -> dict[str, pulumi.Output[list[str]]]:
         """Each node's ``spec.ipam.podCIDRs``, read once the release is up and the operator has
@@ -83,7 +89,7 @@ class CiliumRelease(pulumi.ComponentResource):
             read = CiliumNodeRead(
                 f"{node}-ciliumnode",
                 ident,
-                pulumi.ResourceOptions(parent=self, provider=self._provider, depends_on=[self.release]),
+                child_options(self, None, depends_on=[self.release]),
             )
             result[node] = read.spec.apply(lambda spec: list(((spec or {}).get("ipam") or {}).get("podCIDRs") or []))
         return result

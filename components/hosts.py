@@ -2,27 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 import pulumi
 from pulumi_command import remote
 
 from cilium_bgp.artifacts import sha256
-from cilium_bgp.config import Ssh, StackConfig
+from cilium_bgp.config import Ssh, SshDefaults
 from cilium_bgp.renderers.scripts import Daemon, activate_script, activation_stdin, remove_script
 from cilium_bgp.secrets import reveal
 
 
 def ssh_connection(
-    cfg: StackConfig, ssh: Ssh, default_host: str, private_key: pulumi.Output[str] | None
+    defaults: SshDefaults, ssh: Ssh, default_host: str, private_key: pulumi.Output[str] | None
 ) -> remote.ConnectionArgs:
+    """How to reach one host: its own ``ssh`` settings, else the stack-wide ``defaults``."""
     return remote.ConnectionArgs(
         host=ssh.host or default_host,
-        user=ssh.user or cfg.ssh.user,
-        port=ssh.port or cfg.ssh.port,
+        user=ssh.user or defaults.user,
+        port=ssh.port or defaults.port,
         host_key=ssh.host_key,
         private_key=private_key,
-        dial_error_limit=cfg.ssh.dial_error_limit,
+        dial_error_limit=defaults.dial_error_limit,
     )
 
 
@@ -33,8 +34,7 @@ def config_file(
     text: pulumi.Input[str],
     connection: remote.ConnectionArgs,
     secrets: Mapping[str, pulumi.Output[str]],
-    parent: pulumi.Resource,
-    depends_on: Sequence[pulumi.Resource] = (),
+    opts: pulumi.ResourceOptions,
     daemons: tuple[str, ...] = ("bgpd",),
     install: Daemon | None = None,
 ) -> remote.Command:
@@ -43,7 +43,7 @@ def config_file(
     ``text`` is the rendered, secret-free text. When ``secrets`` is non-empty the text references
     them: they are filled in here, inside ``Output.secret``, and the command logs nothing. The
     script embeds the hash of the secret-free text, so an unchanged file means unchanged inputs
-    and no command on the next ``up``.
+    and no command on the next ``up``. ``opts``: the component's child options (parent, order).
     """
     rendered = pulumi.Output.from_input(text)
     if secrets:
@@ -76,10 +76,11 @@ def config_file(
         # Our scripts read nothing of an earlier run; its (maybe secret) output stays off the host.
         add_previous_output_in_env=False,
         logging=remote.Logging.NONE if secrets else remote.Logging.STDOUT_AND_STDERR,
-        opts=pulumi.ResourceOptions(
-            parent=parent,
-            depends_on=list(depends_on),
-            delete_before_replace=True,
-            additional_secret_outputs=["stdin", "stdout", "stderr"] if secrets else None,
+        opts=pulumi.ResourceOptions.merge(
+            opts,
+            pulumi.ResourceOptions(
+                delete_before_replace=True,
+                additional_secret_outputs=["stdin", "stdout", "stderr"] if secrets else None,
+            ),
         ),
     )

@@ -2,17 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from ipaddress import IPv4Network
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 from pulumi_command import remote
 
-from cilium_bgp.artifacts import node_config
-from cilium_bgp.config import NodeSettings, StackConfig
-from cilium_bgp.plan import NodePlan, SessionPlan
-from cilium_bgp.specs import node_spec
-from components.hosts import config_file, ssh_connection
+from components.hosts import config_file
+from components.options import child_options
+
+
+@dataclass(frozen=True)
+class NodeBird:
+    """BIRD 2 on the node's host (the `bird` method): its rendered config, once the PodCIDRs resolve."""
+
+    config_text: pulumi.Output[str]  # secret-free; ``<<secret:KEY>>`` placeholders filled from ``secrets``
+    connection: remote.ConnectionArgs
+    secrets: Mapping[str, pulumi.Output[str]]
+
+
+@dataclass(frozen=True)
+class KubernetesNodeArgs:
+    spec: Mapping[str, Any]  # cilium_bgp.specs.node_spec without PodCIDRs: the component's props
+    pod_cidrs: pulumi.Output[list[str]]
+    bird: NodeBird | None  # None: the method's in-cluster speaker announces, the host is not touched
 
 
 class KubernetesNode(pulumi.ComponentResource):
@@ -22,35 +36,21 @@ class KubernetesNode(pulumi.ComponentResource):
     config_text: pulumi.Output[str] | None
     bird_config: remote.Command | None
 
-    def __init__(
-        self,
-        name: str,
-        *,
-        cfg: StackConfig,
-        plan: SessionPlan,
-        node: NodePlan,
-        settings: NodeSettings,
-        pod_cidrs: pulumi.Input[Sequence[str]],
-        secrets: Mapping[str, pulumi.Output[str]],
-        private_key: pulumi.Output[str] | None,
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        cidrs = pulumi.Output.from_input(pod_cidrs).apply(lambda cs: [IPv4Network(c) for c in cs])
-        self.pod_cidrs = cidrs.apply(lambda cs: [str(c) for c in cs])
-        props = {**node_spec(cfg, plan, node, None), "podCIDRs": self.pod_cidrs}
+    def __init__(self, name: str, args: KubernetesNodeArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        self.pod_cidrs = args.pod_cidrs
+        props = {**args.spec, "podCIDRs": self.pod_cidrs}
         super().__init__("cilium-bgp:index:KubernetesNode", name, props, opts)
         self.config_text = None
         self.bird_config = None
-        if cfg.method == "bird":
-            connection = ssh_connection(cfg, settings.ssh, str(node.address.ip), private_key)
-            self.config_text = cidrs.apply(lambda cs: node_config(plan, node, cs))
+        if args.bird is not None:
+            self.config_text = args.bird.config_text
             self.bird_config = config_file(
                 f"{name}-bird-config",
                 kind="bird",
                 text=self.config_text,
-                connection=connection,
-                secrets=secrets if plan.password else {},
-                parent=self,
+                connection=args.bird.connection,
+                secrets=args.bird.secrets,
+                opts=child_options(self, opts),
                 install="bird",
             )
         # Outputs repeat the props: stack policies read outputs, resource policies read inputs.

@@ -15,7 +15,7 @@ instead of creating it anew and then deleting it under its old URN (which delete
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from functools import partial
 from types import ModuleType
 from typing import Any
@@ -77,9 +77,6 @@ class KubernetesObject:
         obj: Mapping[str, Any],
         *,
         secrets: Mapping[str, pulumi.Output[str]],
-        provider: k8s.Provider | None = None,
-        parent: pulumi.Resource | None = None,
-        depends_on: Sequence[pulumi.Input[pulumi.Resource]] = (),
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         fields: dict[str, Any] = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}
@@ -95,9 +92,6 @@ class KubernetesObject:
             secret_outputs -= {"data", "stringData"}
         options = pulumi.ResourceOptions.merge(
             pulumi.ResourceOptions(
-                parent=parent,
-                provider=provider,
-                depends_on=list(depends_on),
                 delete_before_replace=obj["kind"] in _REPLACE_FIRST,
                 additional_secret_outputs=sorted(secret_outputs) or None,
                 aliases=aliases(obj) or None,

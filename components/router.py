@@ -3,17 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 from pulumi_command import remote
 
-from cilium_bgp.artifacts import router_config
-from cilium_bgp.config import StackConfig
-from cilium_bgp.plan import RouterPlan, SessionPlan
-from cilium_bgp.renderers.frr import frr_daemons
-from cilium_bgp.renderers.sysctl import render_router_sysctl
-from cilium_bgp.specs import router_spec
-from components.hosts import config_file, ssh_connection
+from cilium_bgp.renderers.scripts import Daemon
+from components.hosts import config_file
+from components.options import child_options
+
+
+@dataclass(frozen=True)
+class RouterArgs:
+    """One router of the session plan, rendered: what the component registers and pushes."""
+
+    spec: Mapping[str, Any]  # cilium_bgp.specs.router_spec: the component's props
+    daemon: Daemon
+    daemons: tuple[str, ...]  # FRR daemons to enable (cilium_bgp.renderers.frr.frr_daemons)
+    sysctl_text: str
+    config_text: str  # secret-free; ``<<secret:KEY>>`` placeholders filled from ``secrets``
+    connection: remote.ConnectionArgs
+    secrets: Mapping[str, pulumi.Output[str]]
 
 
 class Router(pulumi.ComponentResource):
@@ -24,39 +35,28 @@ class Router(pulumi.ComponentResource):
     daemon_config: remote.Command
     config_text: str
 
-    def __init__(
-        self,
-        name: str,
-        *,
-        cfg: StackConfig,
-        plan: SessionPlan,
-        router: RouterPlan,
-        secrets: Mapping[str, pulumi.Output[str]],
-        private_key: pulumi.Output[str] | None,
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        spec = router_spec(cfg, plan, router)
+    def __init__(self, name: str, args: RouterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        spec = dict(args.spec)
         super().__init__("cilium-bgp:index:Router", name, spec, opts)
-        self.connection = ssh_connection(cfg, router.ssh, str(router.router_id), private_key)
+        self.connection = args.connection
         self.sysctl = config_file(
             f"{name}-sysctl",
             kind="sysctl",
-            text=render_router_sysctl(),
+            text=args.sysctl_text,
             connection=self.connection,
             secrets={},
-            parent=self,
+            opts=child_options(self, opts),
         )
-        _, self.config_text = router_config(plan, router)
+        self.config_text = args.config_text
         self.daemon_config = config_file(
-            f"{name}-{router.daemon}-config",
-            kind=router.daemon,
+            f"{name}-{args.daemon}-config",
+            kind=args.daemon,
             text=self.config_text,
             connection=self.connection,
-            secrets=secrets if plan.password else {},
-            parent=self,
-            depends_on=[self.sysctl],
-            daemons=frr_daemons(plan),
-            install=router.daemon,
+            secrets=args.secrets,
+            opts=child_options(self, opts, depends_on=[self.sysctl]),
+            daemons=args.daemons,
+            install=args.daemon,
         )
         # Outputs repeat the props: stack policies read outputs, resource policies read inputs.
         self.register_outputs({**spec, "configText": self.config_text})

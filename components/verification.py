@@ -4,55 +4,53 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 from pulumi_command import remote
 
 from cilium_bgp.artifacts import peer_output, sha256
-from cilium_bgp.config import StackConfig
-from cilium_bgp.plan import RouterPlan
-from cilium_bgp.renderers.scripts import status_script_source, verify_command
+from cilium_bgp.renderers.scripts import Daemon, status_script_source, verify_command
+from components.options import child_options
+
+
+@dataclass(frozen=True)
+class BgpVerificationArgs:
+    daemon: Daemon
+    router: str | None  # the router's name when the stack has several: a failure says which one it was
+    timeout_seconds: int
+    connection: remote.ConnectionArgs
+    expect: pulumi.Output[dict[str, Any]]  # cilium_bgp.renderers.expectations.expected_state
+    triggers: Sequence[pulumi.Input[str]]  # hashes of what was pushed: a new push runs the check again
 
 
 class BgpVerification(pulumi.ComponentResource):
     """Runs ``show bgp summary json`` and reads the kernel table on one router until every expected
-    peer is Established and every expected prefix routed, or fails the update at the deadline."""
+    peer is Established and every expected prefix routed, or fails the update at the deadline.
+    Order it after what it checks (``depends_on``: the pushed configs and objects)."""
 
     command: remote.Command
     peers: pulumi.Output[dict[str, Any]]
 
-    def __init__(
-        self,
-        name: str,
-        *,
-        cfg: StackConfig,
-        router: RouterPlan,
-        named: bool,
-        connection: remote.ConnectionArgs,
-        expect: pulumi.Output[dict[str, Any]],
-        triggers: Sequence[pulumi.Input[str]],
-        depends_on: Sequence[pulumi.Resource],
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        """``named``: the stack has several routers, and a failure says which one it was."""
+    def __init__(self, name: str, args: BgpVerificationArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        expect = args.expect
         super().__init__("cilium-bgp:index:BgpVerification", name, {"expect": expect}, opts)
 
         def command(e: dict[str, Any]) -> str:
-            name = router.name if named else None
-            return verify_command(router.daemon, _wire_expectation(e), cfg.verify.timeout_seconds, router=name)
+            return verify_command(args.daemon, _wire_expectation(e), args.timeout_seconds, router=args.router)
 
         self.command = remote.Command(
             f"{name}-check",
-            connection=connection,
+            connection=args.connection,
             create=expect.apply(command),
             stdin=status_script_source(),
             add_previous_output_in_env=False,
             # Re-check whenever anything that changes routing was pushed again, and whenever the
             # expectation changes: a renamed node's config is pushed by a new resource even when
             # its text is unchanged, and the check must pass again after that push.
-            triggers=[*triggers, expect.apply(lambda e: sha256(json.dumps(e, sort_keys=True)))],
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(depends_on)),
+            triggers=[*args.triggers, expect.apply(lambda e: sha256(json.dumps(e, sort_keys=True)))],
+            opts=child_options(self, opts),
         )
         self.peers = pulumi.Output.all(expect, self.command.stdout).apply(lambda v: observed_peers(v[0], v[1]))
         self.register_outputs({"peers": self.peers})
