@@ -38,7 +38,7 @@ except ConfigError as error:
 # Who peers with whom, computed once: every component formats this plan.
 plan = build_plan(cfg)
 
-provider_args = kubernetes_provider_args(cfg)
+provider_args = kubernetes_provider_args(cfg.kubernetes)
 provider = k8s.Provider("kubernetes", provider_args) if provider_args is not None else None
 
 # Kubernetes components hand the stack's provider (else the ambient kubeconfig's) to their children.

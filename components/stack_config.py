@@ -16,7 +16,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from cilium_bgp.config import MAX_DEPTH, SECRET_KEYS, StackConfig, load_config
+from cilium_bgp.config import MAX_DEPTH, SECRET_KEYS, KubernetesSettings, StackConfig, load_config
 from cilium_bgp.errors import PROJECT, ConfigError, Problem, excerpt
 
 # Top-level keys holding a plain string: they arrive as the string itself, not as JSON.
@@ -87,13 +87,12 @@ def secret_values(cfg: StackConfig) -> dict[str, pulumi.Output[str]]:
     return values
 
 
-def kubernetes_provider_args(cfg: StackConfig) -> k8s.ProviderArgs | None:
+def kubernetes_provider_args(settings: KubernetesSettings) -> k8s.ProviderArgs | None:
     """The Kubernetes provider's inputs, or None for the ambient kubeconfig.
 
     A kubeconfig holds cluster credentials: it is always a secret input. The context name is
     one too when the stack stored ``kubernetes`` encrypted, so nothing stored secret leaves as plain.
     """
-    settings = cfg.kubernetes
     if not (settings.kubeconfig or settings.context):
         return None
     context_secret = pulumi.runtime.is_config_secret(pulumi.Config(PROJECT).full_key("kubernetes"))
