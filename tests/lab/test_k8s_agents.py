@@ -507,6 +507,12 @@ class TwoNodeSteps(CiliumSteps):
 
 
 @pytest.mark.usefixtures("cluster")
+class TestV1On114(TwoNodeSteps):
+    STACK = "Pulumi.agents-v1-1.14.yaml"
+    CODE = "v4"
+
+
+@pytest.mark.usefixtures("cluster")
 class TestV2On118(TwoNodeSteps):
     STACK = "Pulumi.agents-v2-1.18.yaml"
     CODE = "v2"
