@@ -610,6 +610,15 @@ class TestRackV1On118(RackSteps):
     CODE = "r1"
 
 
+@pytest.mark.usefixtures("cluster")
+class TestRackV2On118(RackSteps):
+    """The lab suite's ``lab-rack-v2`` stack (v2, prefix filters on every router, static PodCIDRs)
+    on real agents in place of the GoBGP stand-in."""
+
+    STACK = str(REPO / "tests" / "stacks" / "lab" / "Pulumi.lab-rack-v2.yaml")
+    CODE = "r2"
+
+
 def test_every_case_measured_its_timings_and_memory() -> None:
     """Each case's time from its speakers' start to its last prefix on the router, and each node's
     memory, as ``benchmarks/results/agents.json`` records them (written to
