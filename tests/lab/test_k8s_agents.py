@@ -504,12 +504,6 @@ class CiliumSteps:
 
 
 @pytest.mark.usefixtures("cluster")
-class TestV1On116(CiliumSteps):
-    STACK = "Pulumi.agents-v1-1.16.yaml"
-    CODE = "v1"
-
-
-@pytest.mark.usefixtures("cluster")
 class TestMetallbOn116(CiliumSteps):
     STACK = "Pulumi.agents-metallb-1.16.yaml"
     CODE = "ml"
@@ -538,6 +532,14 @@ class TwoNodeSteps(CiliumSteps):
         # Both nodes route, and so does each router on the way.
         hops = 2 + self.ROUTER_HOPS
         assert ttl == back == 64 - hops, f"pod to pod replies with TTL {ttl} and {back}: not {hops} hops?"
+
+
+@pytest.mark.usefixtures("cluster")
+class TestV1PairOn116(TwoNodeSteps):
+    """v1 with a redundant pair (BIRD and FRR) and a password (``authSecretRef``, which 1.14 lacks)."""
+
+    STACK = "Pulumi.agents-v1-pair-1.16.yaml"
+    CODE = "v1"
 
 
 @pytest.mark.usefixtures("cluster")
