@@ -1,22 +1,29 @@
-"""Real node speakers against a real control plane and a real router: cilium-agent 1.16 and 1.18
-(BGP Control Plane v1, v2alpha1 and v2, and Cilium's MetalLB speaker) and kube-router, each
+"""Real node speakers against a real control plane and real routers: cilium-agent 1.14, 1.16 and
+1.18 (BGP Control Plane v1, v2alpha1 and v2, and Cilium's MetalLB speaker) and kube-router, each
 configured from what the program renders.
 
 One control plane for the module (``agentkit.Cluster``); per case (a class, its steps in order)
 its routers with the program's rendered FRR or BIRD configs, the stack's nodes and a client
 (``agentkit.CaseHosts``), the release's cilium-operator and the node speakers:
 
-    case                   stack (tests/stacks/agents/)         router  nodes  speaker
-    v1 on 1.16             Pulumi.agents-v1-1.16.yaml           BIRD    1      cilium-agent 1.16.19
-    MetalLB on 1.16        Pulumi.agents-metallb-1.16.yaml      FRR     1      cilium-agent 1.16.19
-    v2alpha1 on 1.16       Pulumi.agents-v2alpha1-1.16.yaml     BIRD    1      cilium-agent 1.16.19
-    v2 on 1.18             Pulumi.agents-v2-1.18.yaml           FRR     2      cilium-agent 1.18.3
-    kube-router            Pulumi.agents-kube-router.yaml       BIRD    2      kube-router 2.1.0 (and agents 1.18.3)
-    prod (shipped)         ../../../Pulumi.prod.yaml            FRR x2  2      cilium-agent 1.18.3
-    lab-metallb            ../lab/Pulumi.lab-metallb.yaml       FRR     2      cilium-agent 1.16.19
+    case                 stack (tests/stacks/agents/)     routers              nodes  speaker
+    v1 pair on 1.16      Pulumi.agents-v1-pair-1.16.yaml  BIRD + FRR (pair)    2      cilium-agent 1.16.19
+    MetalLB on 1.16      Pulumi.agents-metallb-1.16.yaml  FRR                  1      cilium-agent 1.16.19
+    v2alpha1 on 1.16     Pulumi.agents-v2alpha1-1.16.yaml BIRD                 1      cilium-agent 1.16.19
+    v1 on 1.14           Pulumi.agents-v1-1.14.yaml       FRR                  2      cilium-agent 1.14.19
+    v2 on 1.18           Pulumi.agents-v2-1.18.yaml       FRR                  2      cilium-agent 1.18.3
+    kube-router          Pulumi.agents-kube-router.yaml   BIRD                 2      kube-router 2.1.0, agent 1.18.3
+    prod (shipped)       ../../../Pulumi.prod.yaml        FRR x2 (pair)        2      cilium-agent 1.18.3
+    lab-metallb          ../lab/Pulumi.lab-metallb.yaml   FRR                  2      cilium-agent 1.16.19
+    lab-rack-v1          ../lab/Pulumi.lab-rack-v1.yaml   2 FRR + 2 BIRD, rack 3      cilium-agent 1.18.3
+    lab-rack-v2          ../lab/Pulumi.lab-rack-v2.yaml   2 FRR + 2 BIRD, rack 3      cilium-agent 1.18.3
 
-The last two are stacks made for real clusters, run as they are with the lab's Helm values
-(:data:`LAB_VALUES`, what the agents stacks set themselves) merged into their ``cilium.values``.
+The last four are stacks made for real clusters or for ``lab up``, run as they are with the lab's
+Helm values (:data:`LAB_VALUES`, what the agents stacks set themselves) merged into their
+``cilium.values``. The rack stacks have a router per rack (``tor1`` FRR, ``tor2`` BIRD) and a
+route-reflector pair (``rr1`` FRR, ``rr2`` BIRD) announcing to an upstream peer the client plays
+(BIRD, as ``lab up`` plays it); their PodCIDRs are static, and the CiliumNodes hold them before the
+agents start (:meth:`Case.hold_static_pod_cidrs`).
 
 The ``cilium-config`` ConfigMap is the release's: the program's Helm values
 (``render_helm_values``) through the release's chart (``lab.k8s.chart``); the stacks turn off, with
@@ -503,18 +510,6 @@ class CiliumSteps:
         case.timings["resumedBackSeconds"] = case.wait_routed(expect, what=f"{node.name} back after SIGCONT")
 
 
-@pytest.mark.usefixtures("cluster")
-class TestMetallbOn116(CiliumSteps):
-    STACK = "Pulumi.agents-metallb-1.16.yaml"
-    CODE = "ml"
-
-
-@pytest.mark.usefixtures("cluster")
-class TestV2alpha1On116(CiliumSteps):
-    STACK = "Pulumi.agents-v2alpha1-1.16.yaml"
-    CODE = "va"
-
-
 class TwoNodeSteps(CiliumSteps):
     """The steps of a case with nodes on two subnets: pod to pod crosses the router."""
 
@@ -535,17 +530,33 @@ class TwoNodeSteps(CiliumSteps):
 
 
 @pytest.mark.usefixtures("cluster")
+class TestV1On114(TwoNodeSteps):
+    """First in the module: an operator registers Cilium's CRDs only where the installed ones are
+    older, so after a newer release's operator the module's one API server would serve 1.16's
+    CiliumLoadBalancerIPPool, which has no ``spec.cidrs`` (1.14's pool form) and prunes it."""
+
+    STACK = "Pulumi.agents-v1-1.14.yaml"
+    CODE = "v4"
+
+
+@pytest.mark.usefixtures("cluster")
+class TestMetallbOn116(CiliumSteps):
+    STACK = "Pulumi.agents-metallb-1.16.yaml"
+    CODE = "ml"
+
+
+@pytest.mark.usefixtures("cluster")
+class TestV2alpha1On116(CiliumSteps):
+    STACK = "Pulumi.agents-v2alpha1-1.16.yaml"
+    CODE = "va"
+
+
+@pytest.mark.usefixtures("cluster")
 class TestV1PairOn116(TwoNodeSteps):
     """v1 with a redundant pair (BIRD and FRR) and a password (``authSecretRef``, which 1.14 lacks)."""
 
     STACK = "Pulumi.agents-v1-pair-1.16.yaml"
     CODE = "v1"
-
-
-@pytest.mark.usefixtures("cluster")
-class TestV1On114(TwoNodeSteps):
-    STACK = "Pulumi.agents-v1-1.14.yaml"
-    CODE = "v4"
 
 
 @pytest.mark.usefixtures("cluster")
