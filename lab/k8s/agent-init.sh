@@ -25,6 +25,9 @@ mount --rbind "$dir/run" /run
 # in its directory.
 mkdir -p "$dir/etc/upper" "$dir/etc/work"
 mount -t overlay cbgp-cilium-agent-etc -o "lowerdir=/etc,upperdir=$dir/etc/upper,workdir=$dir/etc/work" /etc
+# The chart mounts the node's /etc/cni/net.d as a DirectoryOrCreate hostPath: the kubelet makes
+# it. Agent 1.14 writes its CNI config into it without making it first.
+mkdir -p /etc/cni/net.d
 
 # Its own cgroup, which the cgroup namespace below makes its root: the socket load balancer's
 # programs attach to the cgroup2 root the agent mounts, so they reach this agent's processes only,

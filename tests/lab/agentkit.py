@@ -11,8 +11,10 @@ stack's nodes and a client in network namespaces, with the real node speakers on
 
     client ---- eth0 [router] eth1 ---- node1 eth1 (cilium-agent or kube-router on it)
                               eth2 ---- node2 eth1
-    (with several routers, e.g. a redundant pair: every subnet they share is a bridge in the
-    lab's switch namespace, and each node routes over both)
+    (with several routers, e.g. a redundant pair or a router per rack with a route-reflector
+    pair: every subnet they share is a bridge in the lab's switch namespace, each node routes
+    over its subnet's routers, and where the stack names an upstream peer the client plays it,
+    learning the cluster's prefixes over BGP as ``lab up`` plays it: ``lab.upstream``)
 
 The routers, nodes and client are built from the stack file as the lab builds them
 (``lab.topology``), without the lab's stand-in ``cilium_host``: the real agent makes its own. Each
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import secrets
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
@@ -50,6 +53,7 @@ from lab.shell import in_netns, run
 from lab.state import LabState
 from lab.teardown import teardown
 from lab.topology import Topology, build_topology
+from lab.upstream import peerings, upstream_bird_conf, upstream_expected
 
 CP_NETWORK = IPv4Network("198.19.100.0/24")
 API_ADDRESS = IPv4Address("198.19.100.1")
@@ -173,6 +177,7 @@ class CaseHosts:
     state: LabState = field(init=False)
     password: str = field(init=False)
     routers: dict[str, FrrRouter | BirdDaemon] = field(init=False)  # router host -> its daemon
+    upstream: BirdDaemon | None = field(init=False)  # the stack's upstream peer, played by the client
 
     def __post_init__(self) -> None:
         self.cfg = load_stack_file(self.stack_file)
@@ -193,6 +198,13 @@ class CaseHosts:
                 run_dir = Path("/run") / f"cbgp-{lab_id}" / host.host
                 etc = self.workdir / host.host / "etc-bird"
                 self.routers[host.host] = BirdDaemon(host.host, host.netns, etc, run_dir, enter, lab_owned=True)
+        client = self.topology.client
+        self.upstream = None
+        if client.upstream is not None:
+            enter = (lambda ns: lambda: in_netns(ns, []))(client.netns)
+            run_dir = Path("/run") / f"cbgp-{lab_id}" / "client"
+            etc = self.workdir / "client" / "etc-bird"
+            self.upstream = BirdDaemon("client", client.netns, etc, run_dir, enter, lab_owned=True)
 
     @property
     def secret_values(self) -> dict[str, str]:
@@ -237,6 +249,20 @@ class CaseHosts:
             router.install(reveal(text, self.secret_values))
             for process in router.start():
                 self.state.add_process(process)
+        if self.upstream is not None:
+            self.state.add("directories", str(self.upstream.run_dir.parent))
+            peers = peerings(self.plan, topo)
+            asn = next(u.asn for _, r in self.cfg.all_routers for u in r.upstreams if u.name == topo.client.upstream)
+            self.upstream.install(upstream_bird_conf(self.plan, topo.client, peers, asn))
+            for process in self.upstream.start():
+                self.state.add_process(process)
+
+    def upstream_expected(self, routers: Mapping[str, Mapping[str, Any]]) -> dict[str, Any] | None:
+        """What the upstream peer should have while the routers have ``routers`` (router host ->
+        expected state); None without one."""
+        if self.upstream is None:
+            return None
+        return upstream_expected(self.topology.client, peerings(self.plan, self.topology), routers)
 
     def add_netns(self, name: str) -> None:
         """Record a namespace made for this case elsewhere (a pod's sandbox), so teardown removes it."""

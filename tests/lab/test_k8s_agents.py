@@ -1,22 +1,29 @@
-"""Real node speakers against a real control plane and a real router: cilium-agent 1.16 and 1.18
-(BGP Control Plane v1, v2alpha1 and v2, and Cilium's MetalLB speaker) and kube-router, each
+"""Real node speakers against a real control plane and real routers: cilium-agent 1.14, 1.16 and
+1.18 (BGP Control Plane v1, v2alpha1 and v2, and Cilium's MetalLB speaker) and kube-router, each
 configured from what the program renders.
 
 One control plane for the module (``agentkit.Cluster``); per case (a class, its steps in order)
 its routers with the program's rendered FRR or BIRD configs, the stack's nodes and a client
 (``agentkit.CaseHosts``), the release's cilium-operator and the node speakers:
 
-    case                   stack (tests/stacks/agents/)         router  nodes  speaker
-    v1 on 1.16             Pulumi.agents-v1-1.16.yaml           BIRD    1      cilium-agent 1.16.19
-    MetalLB on 1.16        Pulumi.agents-metallb-1.16.yaml      FRR     1      cilium-agent 1.16.19
-    v2alpha1 on 1.16       Pulumi.agents-v2alpha1-1.16.yaml     BIRD    1      cilium-agent 1.16.19
-    v2 on 1.18             Pulumi.agents-v2-1.18.yaml           FRR     2      cilium-agent 1.18.3
-    kube-router            Pulumi.agents-kube-router.yaml       BIRD    2      kube-router 2.1.0 (and agents 1.18.3)
-    prod (shipped)         ../../../Pulumi.prod.yaml            FRR x2  2      cilium-agent 1.18.3
-    lab-metallb            ../lab/Pulumi.lab-metallb.yaml       FRR     2      cilium-agent 1.16.19
+    case                 stack (tests/stacks/agents/)     routers              nodes  speaker
+    v1 pair on 1.16      Pulumi.agents-v1-pair-1.16.yaml  BIRD + FRR (pair)    2      cilium-agent 1.16.19
+    MetalLB on 1.16      Pulumi.agents-metallb-1.16.yaml  FRR                  1      cilium-agent 1.16.19
+    v2alpha1 on 1.16     Pulumi.agents-v2alpha1-1.16.yaml BIRD                 1      cilium-agent 1.16.19
+    v1 on 1.14           Pulumi.agents-v1-1.14.yaml       FRR                  2      cilium-agent 1.14.19
+    v2 on 1.18           Pulumi.agents-v2-1.18.yaml       FRR                  2      cilium-agent 1.18.3
+    kube-router          Pulumi.agents-kube-router.yaml   BIRD                 2      kube-router 2.1.0, agent 1.18.3
+    prod (shipped)       ../../../Pulumi.prod.yaml        FRR x2 (pair)        2      cilium-agent 1.18.3
+    lab-metallb          ../lab/Pulumi.lab-metallb.yaml   FRR                  2      cilium-agent 1.16.19
+    lab-rack-v1          ../lab/Pulumi.lab-rack-v1.yaml   2 FRR + 2 BIRD, rack 3      cilium-agent 1.18.3
+    lab-rack-v2          ../lab/Pulumi.lab-rack-v2.yaml   2 FRR + 2 BIRD, rack 3      cilium-agent 1.18.3
 
-The last two are stacks made for real clusters, run as they are with the lab's Helm values
-(:data:`LAB_VALUES`, what the agents stacks set themselves) merged into their ``cilium.values``.
+The last four are stacks made for real clusters or for ``lab up``, run as they are with the lab's
+Helm values (:data:`LAB_VALUES`, what the agents stacks set themselves) merged into their
+``cilium.values``. The rack stacks have a router per rack (``tor1`` FRR, ``tor2`` BIRD) and a
+route-reflector pair (``rr1`` FRR, ``rr2`` BIRD) announcing to an upstream peer the client plays
+(BIRD, as ``lab up`` plays it); their PodCIDRs are static, and the CiliumNodes hold them before the
+agents start (:meth:`Case.hold_static_pod_cidrs`).
 
 The ``cilium-config`` ConfigMap is the release's: the program's Helm values
 (``render_helm_values``) through the release's chart (``lab.k8s.chart``); the stacks turn off, with
@@ -47,7 +54,7 @@ from typing import Any, ClassVar
 import pytest
 import yaml
 
-from cilium_bgp.renderers.expectations import expected_state
+from cilium_bgp.renderers.expectations import expected_state, static_pod_cidrs
 from cilium_bgp.renderers.helm_values import deep_merge
 from cilium_bgp.renderers.manifests import demo_manifests, method_manifests, node_patches
 from cilium_bgp.renderers.scripts import status_script_source, verify_command
@@ -57,7 +64,7 @@ from lab.k8s.agent import CiliumAgent
 from lab.k8s.api import ApiClient, Object, resource_path
 from lab.k8s.binaries import CiliumBinaries, control_plane_binaries
 from lab.k8s.chart import release_config_map
-from lab.k8s.cilium import CiliumOperator
+from lab.k8s.cilium import CiliumOperator, cilium_node_object
 from lab.k8s.cni import Pod, add_pod, delete_pod
 from lab.k8s.kuberouter import KubeRouter, daemonset_container, kube_router_binary
 from lab.k8s.processes import ClusterProcesses
@@ -179,6 +186,18 @@ class Case:
     def speaker_nodes(self) -> list[str]:
         return [n.name for n in self.cfg.nodes]
 
+    def hold_static_pod_cidrs(self) -> None:
+        """``podCidrSource: static`` says each node's CiliumNode holds the stack's ``podCIDRs``: the
+        CiliumNodes are made with them before the agents start, as a cluster that has them looks
+        (the operator's cluster-pool IPAM takes a CiliumNode's PodCIDRs as allocated, and the
+        agent keeps them when it updates its CiliumNode), so the real speakers announce exactly
+        what the stack says."""
+        cidrs = static_pod_cidrs(self.cfg)
+        for node in self.nodes:
+            obj = cilium_node_object(node)
+            obj["spec"]["ipam"] = {"podCIDRs": [str(c) for c in cidrs[node["metadata"]["name"]]]}
+            self.client.create(resource_path("cilium.io/v2", "ciliumnodes"), obj)
+
     def up(self) -> None:
         self.hosts.build()
         self.binaries.require()
@@ -193,6 +212,8 @@ class Case:
         apply(self.client, crs)
         for node in self.cfg.nodes:
             self.nodes.append(self.client.create_node(node.name, self.hosts.node_address(node.name)))
+        if self.cfg.pod_cidr_source == "static":
+            self.hold_static_pod_cidrs()
         # The program's server-side patches of Nodes it does not own (v1's router-id annotation),
         # before the release's agents start.
         for patch in node_patches(self.cfg, self.plan):
@@ -288,9 +309,12 @@ class Case:
         what: str = "",
         running: bool = True,
     ) -> float:
-        """Wait until every router has the ``expect``ed sessions and routes (the program's checker);
-        seconds it took. ``running``: every agent must be running meanwhile."""
+        """Wait until every router has the ``expect``ed sessions and routes (the program's checker),
+        and the upstream peer the client plays, where the stack has one, every prefix via the
+        routers that announce it; seconds it took. ``running``: every agent must be running
+        meanwhile."""
         budget = Budget("convergence (verify.timeoutSeconds)", self.cfg.verify.timeout_seconds)
+        upstream = self.hosts.upstream_expected(expect)
 
         def probe() -> tuple[None, list[str]]:
             for speaker in [*self.agents.values(), *self.kube_routers.values()] if running else ():
@@ -300,6 +324,10 @@ class Case:
                 view = observe_router(router, router.netns)
                 gone = (withdrawn or {}).get(host, ())
                 problems += [f"{host}: {p}" for p in route_problems(expect[host], view, withdrawn=gone)]
+            if upstream is not None and self.hosts.upstream is not None:
+                view = observe_router(self.hosts.upstream, self.hosts.upstream.netns)
+                gone = tuple(sorted({p for h in (withdrawn or {}).values() for p in h}))
+                problems += [f"upstream (client): {p}" for p in route_problems(upstream, view, withdrawn=gone)]
             return None, problems
 
         return wait_until(probe, budget, what or "every session and route on the routers").elapsed
@@ -412,6 +440,8 @@ class CiliumSteps:
     def test_speakers_start_and_agents_hold_their_pod_cidr(self, case: Case) -> None:
         case.start_speakers()
         cidrs = case.pod_cidrs()
+        if case.cfg.pod_cidr_source == "static":
+            assert cidrs == static_pod_cidrs(case.cfg), f"the cluster's PodCIDRs {cidrs} are not the stack's"
         for name, agent in case.agents.items():
             assert list(agent.pod_cidrs()) == cidrs[name], (
                 f"{name}: the agent holds {agent.pod_cidrs()}, the cluster allocated {cidrs[name]}"
@@ -438,11 +468,16 @@ class CiliumSteps:
         one (v1's Node annotation, v2's CiliumBGPNodeConfigOverride, MetalLB's per-node peer),
         else the node's address, as the config reference says."""
         ids = {str(n.ip): str(n.effective_router_id) for n in case.cfg.nodes}
+        seen = set()
         for host, router in case.hosts.routers.items():
             sessions = case.plan.router(case.hosts.topology.router(host).name).sessions
             want = {a: i for a, i in ids.items() if a in {str(s.node_address) for s in sessions}}
+            if not want:
+                continue  # a router no node peers with (a route reflector)
             got = remote_router_ids(router)
-            assert want and {a: got.get(a) for a in want} == want, f"router-ids {host} sees: {got}, expected {want}"
+            assert {a: got.get(a) for a in want} == want, f"router-ids {host} sees: {got}, expected {want}"
+            seen |= set(want)
+        assert seen == set(ids), f"nodes no router peers with: {sorted(set(ids) - seen)}"
 
     def test_the_client_reaches_each_pod(self, case: Case) -> None:
         for pod in case.pods:
@@ -475,10 +510,33 @@ class CiliumSteps:
         case.timings["resumedBackSeconds"] = case.wait_routed(expect, what=f"{node.name} back after SIGCONT")
 
 
+class TwoNodeSteps(CiliumSteps):
+    """The steps of a case with nodes on two subnets: pod to pod crosses the router."""
+
+    # Routers between a pod on the first node and one on the first node of another subnet.
+    ROUTER_HOPS: ClassVar[int] = 1
+
+    def test_pod_to_pod_across_the_router(self, case: Case) -> None:
+        subnet = {n.name: n.address.network for n in case.cfg.nodes}
+        first = case.pods[0]
+        second = next(p for p in case.pods if subnet[p.node] != subnet[first.node])
+        assert first.address is not None and second.address is not None
+        ttl = ping(first.netns, second.address)
+        back = ping(second.netns, first.address)
+        case.timings["podToPodTtl"] = [ttl, back]
+        # Both nodes route, and so does each router on the way.
+        hops = 2 + self.ROUTER_HOPS
+        assert ttl == back == 64 - hops, f"pod to pod replies with TTL {ttl} and {back}: not {hops} hops?"
+
+
 @pytest.mark.usefixtures("cluster")
-class TestV1On116(CiliumSteps):
-    STACK = "Pulumi.agents-v1-1.16.yaml"
-    CODE = "v1"
+class TestV1On114(TwoNodeSteps):
+    """First in the module: an operator registers Cilium's CRDs only where the installed ones are
+    older, so after a newer release's operator the module's one API server would serve 1.16's
+    CiliumLoadBalancerIPPool, which has no ``spec.cidrs`` (1.14's pool form) and prunes it."""
+
+    STACK = "Pulumi.agents-v1-1.14.yaml"
+    CODE = "v4"
 
 
 @pytest.mark.usefixtures("cluster")
@@ -493,17 +551,12 @@ class TestV2alpha1On116(CiliumSteps):
     CODE = "va"
 
 
-class TwoNodeSteps(CiliumSteps):
-    """The steps of a case with nodes on two subnets: pod to pod crosses the router."""
+@pytest.mark.usefixtures("cluster")
+class TestV1PairOn116(TwoNodeSteps):
+    """v1 with a redundant pair (BIRD and FRR) and a password (``authSecretRef``, which 1.14 lacks)."""
 
-    def test_pod_to_pod_across_the_router(self, case: Case) -> None:
-        first, second = case.pods[:2]
-        assert first.address is not None and second.address is not None
-        ttl = ping(first.netns, second.address)
-        back = ping(second.netns, first.address)
-        case.timings["podToPodTtl"] = [ttl, back]
-        # node1 and node2 route, and so does the router: 64 - 3 hops.
-        assert ttl == back == 61, f"pod to pod replies with TTL {ttl} and {back}: not across the router?"
+    STACK = "Pulumi.agents-v1-pair-1.16.yaml"
+    CODE = "v1"
 
 
 @pytest.mark.usefixtures("cluster")
@@ -551,6 +604,32 @@ class TestLabMetallbOn116(TwoNodeSteps):
 
     STACK = str(REPO / "tests" / "stacks" / "lab" / "Pulumi.lab-metallb.yaml")
     CODE = "lm"
+
+
+class RackSteps(TwoNodeSteps):
+    """A router per rack (``tor1``, ``tor2``) and a route-reflector pair (``rr1``, ``rr2``) on the
+    fabric, the reflectors announcing to the upstream peer the client plays: pod to pod between
+    racks crosses both racks' routers."""
+
+    ROUTER_HOPS = 2
+
+
+@pytest.mark.usefixtures("cluster")
+class TestRackV1On118(RackSteps):
+    """The lab suite's ``lab-rack-v1`` stack (v1, FRR and BIRD routers, static PodCIDRs) on real
+    agents in place of the GoBGP stand-in."""
+
+    STACK = str(REPO / "tests" / "stacks" / "lab" / "Pulumi.lab-rack-v1.yaml")
+    CODE = "r1"
+
+
+@pytest.mark.usefixtures("cluster")
+class TestRackV2On118(RackSteps):
+    """The lab suite's ``lab-rack-v2`` stack (v2, prefix filters on every router, static PodCIDRs)
+    on real agents in place of the GoBGP stand-in."""
+
+    STACK = str(REPO / "tests" / "stacks" / "lab" / "Pulumi.lab-rack-v2.yaml")
+    CODE = "r2"
 
 
 def test_every_case_measured_its_timings_and_memory() -> None:
