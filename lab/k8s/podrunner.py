@@ -311,6 +311,7 @@ class PodRunner:
 
     def tick(self) -> None:
         seen = set()
+        deleted: list[tuple[str, Object]] = []
         for pod in self.client.items(resource_path("v1", "pods")):
             kind, meta = kind_of(pod), pod["metadata"]
             node = pod["spec"].get("nodeName")
@@ -319,7 +320,7 @@ class PodRunner:
             uid = meta["uid"]
             seen.add(uid)
             if meta.get("deletionTimestamp"):
-                self._delete(uid, pod)
+                deleted.append((uid, pod))
                 continue
             if node not in self.cfg.nodes:
                 log.warning("pod %s/%s is bound to %s, which is no lab node", meta["namespace"], meta["name"], node)
@@ -333,6 +334,11 @@ class PodRunner:
                 log.error("pod %s/%s: %s", meta["namespace"], meta["name"], error)
         for uid in set(self.handlers) - seen:
             self.handlers.pop(uid).stop()
+        # Together, as each node's kubelet would: a rolling update deletes up to maxUnavailable
+        # agent pods at once (two in Cilium's chart), and each agent takes seconds to stop.
+        if deleted:
+            with ThreadPoolExecutor(len(deleted)) as pool:
+                list(pool.map(lambda item: self._delete(*item), deleted))
 
     def _delete(self, uid: str, pod: Object) -> None:
         """What a kubelet does once a pod is being deleted: stop its containers, then remove it."""
