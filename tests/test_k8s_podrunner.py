@@ -12,9 +12,11 @@ from typing import Any
 import pytest
 
 from lab.k8s import podrunner
+from lab.k8s.labcluster import runs_agents
 from lab.k8s.podrunner import AgentPod, AgentStandIn, OperatorPod, RunnerConfig, handler_type
 from lab.k8s.pods import AGENT, OPERATOR
 from lab.k8s.processes import ProcessExited
+from lab.plan import load_stack
 from lab.shell import LabError
 
 
@@ -174,3 +176,9 @@ def test_an_agent_that_exits_is_restarted_in_its_pod_and_a_deleted_pod_stops_it(
     assert fake_agent.calls.count("start") == 2
     assert pod.stop() == []
     assert fake_agent.calls[-1] == "stop", "a deleted pod's agent goes with its directory and cgroup"
+
+
+def test_a_cluster_lab_runs_real_agents_unless_cilium_is_only_the_cni() -> None:
+    stacks = Path(__file__).resolve().parent / "stacks" / "e2e"
+    assert runs_agents(load_stack(stacks / "Pulumi.cluster-v2.yaml")) is True
+    assert runs_agents(load_stack(stacks / "Pulumi.cluster-bird.yaml")) is False, "method bird: BIRD announces"
