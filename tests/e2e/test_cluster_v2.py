@@ -132,7 +132,8 @@ def test_real_agents_of_1_17_announce_every_pod_cidr_and_the_lb_ip(stack: Cluste
 
 
 def test_upgrade_to_1_18_updates_the_objects_in_place(stack: ClusterStack, tmp_path: Path) -> None:
-    before = render(stack, tmp_path / "before", pod_cidrs(stack.client, NODES))["manifests"]
+    allocated = pod_cidrs(stack.client, NODES)
+    before = render(stack, tmp_path / "before", allocated)["manifests"]
     assert {o["apiVersion"] for o in before if o["kind"].startswith("Cilium")} == {"cilium.io/v2alpha1"}
     problems = {o["metadata"]["name"]: object_problems(stack.client, o) for o in before}
     assert all(p is None for p in problems.values()), problems
@@ -147,7 +148,10 @@ def test_upgrade_to_1_18_updates_the_objects_in_place(stack: ClusterStack, tmp_p
     assert moved == {}, f"objects would be created or deleted instead of updated: {moved}"
     stack.engine.up()
 
-    after = render(stack, tmp_path / "after", pod_cidrs(stack.client, NODES))["manifests"]
+    # The CiliumNodes outlive their agents: the rolled agents keep their nodes' PodCIDRs (pods keep
+    # their addresses).
+    assert pod_cidrs(stack.client, NODES) == allocated
+    after = render(stack, tmp_path / "after", allocated)["manifests"]
     assert {o["apiVersion"] for o in after if o["kind"].startswith("Cilium")} == {"cilium.io/v2"}
     now = {(o["kind"], o["metadata"]["name"]): stack.client.get(object_path(o))["metadata"]["uid"] for o in after}
     assert now == uids, "every object (the pool too) is the same object as before the upgrade"
