@@ -239,8 +239,9 @@ class AgentPod(ProcessPod):
 
 class AgentStandIn:
     """Stands in for one cilium-agent pod where the lab runs no agent (the cluster lab of a ``bird``
-    stack: ``lab.k8s.labcluster.runs_agents``): registers the node's CiliumNode as the agent does, and turns the pod Ready once the operator allocated its PodCIDR (a real agent
-    is not ready before either). Nodes register one after the other in the stack's order, so the
+    stack: ``lab.k8s.labcluster.runs_agents``): registers the node's CiliumNode as the agent
+    does, and turns the pod Ready once the operator allocated its PodCIDR (a real agent is not
+    ready before either). Nodes register one after the other in the stack's order, so the
     operator allocates as the lab carved (``lab.cluster.carve_pod_cidrs``, which gave each node's
     ``cilium_host`` its address). Nothing runs; stopping leaves the CiliumNode, as a stopped agent
     does."""
