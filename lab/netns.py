@@ -112,10 +112,13 @@ def _default_route(netns: str, ifname: str, gateways: tuple[IPv4Address, ...]) -
     ip(netns, "route", "add", "default", *hops)
 
 
-def build(topology: Topology, record: Callable[[str], None], router_sysctl: Path | None) -> None:
+def build(
+    topology: Topology, record: Callable[[str], None], router_sysctl: Path | None, *, cilium_host: bool = True
+) -> None:
     """Create every namespace (recorded first), link and address; apply the routers' sysctl file.
 
     ``router_sysctl`` None (hosts mode): the program's own sysctl activation sets the router up.
+    ``cilium_host`` False: the nodes get no stand-in ``cilium_host`` (real cilium-agents make theirs).
     """
     for name in topology.namespaces:
         add(name, record)
@@ -123,6 +126,8 @@ def build(topology: Topology, record: Callable[[str], None], router_sysctl: Path
         _segment(topology, index, segment)
     for node in topology.nodes:
         _default_route(node.netns, node.ifname, node.gateways)
+        if not cilium_host:
+            continue
         # No dummy links on this kernel; Cilium builds cilium_host as a veth pair too.
         ip(node.netns, "link", "add", "cilium_host", "type", "veth", "peer", "name", "cilium_net")
         ip(node.netns, "link", "set", "cilium_net", "up")

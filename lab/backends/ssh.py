@@ -17,7 +17,7 @@ from lab import mgmt, netns, sshd
 from lab.daemons import BirdDaemon, Enter, FrrRouter, NodeSpeaker, RouterDaemon
 from lab.hostsplan import plan_hosts
 from lab.inspection import enter_argv, inspect_hosts
-from lab.k8s.labcluster import start_cluster
+from lab.k8s.labcluster import runs_agents, start_cluster
 from lab.plan import LabPlan, StackUnusable
 from lab.process import record_process
 from lab.shell import LabError
@@ -42,8 +42,8 @@ class SshHostsBackend:
         else:
             router = self._bird("router", topo.router_netns)
         self.routers: dict[str, RouterDaemon] = {"router": router}
-        # BIRD, which the program starts; with any other method the agents speak, which do not run
-        # in the cluster lab yet: nothing to read on the nodes.
+        # BIRD, which the program starts; with any other method the cluster lab's cilium-agents
+        # speak, which the lab's verify does not read (the program's router check does).
         birds = plan.cfg.method == "bird"
         self.speakers: dict[str, NodeSpeaker] = {n.name: self._bird(n.name, n.netns) for n in topo.nodes if birds}
         self.upstream: BirdDaemon | None = None
@@ -72,7 +72,8 @@ class SshHostsBackend:
     def up(self, began: float) -> dict[str, Any]:
         hp = self.hosts
         mgmt.check_root_free(hp)
-        netns.build(self.plan.topology, self._record_namespace, None)
+        agents = self.plan.cluster and runs_agents(self.plan.cfg)
+        netns.build(self.plan.topology, self._record_namespace, None, cilium_host=not agents)
         cp = self.plan.topology.control_plane
         mgmt.build_management(
             hp, self._record_namespace, lambda link: self.state.add("links", link), cp.netns if cp else None
@@ -107,8 +108,8 @@ class SshHostsBackend:
     def before_verify(self) -> dict[str, Any]:
         if not self.speakers:
             raise LabError(
-                f"method {self.plan.cfg.method!r}: its speakers are Cilium's agents, which do not run in the "
-                "cluster lab yet; nothing on the nodes speaks BGP to check"
+                f"method {self.plan.cfg.method!r}: its speakers are the cluster lab's cilium-agents, which the "
+                "lab's verify does not read; the program's router check (verify.enabled) checks them"
             )
         hosts = inspect_hosts(self.state)
         if not hosts["router"]["daemons"]:

@@ -55,6 +55,11 @@ def cgroup2_root() -> Path:
     return Path(mount) / own.lstrip("/")
 
 
+def agent_cgroup(netns: str) -> Path:
+    """The cgroup of the agent on the node of ``netns`` (one agent per node at a time)."""
+    return cgroup2_root() / f"{netns}-{ROLE}"
+
+
 def node_paths(data: Mapping[str, str]) -> dict[str, str]:
     """``data`` with the DaemonSet's view of the node's files made the lab node's own: the chart
     mounts the node's ``/etc/cni/net.d``, ``/proc`` ... at ``/host/...`` in the container (e.g.
@@ -160,7 +165,7 @@ class CiliumAgent:
 
     def __post_init__(self) -> None:
         self.processes = ClusterProcesses(self.workdir)
-        self.cgroup = cgroup2_root() / f"{self.netns}-{ROLE}"
+        self.cgroup = agent_cgroup(self.netns)
 
     @property
     def config_dir(self) -> Path:
@@ -231,24 +236,27 @@ class CiliumAgent:
         cidr = ((own or {}).get("primary-address") or {}).get("ipv4", {}).get("alloc-range")
         return [IPv4Network(cidr)] if cidr else []
 
-    def wait_ready(self, budget: Budget = AGENT_READY) -> AgentReady:
-        """Wait until the agent says it is healthy and its PodCIDR routes through ``cilium_host``."""
-
-        def ready() -> tuple[list[IPv4Network], list[str]]:
-            self.check_running()
-            try:
-                problems = health_problems(self.healthz())
-            except LabError as error:
-                return [], [str(error)]
-            if problems:
-                return [], problems
-            cidrs = self.pod_cidrs()
-            if not cidrs:
-                return [], ["the agent holds no PodCIDR yet"]
-            return cidrs, pod_cidr_route_problems(self.netns, cidrs)
-
+    def readiness(self) -> tuple[list[IPv4Network], list[str]]:
+        """The agent's PodCIDRs and what keeps it from being ready (empty: ready): it says it is
+        healthy and its PodCIDR routes through ``cilium_host``. Raises when the agent exited."""
+        self.check_running()
         try:
-            waited = wait_until(ready, budget, f"cilium-agent {self.binaries.release} on {self.node}", interval=0.5)
+            problems = health_problems(self.healthz())
+        except LabError as error:
+            return [], [str(error)]
+        if problems:
+            return [], problems
+        cidrs = self.pod_cidrs()
+        if not cidrs:
+            return [], ["the agent holds no PodCIDR yet"]
+        return cidrs, pod_cidr_route_problems(self.netns, cidrs)
+
+    def wait_ready(self, budget: Budget = AGENT_READY) -> AgentReady:
+        """Wait until the agent is ready (:meth:`readiness`)."""
+        try:
+            waited = wait_until(
+                self.readiness, budget, f"cilium-agent {self.binaries.release} on {self.node}", interval=0.5
+            )
         except DeadlinePassed as error:
             raise LabError(f"{error}\ncilium-agent log:\n{self.processes.log_tail(ROLE, 25)}") from None
         seconds = round(time.monotonic() - self.started_at, 1)

@@ -10,7 +10,14 @@
     etcd, kube-apiserver (port cilium.k8sServicePort), kube-controller-manager, kube-scheduler and
     kwok run in the control plane's host; one Node object per stack node (kwok is its kubelet);
     the pod runner (``lab.k8s.podrunner``, in the root namespace) is the kubelet of the pods the
-    lab runs for real and starts cilium-operator in the node's namespace.
+    lab runs for real: cilium-operator and cilium-agent in their node's namespace.
+
+The agents are real for every method whose speakers they are (:func:`runs_agents`); the lab then
+gives the nodes no ``cilium_host`` of its own, the agents make theirs. With method ``bird`` Cilium
+is only the CNI and BIRD on the nodes announces: the pod runner's ``AgentStandIn`` registers the
+CiliumNodes in the agents' place one node after the other, so the operator allocates the PodCIDRs
+the lab planned with, and the lab's stand-in ``cilium_host`` holds the address the lab's pings use
+(real agents register at once and give ``cilium_host`` a router address of their own choosing).
 
 The control plane sits where a real one sits for the nodes: behind the router, at the address the
 release gives the agents (``cilium.k8sServiceHost``), so whatever runs on a node reaches the API
@@ -31,7 +38,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from cilium_bgp.config import StackConfig
 from lab.hostsplan import HostsPlan
+from lab.k8s.agent import agent_cgroup
 from lab.k8s.api import ApiClient
 from lab.k8s.binaries import CiliumBinaries, control_plane_binaries
 from lab.k8s.control_plane import ControlPlane, ControlPlaneSpec
@@ -45,6 +54,12 @@ from lab.state import LabState
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 RUNNER_ROLE = "cluster/pod-runner"
+RUNNER_CONFIG = "podrunner.json"
+
+
+def runs_agents(cfg: StackConfig) -> bool:
+    """Whether a cluster lab of ``cfg`` runs real cilium-agents (see the module's docstring)."""
+    return cfg.method != "bird"
 
 
 def cluster_dir(workdir: Path) -> Path:
@@ -87,8 +102,9 @@ def start_cluster(plan: LabPlan, hosts: HostsPlan, workdir: Path, state: LabStat
         kubeconfig=str(control_plane.kubeconfig(cp_host.address.ip)),
         workdir=str(directory / "pods"),
         nodes={n.name: {"netns": n.netns, "address": str(n.address.ip)} for n in plan.topology.nodes},
+        real_agents=runs_agents(cfg),
     )
-    state.add_process(_start_runner(runner.save(directory / "podrunner.json"), directory / "podrunner.log"))
+    state.add_process(_start_runner(runner.save(directory / RUNNER_CONFIG), directory / "podrunner.log"))
     return {"apiServer": client.server, "kubernetes": client.version()}
 
 
@@ -120,6 +136,16 @@ def stop_cluster(state: LabState) -> list[str]:
         left = stop_recorded(record_dir)
         if left:
             log.error("cluster processes left running: %s", ", ".join(left))
+    # The runner removes its agents' cgroups; a runner that was killed first cannot.
+    config = Path(directory, RUNNER_CONFIG)
+    for node in RunnerConfig.load(config).nodes.values() if config.exists() else ():
+        cgroup = agent_cgroup(node["netns"])
+        if cgroup.exists():
+            try:
+                cgroup.rmdir()
+                stopped.append(f"cgroup {cgroup}")
+            except OSError as error:
+                log.error("cgroup %s: %s", cgroup, error)
     return stopped
 
 

@@ -1,6 +1,7 @@
 """What the cluster e2e tests read: a cluster lab's API server (the Helm release as Helm stored it,
-the objects the program created, the operator's CiliumNodes), the render command's artifacts, and
-what a cluster lab leaves behind once it is down."""
+the objects the program created, the operator's CiliumNodes), the agents the pod runner runs, the
+router's sessions and routes, the render command's artifacts, and what a cluster lab leaves behind
+once it is down."""
 
 from __future__ import annotations
 
@@ -12,15 +13,20 @@ import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from ipaddress import ip_network
 from pathlib import Path
 from typing import Any
 
 import yaml
+from e2ekit import host
 
 from cilium_bgp.artifacts import HELM_VALUES
 from lab.engine import ROOT, Engine, lab_down, lab_up
+from lab.k8s.agent import cgroup2_root
 from lab.k8s.api import ApiClient, Object, resource_path
 from lab.k8s.labcluster import lab_client
+from lab.k8s.pods import pod_release
+from lab.process import ProcessRecord, is_alive
 from lab.state import LabState
 from tests.lab.jsoncmp import json_cmp
 
@@ -117,9 +123,48 @@ def pod_cidrs(client: ApiClient, nodes: list[str]) -> dict[str, list[str]]:
     return {n: list((obj.get("spec", {}).get("ipam") or {}).get("podCIDRs") or []) for n, obj in found.items()}
 
 
+@dataclass(frozen=True)
+class RunningAgent:
+    """A cilium-agent the pod runner runs for an agent pod: the pod's node and image release, and
+    the process behind it (its executable names the release built)."""
+
+    pod: str
+    node: str
+    image_release: str
+    pid: int
+    executable: str
+
+
+def running_agents(stack: ClusterStack) -> list[RunningAgent]:
+    """The agent DaemonSet's pods with the process the pod runner runs for each (its record in the
+    pod's directory, still alive)."""
+    pods = stack.client.items(resource_path("v1", "pods", "kube-system") + "?labelSelector=k8s-app=cilium")
+    found = []
+    for pod in pods:
+        meta = pod["metadata"]
+        record = stack.workdir / "lab" / "cluster" / "pods" / meta["name"] / "processes.json"
+        records = [ProcessRecord(**r) for r in json.loads(record.read_text())] if record.exists() else []
+        for agent in (r for r in records if r.role == "cilium-agent" and is_alive(r)):
+            exe = str(Path(f"/proc/{agent.pid}/exe").resolve())
+            found.append(RunningAgent(meta["name"], pod["spec"].get("nodeName", ""), pod_release(pod), agent.pid, exe))
+    return found
+
+
+def router_view(workdir: Path) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """FRR's sessions on the lab's router (peer -> state) and the routes FRR put in its kernel
+    table (prefix -> gateways; a host route as ``/32``), read on the router host."""
+    peers = json.loads(host(workdir, "router", "vtysh", "-c", "show bgp summary json"))["ipv4Unicast"]["peers"]
+    routes = json.loads(host(workdir, "router", "ip", "-j", "-4", "route", "show", "proto", "bgp"))
+    table = {}
+    for route in routes:
+        hops = route.get("nexthops") or [route]
+        table[str(ip_network(route["dst"]))] = sorted(h["gateway"] for h in hops if "gateway" in h)
+    return {a: p["state"] for a, p in peers.items()}, table
+
+
 def leftovers(workdir: Path, lab_id: str) -> list[str]:
     """What of a lab that is down is still there: namespaces, root-namespace links, processes
-    running from its work directory, mounts, its cluster directory."""
+    running from its work directory, mounts, the agents' cgroups, its cluster directory."""
     left = [f"namespace {n}" for n in _lines(["ip", "netns", "list"]) if f"-{lab_id}-" in n.split()[0]]
     left += [f"link {line.split()[0]}" for line in _lines(["ip", "-br", "link"]) if lab_id in line.split()[0]]
     lab_dir = str((workdir / "lab").resolve())
@@ -133,6 +178,8 @@ def leftovers(workdir: Path, lab_id: str) -> list[str]:
         if lab_dir in cmdline or f"cbgp-{lab_id}-" in cmdline:
             left.append(f"process {proc.name}: {cmdline[:200]}")
     left += [f"mount {line}" for line in Path("/proc/self/mounts").read_text().splitlines() if lab_dir in line]
+    # The agents' cgroups (lab.k8s.agent), named after their node's namespace.
+    left += [f"cgroup {c}" for c in cgroup2_root().glob(f"cbgp-{lab_id}-*")]
     if (workdir / "lab" / "cluster").exists():
         left.append(f"directory {workdir / 'lab' / 'cluster'}")
     return left

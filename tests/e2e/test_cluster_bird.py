@@ -3,7 +3,9 @@ cluster lab, through the real engine and the real pulumi-kubernetes provider.
 
 ``tests/stacks/e2e/Pulumi.cluster-bird.yaml`` (Cilium 1.18.3, ``podCidrSource: cluster``) on a
 cluster lab (``lab.k8s.labcluster``): a real API server at ``cilium.k8sServiceHost`` behind the
-router, kwok as the kubelets, the real operator run from the release's ``cilium-config``. In
+router, kwok as the kubelets, the real operator run from the release's ``cilium-config``. Cilium is
+only the CNI here: the agent pods are the pod runner's stand-in (``AgentStandIn``, which registers
+each node's CiliumNode), and BIRD's static route points at the lab's own ``cilium_host``. In
 order: the first preview and ``up`` against a cluster without Cilium; the release's values are
 the render command's; the PodCIDRs the program read (and BIRD announces) are the operator's; a
 no-op ``up``; ``destroy`` removes the release; the lab's teardown leaves nothing.
