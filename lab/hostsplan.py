@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network, ip_address, ip_network
 
-from cilium_bgp.config import RouterSettings
+from cilium_bgp.config import RouterSettings, Ssh
 from cilium_bgp.renderers.scripts import CONFIG_PATHS
 from lab.plan import LabPlan, StackUnusable
 from lab.topology import RouterHost, netns_name
@@ -82,7 +82,8 @@ def _data_subnets(plan: LabPlan) -> list[IPv4Network]:
 
 def _ssh_hosts(plan: LabPlan) -> list[SshHost]:
     cfg = plan.cfg
-    wanted = [
+    # (config key, host name, its ssh settings, its namespace, the program's files there)
+    wanted: list[tuple[str, str, Ssh, str, tuple[str, ...]]] = [
         (key, host.host, r.ssh, host.netns, (CONFIG_PATHS[r.daemon], SYSCTL_PATH)) for key, host, r in _routers(plan)
     ]
     # With any other method the program configures the nodes through Kubernetes only.
