@@ -60,7 +60,7 @@ def _parser() -> argparse.ArgumentParser:
         "--hosts",
         choices=("daemons", "ssh"),
         default="daemons",
-        help="up: 'daemons' (default) runs the daemons; 'ssh' makes the router and nodes SSH hosts for the program",
+        help="up: 'daemons' (default) runs the daemons; 'ssh' makes the routers and nodes SSH hosts for the program",
     )
     parser.add_argument("--host", help="exec: the host to run the command on (router, a node name)")
     parser.add_argument("--faults", action="store_true", help="verify: also run the fault cases")

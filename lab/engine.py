@@ -248,8 +248,11 @@ def lab_config(stack_file: Path, hosts: Mapping[str, Any], nodes: int | None = N
     """The stack file's config with this lab's pinned host keys; ``nodes``: only the first ``nodes``
     nodes (the rest are spare lab hosts)."""
     config = yaml.safe_load(stack_file.read_text())["config"]
-    router = config[f"{PROJECT}:router"]
-    router["ssh"] = {**router.get("ssh", {}), "hostKey": hosts[router.get("hostname", "router")]["hostKey"]}
+    # The lab names a stack's one router's host "router", each of several routers' by its name.
+    several = config.get(f"{PROJECT}:routers")
+    routers = [(r, r.get("name") or r.get("hostname", "router")) for r in several or ()]
+    for router, name in routers or [(config[f"{PROJECT}:router"], "router")]:
+        router["ssh"] = {**router.get("ssh", {}), "hostKey": hosts[name]["hostKey"]}
     config[f"{PROJECT}:nodes"] = config[f"{PROJECT}:nodes"][:nodes]
     for node in config[f"{PROJECT}:nodes"]:
         if node["name"] in hosts:  # an SSH host (method bird)

@@ -139,7 +139,7 @@ class Topology:
 
     @property
     def router_netns(self) -> str:
-        """The namespace of a stack's one router (hosts mode models one router)."""
+        """The namespace of a stack's one router (a cluster lab models one router)."""
         (router,) = self.routers
         return router.netns
 

@@ -1,10 +1,12 @@
-"""Hosts mode: the router and nodes as SSH hosts that the real program configures.
+"""Hosts mode: the routers and nodes as SSH hosts that the real program configures.
 
 ``up`` builds the same namespaces, links and addresses as daemons mode but starts no routing
-daemon and applies no sysctl: it adds the management network (``lab.mgmt``) and one sshd per host
-(``lab.sshd``), and waits until each accepts a login. A stack with Kubernetes gets its cluster
-(``lab.k8s.labcluster``): a real control plane and the pod runner. The daemons the program starts are read at
-their default paths inside each host, entered through its sshd (``lab.inspection``).
+daemon of the program's and applies no sysctl: it adds the management network (``lab.mgmt``) and
+one sshd per host (``lab.sshd``), and waits until each accepts a login. A stack with Kubernetes
+gets its cluster (``lab.k8s.labcluster``): a real control plane and the pod runner. The daemons
+the program starts are read at their default paths inside each host, entered through its sshd
+(``lab.inspection``). A stack's upstream peer is not the program's: the client plays it with the
+lab's own BIRD (``lab.upstream``), started here as in daemons mode.
 """
 
 from __future__ import annotations
@@ -14,14 +16,16 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from lab import mgmt, netns, sshd
+from lab.backends.daemons import RUN_ROOT
 from lab.daemons import BirdDaemon, Enter, FrrRouter, NodeSpeaker, RouterDaemon
 from lab.hostsplan import plan_hosts
 from lab.inspection import enter_argv, inspect_hosts
 from lab.k8s.labcluster import runs_agents, start_cluster
-from lab.plan import LabPlan, StackUnusable
+from lab.plan import UPSTREAM_CONFIG, LabPlan
 from lab.process import record_process
-from lab.shell import LabError
+from lab.shell import LabError, in_netns
 from lab.state import LabState
+from lab.syntax import ConfigRejected, check_syntax
 
 HOST_ETC_BIRD = Path("/etc/bird")
 HOST_RUN = Path("/run")
@@ -36,24 +40,33 @@ class SshHostsBackend:
         self.state = state
         self.hosts = plan_hosts(plan)
         topo = plan.topology
-        router: RouterDaemon
-        if plan.sessions.routers[0].daemon == "frr":
-            router = FrrRouter(topo.router_netns, None, self._enter("router"))
-        else:
-            router = self._bird("router", topo.router_netns)
-        self.routers: dict[str, RouterDaemon] = {"router": router}
+        # Keyed by the router's host (its SSH host): "router" for a stack's one router, else its name.
+        self.routers: dict[str, RouterDaemon] = {}
+        for host in topo.routers:
+            if plan.sessions.router(host.name).daemon == "frr":
+                self.routers[host.host] = FrrRouter(host.netns, None, self._enter(host.host), host=host.host)
+            else:
+                self.routers[host.host] = self._bird(host.host, host.netns)
         # BIRD, which the program starts; with any other method the cluster lab's cilium-agents
         # speak, which the lab's verify does not read (the program's router check does).
         birds = plan.cfg.method == "bird"
         self.speakers: dict[str, NodeSpeaker] = {n.name: self._bird(n.name, n.netns) for n in topo.nodes if birds}
+        # The stack's upstream peer, played by the client with the lab's own BIRD.
+        self.run_dir = RUN_ROOT / f"cbgp-{plan.lab_id}"
         self.upstream: BirdDaemon | None = None
+        if plan.upstream is not None:
+            client = topo.client.netns
+            self.upstream = BirdDaemon(
+                "client",
+                client,
+                workdir / "hosts" / "client" / "etc-bird",
+                self.run_dir / "client",
+                lambda: in_netns(client, []),
+                lab_owned=True,
+            )
 
     @classmethod
     def refuse_unplayable(cls, plan: LabPlan) -> None:
-        if plan.sessions.form != "router" or plan.upstream is not None:
-            raise StackUnusable(
-                "hosts mode models one router and no upstream peer: use the lab's own daemons for this stack"
-            )
         plan_hosts(plan)
 
     def _enter(self, host: str) -> Enter:
@@ -68,6 +81,21 @@ class SshHostsBackend:
 
     def _record_namespace(self, name: str) -> None:
         self.state.add("namespaces", name)
+
+    def _start_upstream(self) -> None:
+        """The client's BIRD as the stack's upstream peer: it waits for the routers' sessions, which
+        come up once the program has configured the routers."""
+        if self.upstream is None:
+            return
+        self.state.add("directories", str(self.run_dir))
+        self.run_dir.mkdir(mode=0o700, exist_ok=True)
+        self.upstream.install(next(c.text for c in self.plan.configs if c.path == UPSTREAM_CONFIG))
+        try:
+            check_syntax("bird", self.upstream.conf)
+        except ConfigRejected as error:
+            raise ConfigRejected(f"{UPSTREAM_CONFIG} (client): {error}") from None
+        for record in self.upstream.start():
+            self.state.add_process(record)
 
     def up(self, began: float) -> dict[str, Any]:
         hp = self.hosts
@@ -98,6 +126,7 @@ class SshHostsBackend:
             self.state.update_process(record_process(records[host.name].role, records[host.name].pid))
             info = self.state.hosts[host.name] | {"etc": sshd.etc_view(records[host.name].pid)}
             self.state.set_host(host.name, info | {"hostKey": host_keys[host.name]})
+        self._start_upstream()
         timings: dict[str, Any] = {"buildSeconds": round(started - began, 2), "sshdReadySeconds": ready}
         if self.plan.cluster:
             cluster_began = time.monotonic()
@@ -112,9 +141,10 @@ class SshHostsBackend:
                 "lab's verify does not read; the program's router check (verify.enabled) checks them"
             )
         hosts = inspect_hosts(self.state)
-        if not hosts["router"]["daemons"]:
+        idle = [f"{h} ({hosts[h]['ssh']})" for h in self.routers if not hosts[h]["daemons"]]
+        if idle:
             raise LabError(
-                f"no routing daemon runs on the router host ({hosts['router']['ssh']}): "
+                f"no routing daemon runs on the router host {', '.join(idle)}: "
                 "configure the hosts first (`pulumi up`, or the program's scripts over SSH)"
             )
         return {"hosts": hosts}

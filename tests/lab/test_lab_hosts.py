@@ -324,11 +324,11 @@ def test_down_stops_what_the_program_left_and_restores_the_machine(
 
 
 def test_hosts_mode_refuses_what_it_cannot_play(lab_machine: None, tmp_path: Path) -> None:
-    """Method without SSH nodes, several routers, ssh.host in a data subnet or over two /24s: refused
-    before anything exists."""
+    """Method without SSH nodes, a router without ssh.host, ssh.host in a data subnet or over two
+    /24s: refused before anything exists."""
     with pytest.raises(StackUnusable, match="method 'bird'"):
         plan_hosts(plan_lab(ROOT / "Pulumi.prod.yaml", "000000"))
-    with pytest.raises(StackUnusable, match="hosts mode models one router and no upstream peer"):
+    with pytest.raises(StackUnusable, match=re.escape("routers[0].ssh.host is not set")):
         SshHostsBackend.refuse_unplayable(plan_lab(LAB_STACKS / "Pulumi.lab-pair-bird.yaml", "000000"))
     text = STACK.read_text()
     for change, words in (

@@ -3,7 +3,9 @@ translation of the rendered Kubernetes objects (no root needed, but part of the 
 
 from __future__ import annotations
 
+import re
 import tomllib
+from collections.abc import Callable
 from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 from typing import Any
@@ -12,10 +14,12 @@ import pytest
 import yaml
 
 from cilium_bgp.versions import Version
+from lab.backends.ssh import SshHostsBackend
 from lab.cluster import allocate_lb_ips, selector_matches
 from lab.hostsplan import plan_hosts
 from lab.plan import StackUnusable, plan_lab
 from lab.shell import LabError
+from lab.state import LabState
 from tests.lab.labkit import LAB_STACKS, ROOT, stack_variant
 
 pytestmark = pytest.mark.lab
@@ -254,3 +258,78 @@ def test_a_cluster_lab_refuses_what_it_cannot_play(
     change = {"cilium": cilium, "podCidrSource": pod_cidr_source, "nodes": nodes}
     with pytest.raises(StackUnusable, match=error):
         plan_lab(stack_variant(CLUSTER_V2, tmp_path, change), "t00023", hosts=True)
+
+
+PAIR_HOSTS = ROOT / "tests" / "stacks" / "e2e" / "Pulumi.lab-pair.yaml"
+
+
+def test_hosts_mode_plays_every_router_and_the_upstream(tmp_path: Path) -> None:
+    """One SSH host per router, named as the topology names it, with its own daemon's config; the
+    backend reads every router by that name, and the client plays the upstream with the lab's BIRD."""
+    plan = plan_lab(PAIR_HOSTS, "t00030", hosts=True)
+    hosts = {h.name: h for h in plan_hosts(plan).hosts}
+    assert list(hosts) == ["edge1", "edge2", "node1", "node2", "node3"]
+    assert [r.host for r in plan.topology.routers] == ["edge1", "edge2"]
+    assert (hosts["edge1"].netns, str(hosts["edge1"].address)) == ("cbgp-t00030-edge1", "198.18.0.2")
+    assert (hosts["edge2"].netns, str(hosts["edge2"].address)) == ("cbgp-t00030-edge2", "198.18.0.3")
+    assert hosts["edge1"].files == ("/etc/frr/frr.conf", "/etc/sysctl.d/90-cilium-bgp.conf"), "FRR's config"
+    assert hosts["edge2"].files == ("/etc/bird/bird.conf", "/etc/sysctl.d/90-cilium-bgp.conf"), "BIRD's config"
+    assert hosts["node3"].files == ("/etc/bird/bird.conf",)
+    SshHostsBackend.refuse_unplayable(plan)
+    state = LabState("t00030", str(PAIR_HOSTS), plan.stack_sha256, str(tmp_path), mode="hosts")
+    backend = SshHostsBackend(plan, tmp_path, state)
+    assert {h: r.kind for h, r in backend.routers.items()} == {"edge1": "frr", "edge2": "bird"}
+    assert set(plan.expected) == set(backend.routers), "every router the lab reads has an expectation"
+    assert backend.upstream is not None and backend.upstream.netns == "cbgp-t00030-client"
+    assert backend.upstream.lab_owned, "the upstream is the lab's, not the program's"
+
+
+def test_hosts_mode_keeps_one_router_as_it_was(tmp_path: Path) -> None:
+    plan = plan_lab(ROOT / "Pulumi.lab.yaml", "t00031", hosts=True)
+    hosts = plan_hosts(plan).hosts
+    assert [(h.name, h.netns, str(h.address)) for h in hosts[:1]] == [("router", "cbgp-t00031-router", "198.18.0.2")]
+    assert [h.name for h in hosts] == ["router", "node1", "node2"]
+    state = LabState("t00031", "Pulumi.lab.yaml", plan.stack_sha256, str(tmp_path), mode="hosts")
+    backend = SshHostsBackend(plan, tmp_path, state)
+    assert {h: r.kind for h, r in backend.routers.items()} == {"router": "frr"}
+    assert backend.upstream is None
+
+
+def _pair_variant(tmp_path: Path, edit: Callable[[dict[str, Any]], None]) -> Path:
+    document = yaml.safe_load(PAIR_HOSTS.read_text())
+    edit(document["config"])
+    path = tmp_path / "Pulumi.pair-variant.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+def _as_cluster(config: dict[str, Any]) -> None:
+    config["cilium-bgp:kubernetes"] = {"enabled": True}
+    config["cilium-bgp:podCidrSource"] = "cluster"
+    config["cilium-bgp:cilium"]["k8sServiceHost"] = "10.0.1.100"
+    for node in config["cilium-bgp:nodes"]:
+        node.pop("podCIDRs")
+
+
+@pytest.mark.parametrize(
+    ("edit", "error"),
+    [
+        (lambda c: c["cilium-bgp:routers"][1].pop("ssh"), "routers[1].ssh.host is not set"),
+        (lambda c: c["cilium-bgp:routers"][1].update(ssh={"host": "198.18.1.3"}), "every ssh.host must be in one /24"),
+        (lambda c: c["cilium-bgp:routers"][1].update(ssh={"host": "198.18.0.2"}), "edge2 and edge1 share ssh.host"),
+        (
+            lambda c: c["cilium-bgp:routers"][1].update(ssh={"host": "198.18.0.3", "user": "admin"}),
+            "routers[1] logs in as 'admin'",
+        ),
+        (lambda c: c["cilium-bgp:routers"][1]["interfaces"][2].update(name="mgmt0"), "management port"),
+        (lambda c: c["cilium-bgp:routers"][1].update(name="mgmt"), "the management namespace"),
+        (_as_cluster, "a cluster lab models one router"),
+    ],
+    ids=["no-ssh-host", "two-slash-24s", "shared-address", "not-root", "mgmt0-interface", "named-mgmt", "cluster"],
+)
+def test_hosts_mode_refuses_what_it_cannot_play_with_several_routers(
+    tmp_path: Path, edit: Callable[[dict[str, Any]], None], error: str
+) -> None:
+    plan = plan_lab(_pair_variant(tmp_path, edit), "t00032", hosts=True)
+    with pytest.raises(StackUnusable, match=re.escape(error)):
+        SshHostsBackend.refuse_unplayable(plan)
