@@ -29,7 +29,7 @@ from lab.cluster import allocate_lb_ips, pod_cidrs_of
 from lab.shell import LabError
 from lab.standin import ClusterInputs, SpeakerSpec, translate
 from lab.topology import StackUnusable, Topology, build_topology, router_hosts
-from lab.upstream import peerings, upstream_bird_conf, upstream_expected
+from lab.upstream import client_bird_conf, peerings, upstream_expected
 
 ConfigKind = Literal["frr", "bird", "gobgp"]
 SpeakerKind = Literal["bird", "gobgp"]
@@ -214,11 +214,8 @@ def plan_lab(
     expected = {r.host: expected_state(sessions, sessions.router(r.name), pod_cidrs, lb) for r in topology.routers}
     upstream = None
     if topology.client.upstream is not None:
-        peers = peerings(sessions, topology)
-        asn = next(u.asn for _, r in cfg.all_routers for u in r.upstreams if u.name == topology.client.upstream)
-        text = upstream_bird_conf(sessions, topology.client, peers, asn)
-        configs.append(ConfigFile(UPSTREAM_CONFIG, "bird", "client", text))
-        upstream = upstream_expected(topology.client, peers, expected)
+        configs.append(ConfigFile(UPSTREAM_CONFIG, "bird", "client", client_bird_conf(cfg, sessions, topology)))
+        upstream = upstream_expected(topology.client, peerings(sessions, topology), expected)
     return LabPlan(
         cfg=cfg,
         sessions=sessions,

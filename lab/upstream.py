@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
 from typing import Any
 
+from cilium_bgp.config import StackConfig
 from cilium_bgp.plan import SessionPlan
 from lab.topology import ClientHost, Topology
 
@@ -40,6 +41,14 @@ def peerings(plan: SessionPlan, topology: Topology) -> list[UpstreamPeering]:
         for u in r.upstreams
         if u.name == client.upstream
     ]
+
+
+def client_bird_conf(cfg: StackConfig, plan: SessionPlan, topology: Topology) -> str:
+    """The client's BIRD config as the stack's upstream peer (``topology.client.upstream``), at the
+    ASN the routers' ``upstreams`` entry gives it."""
+    name = topology.client.upstream
+    asn = next(u.asn for _, r in cfg.all_routers for u in r.upstreams if u.name == name)
+    return upstream_bird_conf(plan, topology.client, peerings(plan, topology), asn)
 
 
 def upstream_bird_conf(plan: SessionPlan, client: ClientHost, peers: list[UpstreamPeering], asn: int) -> str:

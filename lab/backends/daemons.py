@@ -20,13 +20,23 @@ from cilium_bgp.secrets import reveal
 from lab import netns
 from lab.checks import wait_converged
 from lab.daemons import BirdDaemon, Enter, FrrRouter, GobgpSpeaker, NodeSpeaker, RouterDaemon
-from lab.plan import LabPlan
+from lab.plan import ConfigFile, LabPlan
 from lab.shell import in_netns
 from lab.state import LabState
 from lab.syntax import ConfigRejected, check_syntax
 from lab.topology import NodeHost
 
 RUN_ROOT = Path("/run")
+
+
+def install_checked(daemon: RouterDaemon | NodeSpeaker, config: ConfigFile, text: str) -> None:
+    """Write ``text`` (``config`` with its secrets filled in) where ``daemon`` reads it, and check
+    it with the daemon's own checker; a refusal names the config and its host."""
+    daemon.install(text)
+    try:
+        check_syntax(config.kind, daemon.conf)
+    except ConfigRejected as error:
+        raise ConfigRejected(f"{config.path} ({config.host}): {error}") from None
 
 
 class DaemonsBackend:
@@ -89,12 +99,7 @@ class DaemonsBackend:
                 self.state.add("directories", str(router.run_dir))
         self.run_dir.mkdir(mode=0o700, exist_ok=True)
         for config in self.plan.configs:
-            daemon = self.daemon_of(config.host)
-            daemon.install(reveal(config.text, {"bgpPassword": password}))
-            try:
-                check_syntax(config.kind, daemon.conf)
-            except ConfigRejected as error:
-                raise ConfigRejected(f"{config.path} ({config.host}): {error}") from None
+            install_checked(self.daemon_of(config.host), config, reveal(config.text, {"bgpPassword": password}))
 
     def daemon_of(self, host: str) -> RouterDaemon | NodeSpeaker:
         """The daemon the lab runs on ``host``: a router's, a node's speaker, the client's upstream."""

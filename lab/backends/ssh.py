@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from lab import mgmt, netns, sshd
-from lab.backends.daemons import RUN_ROOT
+from lab.backends.daemons import RUN_ROOT, install_checked
 from lab.daemons import BirdDaemon, Enter, FrrRouter, NodeSpeaker, RouterDaemon
 from lab.hostsplan import plan_hosts
 from lab.inspection import enter_argv, inspect_hosts
@@ -25,7 +25,6 @@ from lab.plan import UPSTREAM_CONFIG, LabPlan
 from lab.process import record_process
 from lab.shell import LabError, in_netns
 from lab.state import LabState
-from lab.syntax import ConfigRejected, check_syntax
 
 HOST_ETC_BIRD = Path("/etc/bird")
 HOST_RUN = Path("/run")
@@ -89,11 +88,8 @@ class SshHostsBackend:
             return
         self.state.add("directories", str(self.run_dir))
         self.run_dir.mkdir(mode=0o700, exist_ok=True)
-        self.upstream.install(next(c.text for c in self.plan.configs if c.path == UPSTREAM_CONFIG))
-        try:
-            check_syntax("bird", self.upstream.conf)
-        except ConfigRejected as error:
-            raise ConfigRejected(f"{UPSTREAM_CONFIG} (client): {error}") from None
+        config = next(c for c in self.plan.configs if c.path == UPSTREAM_CONFIG)
+        install_checked(self.upstream, config, config.text)
         for record in self.upstream.start():
             self.state.add_process(record)
 

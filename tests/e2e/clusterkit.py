@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from e2ekit import host
+from e2ekit import host, router_summary
 
 from cilium_bgp.artifacts import HELM_VALUES
 from lab.engine import ROOT, Engine, lab_down, lab_up
@@ -153,7 +153,7 @@ def running_agents(stack: ClusterStack) -> list[RunningAgent]:
 def router_view(workdir: Path) -> tuple[dict[str, str], dict[str, list[str]]]:
     """FRR's sessions on the lab's router (peer -> state) and the routes FRR put in its kernel
     table (prefix -> gateways; a host route as ``/32``), read on the router host."""
-    peers = json.loads(host(workdir, "router", "vtysh", "-c", "show bgp summary json"))["ipv4Unicast"]["peers"]
+    peers = router_summary(workdir)
     routes = json.loads(host(workdir, "router", "ip", "-j", "-4", "route", "show", "proto", "bgp"))
     table = {}
     for route in routes:

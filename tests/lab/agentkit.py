@@ -53,7 +53,7 @@ from lab.shell import in_netns, run
 from lab.state import LabState
 from lab.teardown import teardown
 from lab.topology import Topology, build_topology
-from lab.upstream import peerings, upstream_bird_conf, upstream_expected
+from lab.upstream import client_bird_conf, peerings, upstream_expected
 
 CP_NETWORK = IPv4Network("198.19.100.0/24")
 API_ADDRESS = IPv4Address("198.19.100.1")
@@ -251,9 +251,7 @@ class CaseHosts:
                 self.state.add_process(process)
         if self.upstream is not None:
             self.state.add("directories", str(self.upstream.run_dir.parent))
-            peers = peerings(self.plan, topo)
-            asn = next(u.asn for _, r in self.cfg.all_routers for u in r.upstreams if u.name == topo.client.upstream)
-            self.upstream.install(upstream_bird_conf(self.plan, topo.client, peers, asn))
+            self.upstream.install(client_bird_conf(self.cfg, self.plan, topo))
             for process in self.upstream.start():
                 self.state.add_process(process)
 
