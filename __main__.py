@@ -24,6 +24,7 @@ from cilium_bgp.validate import check_cluster_pod_cidrs
 from components.bgp_method import BgpMethod, DemoService, NodeAnnotations
 from components.cilium_release import CiliumRelease
 from components.kubernetes_node import KubernetesNode
+from components.outputs import then
 from components.router import Router
 from components.stack_args import demo_args, method_args, node_args, release_args, router_args, verification_args
 from components.stack_config import kubernetes_provider_args, read_stack_config, secret_values, ssh_private_key
@@ -67,16 +68,18 @@ def _checked(cidrs: dict[str, list[str]]) -> dict[str, list[str]]:
     return cidrs
 
 
+# Static PodCIDRs stay plain values, and so does all that is made from them (components.outputs).
+pod_cidrs: dict[str, list[str]] | pulumi.Output[dict[str, list[str]]]
 if cfg.pod_cidr_source == "static" or release is None:
-    pod_cidrs = pulumi.Output.from_input({n.name: [str(c) for c in n.pod_cidrs] for n in cfg.nodes})
+    pod_cidrs = {n.name: [str(c) for c in n.pod_cidrs] for n in cfg.nodes}
 else:
     pod_cidrs = pulumi.Output.all(**release.read_pod_cidrs([n.name for n in cfg.nodes])).apply(_checked)
 
 
-def _expected_on(router: RouterPlan, values: list[Any]) -> dict[str, Any]:
+def _expected_on(router: RouterPlan, lb_ips: dict[str, Any]) -> dict[str, Any] | pulumi.Output[dict[str, Any]]:
     """What ``router`` must show, from the PodCIDRs and LB IPs as they resolve."""
-    pod_cidrs, lb_ips = values
-    return expected_state(plan, router, pod_cidrs, [ip for ip in lb_ips.values() if ip])
+    known_lb = [ip for ip in lb_ips.values() if ip]
+    return then(pod_cidrs, lambda cidrs: expected_state(plan, router, cidrs, known_lb))
 
 
 def _resource_name(router: RouterPlan, suffix: str = "") -> str:
@@ -90,7 +93,7 @@ def _resource_name(router: RouterPlan, suffix: str = "") -> str:
 routers = [Router(_resource_name(r), router_args(cfg, plan, r, secrets, private_key)) for r in plan.routers]
 nodes = [
     KubernetesNode(
-        node.name, node_args(cfg, plan, node, settings, pod_cidrs.apply(itemgetter(node.name)), secrets, private_key)
+        node.name, node_args(cfg, plan, node, settings, then(pod_cidrs, itemgetter(node.name)), secrets, private_key)
     )
     for node, settings in zip(plan.nodes, cfg.nodes, strict=True)
 ]
@@ -109,7 +112,7 @@ node_configs = {node.name: n.config_text for node, n in zip(cfg.nodes, nodes, st
 # Every router's check waits for everything that routes: the other routers carry its mesh sessions.
 triggers: list[pulumi.Input[str]] = [
     *(sha256(r.config_text) for r in routers),
-    *(text.apply(sha256) for text in node_configs.values()),
+    *(then(text, sha256) for text in node_configs.values()),
     sha256(json.dumps(render_manifests(cfg, plan), sort_keys=True)),
 ]
 pushed = [
@@ -119,7 +122,7 @@ pushed = [
 ]
 bgp_peers: dict[str, pulumi.Output[dict[str, Any]]] = {}
 for router_plan, router in zip(plan.routers, routers, strict=True):
-    expect = pulumi.Output.all(pod_cidrs, lb_ips).apply(partial(_expected_on, router_plan))
+    expect = lb_ips.apply(partial(_expected_on, router_plan))
     if cfg.verify.enabled:
         verification = BgpVerification(
             _resource_name(router_plan, "verify"),

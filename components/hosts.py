@@ -11,6 +11,7 @@ from cilium_bgp.artifacts import sha256
 from cilium_bgp.config import Ssh, SshDefaults
 from cilium_bgp.renderers.scripts import Daemon, activate_script, activation_stdin, remove_script
 from cilium_bgp.secrets import reveal
+from components.outputs import then
 
 
 def ssh_connection(
@@ -31,7 +32,7 @@ def config_file(
     name: str,
     *,
     kind: str,
-    text: pulumi.Input[str],
+    text: str | pulumi.Output[str],
     connection: remote.ConnectionArgs,
     secrets: Mapping[str, pulumi.Output[str]],
     opts: pulumi.ResourceOptions,
@@ -45,20 +46,19 @@ def config_file(
     script embeds the hash of the secret-free text, so an unchanged file means unchanged inputs
     and no command on the next ``up``. ``opts``: the component's child options (parent, order).
     """
-    rendered = pulumi.Output.from_input(text)
     if secrets:
-        stdin: pulumi.Input[str] = pulumi.Output.secret(
-            pulumi.Output.all(rendered, pulumi.Output.all(**dict(secrets))).apply(
-                lambda v: activation_stdin(reveal(v[0], v[1]))
-            )
-        )
+
+        def filled(values: dict[str, str]) -> str | pulumi.Output[str]:
+            return then(text, lambda t: activation_stdin(reveal(t, values)))
+
+        stdin: pulumi.Input[str] = pulumi.Output.secret(pulumi.Output.all(**dict(secrets)).apply(filled))
     else:
-        stdin = rendered.apply(activation_stdin)
+        stdin = then(text, activation_stdin)
     owner = f"{pulumi.get_project()}/{pulumi.get_stack()}/{name}"
     return remote.Command(
         name,
         connection=connection,
-        create=rendered.apply(lambda t: activate_script(kind, sha256(t), daemons, install, owner)),
+        create=then(text, lambda t: activate_script(kind, sha256(t), daemons, install, owner)),
         delete=remove_script(kind, owner),
         stdin=stdin,
         # pulumi-command replaces a command only when its `triggers` change; any other change, a

@@ -17,7 +17,7 @@ from components.options import child_options
 class NodeBird:
     """BIRD 2 on the node's host (the `bird` method): its rendered config, once the PodCIDRs resolve."""
 
-    config_text: pulumi.Output[str]  # secret-free; ``<<secret:KEY>>`` placeholders filled from ``secrets``
+    config_text: str | pulumi.Output[str]  # secret-free; ``<<secret:KEY>>`` placeholders filled from ``secrets``
     connection: remote.ConnectionArgs
     secrets: Mapping[str, pulumi.Output[str]]
 
@@ -25,15 +25,15 @@ class NodeBird:
 @dataclass(frozen=True)
 class KubernetesNodeArgs:
     spec: Mapping[str, Any]  # cilium_bgp.specs.node_spec without PodCIDRs: the component's props
-    pod_cidrs: pulumi.Output[list[str]]
+    pod_cidrs: list[str] | pulumi.Output[list[str]]  # plain when static (components.outputs)
     bird: NodeBird | None  # None: the method's in-cluster speaker announces, the host is not touched
 
 
 class KubernetesNode(pulumi.ComponentResource):
     """Props: the node's spec (ASN, peer, speaker, PodCIDRs). Hosts are touched only for `bird`."""
 
-    pod_cidrs: pulumi.Output[list[str]]
-    config_text: pulumi.Output[str] | None
+    pod_cidrs: list[str] | pulumi.Output[list[str]]  # plain when static (components.outputs)
+    config_text: str | pulumi.Output[str] | None
     bird_config: remote.Command | None
 
     def __init__(self, name: str, args: KubernetesNodeArgs, opts: pulumi.ResourceOptions | None = None) -> None:

@@ -27,6 +27,7 @@ from components.bgp_method import BgpMethodArgs, DemoServiceArgs
 from components.cilium_release import CiliumReleaseArgs
 from components.hosts import ssh_connection
 from components.kubernetes_node import KubernetesNodeArgs, NodeBird
+from components.outputs import then
 from components.router import RouterArgs
 from components.verification import BgpVerificationArgs
 
@@ -53,22 +54,23 @@ def node_args(
     plan: SessionPlan,
     node: NodePlan,
     settings: NodeSettings,
-    pod_cidrs: pulumi.Input[Sequence[str]],
+    pod_cidrs: Sequence[str] | pulumi.Output[Sequence[str]],
     secrets: Secrets,
     private_key: pulumi.Output[str] | None,
 ) -> KubernetesNodeArgs:
-    """``pod_cidrs``: the node's, static or as the cluster allocated them."""
-    cidrs = pulumi.Output.from_input(pod_cidrs).apply(lambda cs: [IPv4Network(c) for c in cs])
+    """``pod_cidrs``: the node's, static (plain values, and so is all made from them:
+    components.outputs) or as the cluster allocated them."""
+    cidrs = then(pod_cidrs, lambda cs: [IPv4Network(c) for c in cs])
     bird = None
     if cfg.method == "bird":
         bird = NodeBird(
-            config_text=cidrs.apply(partial(node_config, plan, node)),
+            config_text=then(cidrs, partial(node_config, plan, node)),
             connection=ssh_connection(cfg.ssh, settings.ssh, str(node.address.ip), private_key),
             secrets=secrets if plan.password else {},
         )
     return KubernetesNodeArgs(
         spec=node_spec(cfg, plan, node, None),
-        pod_cidrs=cidrs.apply(lambda cs: [str(c) for c in cs]),
+        pod_cidrs=then(cidrs, lambda cs: [str(c) for c in cs]),
         bird=bird,
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import pulumi
@@ -52,7 +53,10 @@ class BgpVerification(pulumi.ComponentResource):
             triggers=[*args.triggers, expect.apply(lambda e: sha256(json.dumps(e, sort_keys=True)))],
             opts=child_options(self, opts),
         )
-        self.peers = pulumi.Output.all(expect, self.command.stdout).apply(lambda v: observed_peers(v[0], v[1]))
+        # Nested applies, not Output.all: that would unwrap the expectation (a peer and a route
+        # per node) into an Output per value.
+        stdout = self.command.stdout
+        self.peers = expect.apply(lambda e: stdout.apply(partial(observed_peers, e)))
         self.register_outputs({"peers": self.peers})
 
 

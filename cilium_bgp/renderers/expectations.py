@@ -44,7 +44,7 @@ def _via_mesh(
 def expected_state(
     plan: SessionPlan,
     router: RouterPlan,
-    pod_cidrs: Mapping[str, Sequence[IPv4Network]],
+    pod_cidrs: Mapping[str, Sequence[IPv4Network | str]],
     lb_ips: Sequence[str],
     *,
     down: frozenset[str] = frozenset(),

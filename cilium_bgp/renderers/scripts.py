@@ -48,11 +48,13 @@ def program_text(main: str) -> str:
     return "\n".join(host_script(name) for name in PROGRAMS[main])
 
 
-def _program(main: str) -> str:
-    """:func:`program_text` without comment lines: what every host command carries (and Pulumi
-    keeps in the state once per host), so only what runs."""
+@cache
+def _quoted_program(main: str) -> str:
+    """:func:`program_text` without comment lines, quoted for ``sh -c``: what every host command
+    carries (and Pulumi keeps in the state once per host), so only what runs. Made once per
+    process: a thousand-node stack has two thousand commands."""
     lines = program_text(main).splitlines()
-    return "\n".join(line for line in lines if line.strip() and not line.lstrip().startswith("#")) + "\n"
+    return shlex.quote("\n".join(line for line in lines if line.strip() and not line.lstrip().startswith("#")) + "\n")
 
 
 def _library_constants() -> dict[str, str]:
@@ -80,7 +82,7 @@ BACKUP_SUFFIX = _CONSTANTS["BACKUP_SUFFIX"]
 
 def _command(main: str, args: list[str], title: str) -> str:
     """``sh -c PROGRAM main.sh ARGS...`` as one command line for the remote user's shell."""
-    return f"# cilium-bgp: {title}\nsh -c {shlex.quote(_program(main))} {main} {shlex.join(args)}"
+    return f"# cilium-bgp: {title}\nsh -c {_quoted_program(main)} {main} {shlex.join(args)}"
 
 
 def activate_script(
