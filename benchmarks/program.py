@@ -46,42 +46,16 @@ print(json.dumps({{"seconds": elapsed, "code": code,
 """
 
 
-# The SDK's floor: the same number of resources of the same kinds (per node a component and a
-# remote.Command with a secret connection and stdin, parented to it) under the same mock monitor,
-# and no other code: what registering alone costs.
+# The SDK's floor (benchmarks.floor): the same number of resources of the same kinds under the
+# same mock monitor, and no other code: what registering alone costs.
 _FLOOR = """
 import json, resource, sys, time
-import pulumi
-from pulumi_command import remote
-
-class Mocks(pulumi.runtime.Mocks):
-    def new_resource(self, args):
-        return f"{{args.name}}-id", dict(args.inputs)
-    def call(self, args):
-        return {{}}
-
-pulumi.runtime.set_mocks(Mocks(), project="cilium-bgp", stack="floor", preview=False)
-
-@pulumi.runtime.test
-def program():
-    key = pulumi.Output.secret("benchmark-key")
-    outputs = []
-    for i in range({nodes}):
-        node = pulumi.ComponentResource("cilium-bgp:index:KubernetesNode", f"node{{i}}")
-        connection = remote.ConnectionArgs(host=f"10.0.{{i // 250}}.{{i % 250}}", user="root", private_key=key)
-        command = remote.Command(
-            f"node{{i}}-bird", connection=connection, create="x" * 2000, delete="y" * 500,
-            stdin=pulumi.Output.secret("z" * 1000), triggers=[connection.host, 22],
-            opts=pulumi.ResourceOptions(parent=node),
-        )
-        node.register_outputs({{"config": command.stdout}})
-        outputs.append(command.stdout)
-    return pulumi.Output.all(*outputs)
-
+sys.path.insert(0, {root!r})
+from benchmarks.floor import register_floor
 start = time.perf_counter()
-program()
+resources = register_floor({nodes})
 elapsed = time.perf_counter() - start
-print(json.dumps({{"seconds": elapsed, "resources": 2 * {nodes},
+print(json.dumps({{"seconds": elapsed, "resources": resources,
                   "peakRssMiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
 """
 
@@ -128,7 +102,7 @@ def linear_fit(xs: list[float], ys: list[float]) -> dict[str, float]:
 
 
 def sdk_floor(nodes: int) -> dict[str, Any]:
-    found, wall = _python(_FLOOR.format(nodes=nodes))
+    found, wall = _python(_FLOOR.format(nodes=nodes, root=str(ROOT)))
     return {
         "nodes": nodes,
         "seconds": round(found["seconds"], 3),

@@ -23,7 +23,6 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from cilium_bgp.renderers.manifests import dump_yaml
 from cilium_bgp.secrets import referenced_secrets, reveal
 
 # Objects whose content is the whole point: a changed ConfigMap must be replaced, and names are
@@ -82,7 +81,7 @@ class KubernetesObject:
         fields: dict[str, Any] = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}
         secret_outputs = set()
         for key, value in obj.items():
-            refs = referenced_secrets(dump_yaml(value))
+            refs = _referenced(value)
             if refs and key not in ("apiVersion", "kind", "metadata"):
                 values = pulumi.Output.all(**{k: secrets[k] for k in sorted(refs)})
                 fields[key] = pulumi.Output.secret(values.apply(partial(_reveal_tree, value)))
@@ -109,6 +108,18 @@ class KubernetesObject:
         else:
             cls = getattr(module, "NodePatch" if obj["kind"] == "Node" else obj["kind"])
             self.resource = cls(name, opts=options, **{_snake(k): v for k, v in fields.items()})
+
+
+def _referenced(value: Any) -> set[str]:
+    """The secrets ``value``'s strings reference (read in place: dumping every object to YAML for
+    this was most of the program's own time per node with a NodePatch per node)."""
+    if isinstance(value, str):
+        return referenced_secrets(value)
+    if isinstance(value, dict):
+        return set().union(*(_referenced(k) | _referenced(v) for k, v in value.items()))
+    if isinstance(value, list):
+        return set().union(*(_referenced(v) for v in value))
+    return set()
 
 
 def _reveal_tree(value: Any, secrets: Mapping[str, str]) -> Any:
