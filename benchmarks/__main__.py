@@ -75,7 +75,7 @@ def plot(program: dict[str, Any] | None, lab: dict[str, Any] | None, scale: dict
     figure, axes = plt.subplots(1, 3, figsize=(16, 4.2))
     if program:
         for method in sorted({r["method"] for r in program["rows"]}):
-            rows = [r for r in program["rows"] if r["method"] == method]
+            rows = [r for r in program["rows"] if r["method"] == method and r.get("router", "frr") == "frr"]
             xs = [r["nodes"] for r in rows]
             axes[0].plot(xs, [r["program"]["seconds"] for r in rows], "o-", label=f"program under mocks ({method})")
             axes[0].plot(xs, [r["render"]["seconds"] for r in rows], "s--", label=f"render command ({method})")
@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     if "program" in args.parts:
         from benchmarks import program as bench_program
 
-        program = bench_program.run([10, 100, 1000], ["bird", "cilium-bgp-v2"])
+        program = bench_program.run([10, 100, 1000], bench_program.METHODS, 1 if args.quick else 3)
         print(f"wrote {save('program', program)}")
     if "lab" in args.parts:
         from benchmarks import lab as bench_lab

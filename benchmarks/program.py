@@ -1,7 +1,10 @@
-"""Benchmark (a): the render command and the program under Pulumi mocks, for 10, 100, 1000 nodes.
+"""Benchmark (a): the render command and the program under Pulumi mocks, for 10, 100, 1000 nodes,
+every method, FRR as the router (and BIRD at the largest size).
 
-Each measurement runs in a fresh Python process (so imports and peak memory are its own):
-wall time, peak RSS, and for the program the number of resources registered.
+Each measurement runs in a fresh Python process (so imports and peak memory are its own): wall
+time, CPU time, peak RSS, and for the program the number of resources registered. Each is taken
+``trials`` times and the median kept, every sample with the load average when it ended: other
+work on the machine stretches wall time far more than CPU time.
 """
 
 from __future__ import annotations
@@ -25,10 +28,10 @@ import json, resource, sys, time
 sys.path[:0] = [{root!r}, {tests!r}]
 from harness import run_program
 config = json.load(open({config!r}))
-start = time.perf_counter()
+cpu, start = time.process_time(), time.perf_counter()
 run = run_program(config, secrets={{"sshPrivateKey": "benchmark-key"}}, record=False)
-elapsed = time.perf_counter() - start
-print(json.dumps({{"seconds": elapsed, "resources": len(run.registrations),
+elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+print(json.dumps({{"seconds": elapsed, "cpuSeconds": cpu, "resources": len(run.registrations),
                   "peakRssMiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
 """
 
@@ -52,10 +55,10 @@ _FLOOR = """
 import json, resource, sys, time
 sys.path.insert(0, {root!r})
 from benchmarks.floor import register_floor
-start = time.perf_counter()
+cpu, start = time.process_time(), time.perf_counter()
 resources = register_floor({nodes})
-elapsed = time.perf_counter() - start
-print(json.dumps({{"seconds": elapsed, "resources": resources,
+elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+print(json.dumps({{"seconds": elapsed, "cpuSeconds": cpu, "resources": resources,
                   "peakRssMiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
 """
 
@@ -69,22 +72,54 @@ def _python(code: str) -> tuple[dict[str, Any], float]:
     return json.loads(line), wall
 
 
-def measure(nodes: int, method: str) -> dict[str, Any]:
+METHODS = ["bird", "kube-router", "cilium-metallb", "cilium-bgp-v1", "cilium-bgp-v2"]
+# Cilium's MetalLB speaker left Cilium in 1.17: that method's stacks run the last release with it.
+CILIUM_FOR = {"cilium-metallb": "1.16.19"}
+
+
+def _load() -> list[float]:
+    return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
+
+
+def _median(samples: list[dict[str, Any]]) -> dict[str, Any]:
+    """The median sample by wall time, with every sample's wall and CPU time and load."""
+    middle = sorted(samples, key=lambda s: s["seconds"])[len(samples) // 2]
+    return {
+        **{k: round(v, 3) if isinstance(v, float) else v for k, v in middle.items()},
+        "samples": [
+            {k: round(s[k], 3) if k != "loadAverage" else s[k] for k in ("seconds", "cpuSeconds", "loadAverage")}
+            for s in samples
+        ],
+    }
+
+
+def _sample(code: str) -> dict[str, Any]:
+    found, wall = _python(code)
+    return {**found, "processSeconds": wall, "loadAverage": _load()}
+
+
+def measure(nodes: int, method: str, router: str = "frr", trials: int = 1) -> dict[str, Any]:
     config = stack_config(nodes, method)
+    if method in CILIUM_FOR:
+        config["cilium-bgp:cilium"]["version"] = CILIUM_FOR[method]
+    config["cilium-bgp:router"]["daemon"] = router
     with tempfile.TemporaryDirectory(prefix="cbgp-bench-") as scratch:
         stack = Path(scratch) / f"Pulumi.n{nodes}.yaml"
         stack.write_text(yaml.safe_dump({"config": config}))
         as_json = Path(scratch) / "config.json"
         as_json.write_text(json.dumps(config))
         render, render_wall = _python(_RENDER.format(stack=str(stack), out=str(Path(scratch) / "out"), root=str(ROOT)))
-        program, program_wall = _python(_PROGRAM.format(root=str(ROOT), tests=str(ROOT / "tests"), config=str(as_json)))
+        program = [
+            _sample(_PROGRAM.format(root=str(ROOT), tests=str(ROOT / "tests"), config=str(as_json)))
+            for _ in range(trials)
+        ]
     return {
         "nodes": nodes,
         "method": method,
+        "router": router,
         "render": {"seconds": round(render["seconds"], 3), "processSeconds": round(render_wall, 3),
                    "peakRssMiB": round(render["peakRssMiB"], 1)},
-        "program": {"seconds": round(program["seconds"], 3), "processSeconds": round(program_wall, 3),
-                    "peakRssMiB": round(program["peakRssMiB"], 1), "resources": program["resources"]},
+        "program": _median(program),
     }  # fmt: skip
 
 
@@ -101,23 +136,18 @@ def linear_fit(xs: list[float], ys: list[float]) -> dict[str, float]:
     return {"interceptSeconds": intercept, "secondsPerNode": slope, "r2": 1 - ss_res / ss_tot if ss_tot else 1.0}
 
 
-def sdk_floor(nodes: int) -> dict[str, Any]:
-    found, wall = _python(_FLOOR.format(nodes=nodes, root=str(ROOT)))
-    return {
-        "nodes": nodes,
-        "seconds": round(found["seconds"], 3),
-        "processSeconds": round(wall, 3),
-        "resources": found["resources"],
-        "peakRssMiB": round(found["peakRssMiB"], 1),
-    }
+def sdk_floor(nodes: int, trials: int = 1) -> dict[str, Any]:
+    return {"nodes": nodes, **_median([_sample(_FLOOR.format(nodes=nodes, root=str(ROOT))) for _ in range(trials)])}
 
 
-def run(sizes: list[int], methods: list[str]) -> dict[str, Any]:
-    rows = [measure(n, m) for m in methods for n in sizes]
+def run(sizes: list[int], methods: list[str], trials: int = 3) -> dict[str, Any]:
+    """Every method at every size with FRR as the router, and with BIRD at the largest size."""
+    rows = [measure(n, m, trials=trials) for m in methods for n in sizes]
+    rows += [measure(max(sizes), m, "bird", trials) for m in methods]
     fits = {}
     for method in methods:
-        mine = [r for r in rows if r["method"] == method]
+        mine = [r for r in rows if r["method"] == method and r["router"] == "frr"]
         xs = [float(r["nodes"]) for r in mine]
         for what in ("render", "program"):
             fits[f"{method}/{what}"] = linear_fit(xs, [r[what]["seconds"] for r in mine])
-    return {"rows": rows, "linearFits": fits, "sdkFloor": [sdk_floor(n) for n in sizes]}
+    return {"rows": rows, "linearFits": fits, "sdkFloor": [sdk_floor(n, trials) for n in sizes]}
