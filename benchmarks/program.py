@@ -98,21 +98,28 @@ def _sample(code: str) -> dict[str, Any]:
     return {**found, "processSeconds": wall, "loadAverage": _load()}
 
 
-def measure(nodes: int, method: str, router: str = "frr", trials: int = 1) -> dict[str, Any]:
+def bench_config(nodes: int, method: str, router: str = "frr") -> dict[str, Any]:
     config = stack_config(nodes, method)
     if method in CILIUM_FOR:
         config["cilium-bgp:cilium"]["version"] = CILIUM_FOR[method]
     config["cilium-bgp:router"]["daemon"] = router
+    return config
+
+
+def program_code(config_path: Path) -> str:
+    """A Python program that runs the stack of ``config_path`` under mocks and prints its numbers."""
+    return _PROGRAM.format(root=str(ROOT), tests=str(ROOT / "tests"), config=str(config_path))
+
+
+def measure(nodes: int, method: str, router: str = "frr", trials: int = 1) -> dict[str, Any]:
+    config = bench_config(nodes, method, router)
     with tempfile.TemporaryDirectory(prefix="cbgp-bench-") as scratch:
         stack = Path(scratch) / f"Pulumi.n{nodes}.yaml"
         stack.write_text(yaml.safe_dump({"config": config}))
         as_json = Path(scratch) / "config.json"
         as_json.write_text(json.dumps(config))
         render, render_wall = _python(_RENDER.format(stack=str(stack), out=str(Path(scratch) / "out"), root=str(ROOT)))
-        program = [
-            _sample(_PROGRAM.format(root=str(ROOT), tests=str(ROOT / "tests"), config=str(as_json)))
-            for _ in range(trials)
-        ]
+        program = [_sample(program_code(as_json)) for _ in range(trials)]
     return {
         "nodes": nodes,
         "method": method,
