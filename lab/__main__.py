@@ -62,7 +62,7 @@ def _parser() -> argparse.ArgumentParser:
         default="daemons",
         help="up: 'daemons' (default) runs the daemons; 'ssh' makes the routers and nodes SSH hosts for the program",
     )
-    parser.add_argument("--host", help="exec: the host to run the command on (router, a node name)")
+    parser.add_argument("--host", help="exec: the host to run the command on (a router, a node, or the client)")
     parser.add_argument("--faults", action="store_true", help="verify: also run the fault cases")
     parser.add_argument("--json", action="store_true", help="verify, inspect: print the full report as JSON")
     parser.add_argument(
@@ -96,7 +96,7 @@ def _inspect(workdir: Path, as_json: bool, expect_empty: bool) -> int:
 
 def _exec(workdir: Path, host: str | None, command: list[str]) -> int:
     if not host:
-        raise LabError("exec needs --host NAME (router or a node name)")
+        raise LabError("exec needs --host NAME (a router, a node, or client)")
     return exec_on_host(_hosts_state(workdir), host, command)
 
 

@@ -20,6 +20,7 @@ from lab.process import ProcessRecord, is_alive
 from lab.shell import LabError, log
 from lab.sshd import host_dir
 from lab.state import LabState
+from lab.topology import netns_name
 
 ROUTING_DAEMONS = ("bird", "watchfrr", "zebra", "bgpd", "staticd", "bfdd", "mgmtd", "gobgpd")
 
@@ -33,7 +34,11 @@ def sshd_record(state: LabState, name: str) -> ProcessRecord:
 
 def enter_argv(state: LabState, name: str) -> list[str]:
     """The argv prefix that runs a command on host ``name``: its network, mount and UTS namespaces,
-    entered through its sshd (checked to be the very process recorded)."""
+    entered through its sshd (checked to be the very process recorded). The client has no sshd
+    (the program does not configure it): its network namespace only, where the upstream's BIRD runs."""
+    namespace = netns_name(state.lab_id, name)
+    if name not in state.hosts and namespace in state.namespaces:
+        return ["ip", "netns", "exec", namespace]
     record = sshd_record(state, name)
     if not is_alive(record):
         raise LabError(f"the sshd of {name} ({record.pid}) is gone, and with it the host; run `down`, then `up`")

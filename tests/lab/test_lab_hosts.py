@@ -176,6 +176,13 @@ def test_each_host_is_a_machine_of_its_own(hosts_lab: HostsLab) -> None:
 def test_exec_runs_a_command_on_a_host(hosts_lab: HostsLab) -> None:
     ran = lab_cli("exec", "--workdir", str(hosts_lab.workdir), "--host", "node1", "--", "sh", "-c", "hostname; exit 7")
     assert ran.returncode == 7 and ran.stdout.strip() == "node1", f"exec: {ran.returncode} {ran.stdout!r}"
+    # The client has no sshd: exec enters its network namespace, where its default route is the router's.
+    client = lab_cli(
+        "exec", "--workdir", str(hosts_lab.workdir), "--host", "client", "--", "ip", "-4", "route", "show", "default"
+    )
+    assert client.returncode == 0 and client.stdout.startswith("default via "), f"exec on client: {client.stderr!r}"
+    unknown = lab_cli("exec", "--workdir", str(hosts_lab.workdir), "--host", "nosuch", "--", "true")
+    assert unknown.returncode != 0 and "no SSH host 'nosuch'" in unknown.stderr, unknown.stderr
 
 
 def test_before_the_program_nothing_runs(hosts_lab: HostsLab) -> None:
