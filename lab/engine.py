@@ -146,7 +146,8 @@ class Engine:
 
         Plain values go straight into the stack's settings file: the Automation API hands config to
         `pulumi config set-all` as one command-line argument, which the kernel refuses past 128 KiB
-        (a stack of about 500 nodes). Secrets (small) still go through the CLI, which encrypts them.
+        (a stack of about 500 nodes). Secrets go through the CLI, which encrypts them, on its stdin
+        (`pulumi config set --secret KEY`), never in its arguments, which any local user can read.
         """
         _ = self.stack  # creates the stack, and with it the settings file and its encryption salt
         settings = yaml.safe_load(self.settings_file.read_text()) or {}
@@ -159,9 +160,24 @@ class Engine:
             key: {"value": value if isinstance(value, str) else json.dumps(value), "secret": True}
             for key, value in (secrets or {}).items()
         }
-        if entries:
-            self.stack.workspace.set_all_config_json(self.stack_name, json.dumps(entries))
+        for key, entry in entries.items():
+            self._set_secret(key, entry["value"])
         self.config.update(config)
+
+    def _set_secret(self, key: str, value: str) -> None:
+        workspace = self.stack.workspace
+        argv = [workspace.pulumi_command.command, "--non-interactive", "config", "set", "--secret", "--raw"]
+        done = subprocess.run(
+            [*argv, "--stack", self.stack_name, key],
+            input=value,
+            cwd=workspace.work_dir,
+            env={**os.environ, **workspace.env_vars},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise EngineError(f"pulumi config set --secret {key} failed ({done.returncode}): {done.stderr.strip()}")
 
     def preview(
         self, policy_packs: Sequence[Path] = (), policy_pack_configs: Sequence[Path] = (), check: bool = True
