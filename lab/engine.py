@@ -155,13 +155,10 @@ class Engine:
             {key: value if isinstance(value, dict | list | str) else json.dumps(value) for key, value in config.items()}
         )
         self.settings_file.write_text(yaml.safe_dump(settings, sort_keys=False))
-        entries = {key: {"value": path.read_text(), "secret": True} for key, path in (secret_files or {}).items()}
-        entries |= {
-            key: {"value": value if isinstance(value, str) else json.dumps(value), "secret": True}
-            for key, value in (secrets or {}).items()
-        }
-        for key, entry in entries.items():
-            self._set_secret(key, entry["value"])
+        values = {key: path.read_text() for key, path in (secret_files or {}).items()}
+        values |= {k: v if isinstance(v, str) else json.dumps(v) for k, v in (secrets or {}).items()}
+        for key, value in values.items():
+            self._set_secret(key, value)
         self.config.update(config)
 
     def _set_secret(self, key: str, value: str) -> None:
