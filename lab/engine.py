@@ -108,14 +108,22 @@ class Engine:
     def workspace_dir(self) -> Path:
         return STATE_DIR / "workspaces" / self.stack_name
 
+    @property
+    def temp_dir(self) -> Path:
+        """The engine's TMPDIR, removed with the stack: pulumi-kubernetes writes the kubeconfig it
+        is given (credentials included) to a new temporary file each time it is configured and
+        never removes it (4.25.0, ``writeKubeconfigToFile``)."""
+        return self.workspace_dir / "tmp"
+
     @cached_property
     def workspace(self) -> auto.LocalWorkspace:
         self.workspace_dir.mkdir(parents=True, exist_ok=True)
+        self.temp_dir.mkdir(mode=0o700, exist_ok=True)
         project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
         (self.workspace_dir / "Pulumi.yaml").write_text(yaml.safe_dump({**project, "main": str(ROOT)}))
         return auto.LocalWorkspace(
             work_dir=str(self.workspace_dir),
-            env_vars=state_env(self.bin_dir),
+            env_vars={**state_env(self.bin_dir), "TMPDIR": str(self.temp_dir)},
             secrets_provider="passphrase",
             pulumi_command=auto.PulumiCommand(root=str(self.bin_dir.parent), skip_version_check=True),
         )
@@ -125,10 +133,12 @@ class Engine:
         return auto.Stack.create_or_select(self.stack_name, self.workspace)
 
     def forget_leftover(self) -> None:
-        """Remove a stack of this name an earlier run left behind (its state only: the lab hosts it
-        pointed at went with that run's lab)."""
+        """Remove a stack of this name an earlier run left behind (its state and temporary files
+        only: the lab hosts it pointed at went with that run's lab)."""
         if self.stack_name in {s.name for s in self.workspace.list_stacks()}:
             self.workspace.remove_stack(self.stack_name, force=True)
+        shutil.rmtree(self.temp_dir)
+        self.temp_dir.mkdir(mode=0o700)
 
     @property
     def settings_file(self) -> Path:

@@ -10,6 +10,8 @@ import gzip
 import json
 import subprocess
 import sys
+import tempfile
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -42,6 +44,7 @@ class ClusterStack:
     workdir: Path
     lab_id: str
     client: ApiClient
+    started: float  # time.time() before the lab came up
 
     @property
     def cilium(self) -> dict[str, Any]:
@@ -52,11 +55,12 @@ class ClusterStack:
 def cluster_stack(workdir: Path, stack_file: Path, stack: str) -> Iterator[ClusterStack]:
     """A cluster lab of ``stack_file`` and a new stack on it; both removed afterwards (a test may
     take the lab down itself first)."""
+    started = time.time()
     engine = lab_up(workdir, stack_file, stack)
     try:
         state = LabState.load(workdir / "lab")
         assert state is not None and state.cluster, "lab up made no cluster for a stack with Kubernetes"
-        yield ClusterStack(engine, workdir, state.lab_id, lab_client(state))
+        yield ClusterStack(engine, workdir, state.lab_id, lab_client(state), started)
     finally:
         if LabState.load(workdir / "lab") is not None:
             lab_down(engine, workdir)
@@ -182,6 +186,20 @@ def leftovers(workdir: Path, lab_id: str) -> list[str]:
     left += [f"cgroup {c}" for c in cgroup2_root().glob(f"cbgp-{lab_id}-*")]
     if (workdir / "lab" / "cluster").exists():
         left.append(f"directory {workdir / 'lab' / 'cluster'}")
+    return left
+
+
+def kubeconfig_copies(stack: ClusterStack) -> list[str]:
+    """Copies of a kubeconfig (credentials included) left since the stack's lab came up: in the
+    machine's temporary directory (where pulumi-kubernetes writes one each time it is configured),
+    or the engine's own temporary directory, which goes with the stack."""
+    left = [
+        f"file {p}"
+        for p in Path(tempfile.gettempdir()).glob("kubeconfig*")
+        if p.is_file() and p.stat().st_mtime >= stack.started
+    ]
+    if stack.engine.temp_dir.exists():
+        left += [f"file {p}" for p in stack.engine.temp_dir.iterdir()] or [f"directory {stack.engine.temp_dir}"]
     return left
 
 

@@ -21,7 +21,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from clusterkit import ClusterStack, cluster_stack, helm_release, helm_secrets, leftovers, pod_cidrs, render
+from clusterkit import (
+    ClusterStack,
+    cluster_stack,
+    helm_release,
+    helm_secrets,
+    kubeconfig_copies,
+    leftovers,
+    pod_cidrs,
+    render,
+)
 from e2ekit import host
 
 from lab.engine import ROOT, lab_down
@@ -98,3 +107,4 @@ def test_teardown_leaves_nothing(stack: ClusterStack) -> None:
     assert f"namespace cbgp-{stack.lab_id}-cp" in removed
     assert [r.role for r in records if is_alive(r)] == []
     assert leftovers(stack.workdir, stack.lab_id) == []
+    assert kubeconfig_copies(stack) == []

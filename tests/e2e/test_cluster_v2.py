@@ -33,6 +33,7 @@ from clusterkit import (
     cluster_stack,
     helm_release,
     helm_secrets,
+    kubeconfig_copies,
     leftovers,
     object_path,
     object_problems,
@@ -225,3 +226,4 @@ def test_teardown_leaves_nothing(stack: ClusterStack) -> None:
     removed = lab_down(stack.engine, stack.workdir)
     assert f"namespace cbgp-{stack.lab_id}-cp" in removed
     assert leftovers(stack.workdir, stack.lab_id) == []
+    assert kubeconfig_copies(stack) == []
