@@ -19,5 +19,6 @@ By job:
 - the two ways a lab's hosts run, behind one interface: ``backends`` (``daemons``, ``ssh``);
 - one run: ``run`` (up, verify), ``checks`` (probes), ``shows`` (show output as dicts),
   ``faults``, ``inspection`` (inspect, exec), ``teardown``, ``report`` (what the CLI prints);
-- ``engine``: the real Pulumi engine against a hosts-mode lab (``python -m lab.engine``).
+- ``engine``: the real Pulumi engine against a hosts-mode lab (``python -m lab.engine``);
+  ``toolchain``: its CLI and plugins, and the environment of every run.
 """

@@ -14,7 +14,7 @@
 
 The agents are real for every method whose speakers they are (:func:`runs_agents`); the lab then
 gives the nodes no ``cilium_host`` of its own, the agents make theirs. With method ``bird`` Cilium
-is only the CNI and BIRD on the nodes announces: the pod runner's ``AgentStandIn`` registers the
+is only the CNI and BIRD on the nodes announces: the pod runner's ``AgentStandIn`` (``lab.k8s.agent_standin``) registers the
 CiliumNodes in the agents' place one node after the other, so the operator allocates the PodCIDRs
 the lab planned with, and the lab's stand-in ``cilium_host`` holds the address the lab's pings use
 (real agents register at once and give ``cilium_host`` a router address of their own choosing).

@@ -31,15 +31,26 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Any, Protocol
+from typing import Protocol
 
 from lab.k8s.agent import CiliumAgent
-from lab.k8s.api import ApiClient, ApiError, Object, condition, resource_path
+from lab.k8s.api import ApiClient, ApiError, Object, resource_path
 from lab.k8s.binaries import CiliumBinaries
-from lab.k8s.cilium import CiliumOperator, cilium_node_object
+from lab.k8s.cilium import CiliumOperator
 from lab.k8s.credentials import Credentials
-from lab.k8s.pods import AGENT, PodKind, http_probe, kind_of, now, pod_release, probe_passes, status_patch
+from lab.k8s.pods import (
+    AGENT,
+    PodKind,
+    http_probe,
+    kind_of,
+    now,
+    patch_status,
+    pod_release,
+    probe_passes,
+    status_patch,
+)
 from lab.k8s.processes import ProcessExited
+from lab.k8s.agent_standin import AgentStandIn
 from lab.shell import LabError, log
 
 TICK = 1.0
@@ -69,11 +80,6 @@ class Handler(Protocol):
     def step(self, client: ApiClient, pod: Object) -> None: ...
 
     def stop(self) -> list[str]: ...
-
-
-def _patch_status(client: ApiClient, pod: Object, patch: dict[str, Any]) -> None:
-    meta = pod["metadata"]
-    client.merge_patch(resource_path("v1", "pods", meta["namespace"], meta["name"]) + "/status", patch)
 
 
 class ProcessPod:
@@ -121,7 +127,7 @@ class ProcessPod:
             pod, self.address, ready=self.ready, started_at=self.started_at, restarts=self.restarts,
             last_exit=self.last_exit,
         )  # fmt: skip
-        _patch_status(client, pod, patch)
+        patch_status(client, pod, patch)
 
     def step(self, client: ApiClient, pod: Object) -> None:
         if not self.running:
@@ -235,65 +241,6 @@ class AgentPod(ProcessPod):
 
     def _stop(self) -> list[str]:
         return self.agent.stop()
-
-
-class AgentStandIn:
-    """Stands in for one cilium-agent pod where the lab runs no agent (the cluster lab of a ``bird``
-    stack: ``lab.k8s.labcluster.runs_agents``): registers the node's CiliumNode as the agent
-    does, and turns the pod Ready once the operator allocated its PodCIDR (a real agent is not
-    ready before either). Nodes register one after the other in the stack's order, so the
-    operator allocates as the lab carved (``lab.cluster.carve_pod_cidrs``, which gave each node's
-    ``cilium_host`` its address). Nothing runs; stopping leaves the CiliumNode, as a stopped agent
-    does."""
-
-    def __init__(self, cfg: RunnerConfig, pod: Object) -> None:
-        meta = pod["metadata"]
-        self.name = f"{meta['namespace']}/{meta['name']}"
-        self.node = pod["spec"]["nodeName"]
-        self.earlier = list(cfg.nodes)[: list(cfg.nodes).index(self.node)]
-        self.address = cfg.nodes[self.node]["address"]
-        self.started_at = now()
-        self.reported = False
-        self.ready = False
-
-    def step(self, client: ApiClient, pod: Object) -> None:
-        if not self.reported:
-            log.info("%s on %s: cilium-agent stand-in (no agent runs here)", self.name, self.node)
-            _patch_status(
-                client, pod, status_patch(pod, self.address, ready=False, started_at=self.started_at, restarts=0)
-            )
-            self.reported = True
-        if self.ready:
-            return
-        crd = client.find(
-            resource_path("apiextensions.k8s.io/v1", "customresourcedefinitions", name="ciliumnodes.cilium.io")
-        )
-        if crd is None or condition(crd, "Established") != "True":
-            return
-        if any(not _pod_cidrs(client.find(_cilium_node(name))) for name in self.earlier):
-            return
-        cilium_node = client.find(_cilium_node(self.node))
-        if cilium_node is None:
-            node = client.get(resource_path("v1", "nodes", name=self.node))
-            cilium_node = client.create(resource_path("cilium.io/v2", "ciliumnodes"), cilium_node_object(node))
-            log.info("%s: registered CiliumNode %s in the agent's place", self.name, self.node)
-        cidrs = _pod_cidrs(cilium_node)
-        if not cidrs:
-            return
-        self.ready = True
-        log.info("%s: PodCIDR %s; Ready", self.name, ", ".join(cidrs))
-        _patch_status(client, pod, status_patch(pod, self.address, ready=True, started_at=self.started_at, restarts=0))
-
-    def stop(self) -> list[str]:
-        return []
-
-
-def _cilium_node(name: str) -> str:
-    return resource_path("cilium.io/v2", "ciliumnodes", name=name)
-
-
-def _pod_cidrs(cilium_node: Object | None) -> list[str]:
-    return list(((cilium_node or {}).get("spec", {}).get("ipam") or {}).get("podCIDRs") or [])
 
 
 def handler_type(cfg: RunnerConfig, kind: PodKind) -> type[OperatorPod] | type[AgentPod] | type[AgentStandIn]:

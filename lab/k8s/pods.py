@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from lab.k8s.api import Object
+from lab.k8s.api import ApiClient, Object, resource_path
 from lab.shell import in_netns
 
 
@@ -54,6 +54,12 @@ def pod_release(pod: Object) -> str:
 
 def now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def patch_status(client: ApiClient, pod: Object, patch: dict[str, Any]) -> None:
+    """Write ``patch`` (``status_patch``) to the pod's status, as its kubelet does."""
+    meta = pod["metadata"]
+    client.merge_patch(resource_path("v1", "pods", meta["namespace"], meta["name"]) + "/status", patch)
 
 
 def _condition(kind: str, status: bool, at: str) -> dict[str, str]:

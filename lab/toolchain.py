@@ -1,0 +1,56 @@
+"""The Pulumi toolchain the lab's engine runs, and the environment every run of it gets.
+
+``toolchain_bin`` builds (or reuses: a warm run builds nothing) the upstream CLI and plugins with
+``scripts/install-pulumi``; ``state_env`` points a run at the local file backend ``.pulumi-state/``
+with the passphrase generated there, and turns off downloads, the update check and per-step
+checkpoints. ``lab.engine`` drives the engine with them.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+STATE_DIR = ROOT / ".pulumi-state"
+
+
+class EngineError(Exception):
+    pass
+
+
+def toolchain_bin() -> Path:
+    """Build (or reuse) the Pulumi CLI and install the plugins (a warm run builds nothing); the
+    CLI's directory."""
+    out = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "install-pulumi")], capture_output=True, text=True, check=False
+    )
+    if out.returncode != 0:
+        raise EngineError(f"scripts/install-pulumi failed:\n{out.stderr[-3000:]}")
+    line = out.stdout.strip().splitlines()[-1]  # export PATH=<dir>:$PATH
+    return Path(line.removeprefix("export PATH=").removesuffix(":$PATH"))
+
+
+def state_env(bin_dir: Path) -> dict[str, str]:
+    """What every engine run gets: the local backend, the passphrase, no downloads, no update check."""
+    if "PULUMI_CONFIG_PASSPHRASE" in os.environ:
+        raise EngineError("unset PULUMI_CONFIG_PASSPHRASE: the lab's stacks use .pulumi-state/passphrase")
+    STATE_DIR.mkdir(mode=0o700, exist_ok=True)
+    passphrase = STATE_DIR / "passphrase"
+    if not passphrase.exists():
+        fd = os.open(passphrase, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(32))
+    return {
+        "PATH": f"{bin_dir}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+        "PULUMI_BACKEND_URL": f"file://{STATE_DIR}",
+        "PULUMI_CONFIG_PASSPHRASE_FILE": str(passphrase),
+        "PULUMI_SKIP_UPDATE_CHECK": "true",
+        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+        # The engine saves the whole state after every step, so a run costs O(resources^2): two
+        # thirds of a 250-node preview's CPU. Only the final state is saved; an interrupted run
+        # leaves the state of the run before it, and the next `up` runs the (idempotent) commands again.
+        "PULUMI_SKIP_CHECKPOINTS": "true",
+    }
