@@ -16,12 +16,20 @@ exists with the rendered spec; the PodCIDRs are the operator's; the demo Service
 from the real LB-IPAM and is the ``loadBalancerIps`` output; a no-op ``up``; ``destroy`` removes
 every object and the release and stops the agents; the lab's teardown leaves nothing.
 
+Timings (``TIMINGS``, written to ``$CILIUM_BGP_CLUSTER_RESULTS`` when set, e.g.
+``benchmarks/results/cluster.json``): each ``up``'s wall time, and from the start of the first
+``up`` (on a cluster without Cilium) to the router holding every PodCIDR and the LB IP with their
+nexthops, as first seen by a probe every 0.2 s after ``up`` returned.
+
 Run as root, one at a time machine-wide:
 ``flock /tmp/cbgp-hostsmode.lock python -m pytest tests/e2e/test_cluster_v2.py``.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import time
 from collections.abc import Iterator
 from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
@@ -59,6 +67,15 @@ LB_POOL = IPv4Network("172.31.250.0/24")
 # The program's check already waited for the router in `up`: this only rides out a late update.
 ROUTED = Budget("sessions and routes on the router", 60)
 AGENTS = Budget("the agent pods' cilium-agents", 60)
+TIMINGS: dict[str, dict[str, float]] = {}
+UP_STARTED: dict[str, float] = {}
+
+
+def timed_up(stack: ClusterStack, release: str) -> None:
+    """``up`` on ``release``, its wall time recorded."""
+    UP_STARTED[release] = time.monotonic()
+    stack.engine.up()
+    TIMINGS[release] = {"upSeconds": round(time.monotonic() - UP_STARTED[release], 1)}
 
 
 @pytest.fixture(scope="module")
@@ -91,9 +108,10 @@ def agents_of(stack: ClusterStack, release: str) -> None:
     wait_until(probe, AGENTS, f"cilium-agent {release} on {', '.join(NODES)}")
 
 
-def routed_on_the_router(stack: ClusterStack) -> None:
+def routed_on_the_router(stack: ClusterStack) -> float:
     """Both nodes' sessions Established; each node's PodCIDR (the operator's) via that node, the LB
-    IP via both (ECMP), and no other BGP route, in the router's kernel table."""
+    IP via both (ECMP), and no other BGP route, in the router's kernel table: when it was first seen
+    (``time.monotonic()``)."""
     expected = {cidr: [ADDRESSES[node]] for node, cidrs in pod_cidrs(stack.client, NODES).items() for cidr in cidrs}
     expected[f"{stack.engine.outputs()['loadBalancerIps']['whoami-lb']}/32"] = sorted(ADDRESSES.values())
     assert len(expected) == len(NODES) + 1, f"a PodCIDR per node and the LB IP: {expected}"
@@ -108,6 +126,7 @@ def routed_on_the_router(stack: ClusterStack) -> None:
         return routes, problems
 
     wait_until(probe, ROUTED, "every session and route on the router")
+    return time.monotonic()
 
 
 def bgp_peers_established(stack: ClusterStack) -> None:
@@ -122,14 +141,15 @@ def test_first_preview_and_up_on_a_cluster_without_cilium(stack: ClusterStack) -
     assert stack.client.find(crd) is None, "a cluster without Cilium has no CiliumNode kind yet"
     preview = stack.engine.preview()
     assert preview.steps.get("cilium") == "create", preview.steps
-    stack.engine.up()
+    timed_up(stack, BEFORE)
     assert stack.engine.outputs()["ciliumVersion"] == BEFORE
     bgp_peers_established(stack)
 
 
 def test_real_agents_of_1_17_announce_every_pod_cidr_and_the_lb_ip(stack: ClusterStack) -> None:
     agents_of(stack, BEFORE)
-    routed_on_the_router(stack)
+    routed = routed_on_the_router(stack)
+    TIMINGS[BEFORE]["upStartToLastPrefixSeconds"] = round(routed - UP_STARTED[BEFORE], 1)
 
 
 def test_upgrade_to_1_18_updates_the_objects_in_place(stack: ClusterStack, tmp_path: Path) -> None:
@@ -147,7 +167,7 @@ def test_upgrade_to_1_18_updates_the_objects_in_place(stack: ClusterStack, tmp_p
     assert preview.steps.get("verify-check") == "replace", preview.steps
     moved = {n: op for n, op in preview.steps.items() if op in ("create", "delete", "replace") and n != "verify-check"}
     assert moved == {}, f"objects would be created or deleted instead of updated: {moved}"
-    stack.engine.up()
+    timed_up(stack, AFTER)
 
     # The CiliumNodes outlive their agents: the rolled agents keep their nodes' PodCIDRs (pods keep
     # their addresses).
@@ -165,6 +185,20 @@ def test_upgrade_to_1_18_updates_the_objects_in_place(stack: ClusterStack, tmp_p
 def test_the_agents_rolled_to_1_18_announce_every_pod_cidr_and_the_lb_ip(stack: ClusterStack) -> None:
     agents_of(stack, AFTER)
     routed_on_the_router(stack)
+
+
+def test_every_up_was_timed() -> None:
+    """The first ``up`` to the last prefix on the router, and each ``up``'s wall time."""
+    assert set(TIMINGS) == {BEFORE, AFTER}, TIMINGS
+    first = TIMINGS[BEFORE]
+    assert 0 < first["upSeconds"] <= first["upStartToLastPrefixSeconds"], TIMINGS
+    text = json.dumps({"stack": STACK, "method": "cilium-bgp-v2", "nodes": len(NODES), "up": TIMINGS}, indent=1)
+    print("\n" + text)
+    target = os.environ.get("CILIUM_BGP_CLUSTER_RESULTS")
+    if target:
+        from benchmarks.__main__ import machine
+
+        Path(target).write_text(json.dumps({"machine": machine(), **json.loads(text)}, indent=1) + "\n")
 
 
 def test_release_values_are_what_the_render_command_writes(stack: ClusterStack, tmp_path: Path) -> None:
