@@ -118,8 +118,8 @@ def _session_marks(lab: Lab) -> dict[str, Any]:
 def _reset_since(lab: Lab, before: dict[str, Any]) -> str | None:
     """How the session marks moved since ``before``, if a session reset; else None. A reset moves a
     counter or a 'since' for good, so a read that differs is read again a second later before it
-    counts: one read in a CI run differed once while the next equalled ``before`` (a daemon
-    answering mid-update), and such a read is logged, not taken for a reset."""
+    counts: one read in a CI run differed once while the next equalled ``before`` (cause not
+    found), and such a read is logged, not taken for a reset."""
     after = _session_marks(lab)
     if after == before:
         return None

@@ -14,10 +14,11 @@
 
 The agents are real for every method whose speakers they are (:func:`runs_agents`); the lab then
 gives the nodes no ``cilium_host`` of its own, the agents make theirs. With method ``bird`` Cilium
-is only the CNI and BIRD on the nodes announces: the pod runner's ``AgentStandIn`` (``lab.k8s.agent_standin``) registers the
-CiliumNodes in the agents' place one node after the other, so the operator allocates the PodCIDRs
-the lab planned with, and the lab's stand-in ``cilium_host`` holds the address the lab's pings use
-(real agents register at once and give ``cilium_host`` a router address of their own choosing).
+is only the CNI and BIRD on the nodes announces: the pod runner's ``AgentStandIn``
+(``lab.k8s.agent_standin``) registers the CiliumNodes in the agents' place one node after the
+other, so the operator allocates the PodCIDRs the lab planned with, and the lab's stand-in
+``cilium_host`` holds the address the lab's pings use (real agents register at once and give
+``cilium_host`` a router address of their own choosing).
 
 The control plane sits where a real one sits for the nodes: behind the router, at the address the
 release gives the agents (``cilium.k8sServiceHost``), so whatever runs on a node reaches the API

@@ -34,6 +34,7 @@ from types import FrameType
 from typing import Protocol
 
 from lab.k8s.agent import CiliumAgent
+from lab.k8s.agent_standin import AgentStandIn
 from lab.k8s.api import ApiClient, ApiError, Object, resource_path
 from lab.k8s.binaries import CiliumBinaries
 from lab.k8s.cilium import CiliumOperator
@@ -50,7 +51,6 @@ from lab.k8s.pods import (
     status_patch,
 )
 from lab.k8s.processes import ProcessExited
-from lab.k8s.agent_standin import AgentStandIn
 from lab.shell import LabError, log
 
 TICK = 1.0
