@@ -26,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from benchmarks.stacks import stack_config
+from benchmarks.stacks import stack_config, with_nodes_file
 from lab.engine import Engine, EngineError, lab_cli, lab_config, lab_down, lab_up, toolchain_bin
 
 ACCEPTED = "Accepted publickey"
@@ -147,17 +147,27 @@ def scratch_engine(name: str, parallel: int | None) -> Iterator[Engine]:
 
 
 def preview_only(nodes: int, parallel: int | None) -> dict[str, Any]:
-    """``pulumi preview`` of a ``nodes``-node stack that no host backs: every resource a create."""
+    """``pulumi preview`` of a ``nodes``-node stack that no host backs: every resource a create.
+
+    The nodes sit in a nodes file (``nodesFile``), as a stack of this size keeps them: in the stack
+    config they would pass the 128 KiB the CLI can hand the program.
+    """
     config = stack_config(nodes, "bird", racks=True, bgp={"failover": "fast"}, kubernetes={"enabled": False})
     with tempfile.TemporaryDirectory(prefix="cbgp-bench-preview-") as scratch:
         key = Path(scratch) / "id_benchmark"
         # A preview connects nowhere; the program only needs a key to hand the provider.
         key.write_text("benchmark-key-never-used\n")
         with scratch_engine(f"bench-preview-{nodes}", parallel) as engine:
-            engine.configure(config, secret_files={"cilium-bgp:sshPrivateKey": key})
+            engine.configure(
+                with_nodes_file(config, engine.workspace_dir), secret_files={"cilium-bgp:sshPrivateKey": key}
+            )
+            sizes = {
+                "stackConfigBytes": engine.settings_file.stat().st_size,
+                "nodesFileBytes": (engine.workspace_dir / "nodes.yaml").stat().st_size,
+            }
             result: dict[str, Any] = {}
             row = step(lambda: result.update(steps=len(engine.preview().steps)))
-    return {"nodes": nodes, "parallel": parallel, "preview": row | {"changes": result["steps"]}}
+    return {"nodes": nodes, "parallel": parallel, "preview": row | {"changes": result["steps"]} | sizes}
 
 
 def _sessions(lab_workdir: Path) -> dict[str, tuple[int, int]]:

@@ -4,7 +4,10 @@
 from __future__ import annotations
 
 from ipaddress import IPv4Network
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 POOL = IPv4Network("100.64.0.0/12")
 MASK = 26
@@ -77,3 +80,11 @@ def stack_config(
     for key, value in overrides.items():
         config[f"cilium-bgp:{key}"] = value
     return config
+
+
+def with_nodes_file(config: dict[str, Any], project_dir: Path, name: str = "nodes.yaml") -> dict[str, Any]:
+    """``config`` with its node list moved to ``project_dir/name`` and named by ``nodesFile``, as a
+    stack past the 128 KiB config limit keeps it."""
+    rest = {key: value for key, value in config.items() if key != "cilium-bgp:nodes"}
+    (project_dir / name).write_text(yaml.safe_dump(config["cilium-bgp:nodes"], sort_keys=False))
+    return rest | {"cilium-bgp:nodesFile": name}

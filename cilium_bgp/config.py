@@ -676,7 +676,18 @@ class StackConfig(Model):
     router_mesh: RouterMeshSettings = Field(
         default_factory=RouterMeshSettings, description="How the routers of `routers` exchange routes."
     )
-    nodes: list[NodeSettings] = Field(min_length=1, description="Kubernetes nodes; each peers with its routers.")
+    nodes: list[NodeSettings] = Field(
+        min_length=1, description="Kubernetes nodes; each peers with its routers (or from `nodesFile`)."
+    )
+    nodes_file: str | None = Field(
+        None,
+        alias="nodesFile",
+        min_length=1,
+        max_length=1024,
+        description="Instead of `nodes`: a YAML file, relative to the project directory, holding the list "
+        "`nodes` would. For large clusters: the CLI hands the program all stack config in one environment "
+        "variable, which Linux caps at 128 KiB (about 760 nodes with one subnet each).",
+    )
     bgp: BgpSettings = Field(default_factory=BgpSettings, description="Session settings shared by every node.")
     load_balancer: LoadBalancerSettings | None = Field(None, description="LB IP pool; not for the `bird` method.")
     ssh: SshDefaults = Field(default_factory=SshDefaults, description="Stack-wide SSH settings for router and nodes.")

@@ -9,19 +9,22 @@ deeper than ``MAX_DEPTH``, aliases that would expand to more than ``MAX_ALIAS_VA
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import yaml
 from pydantic import SecretStr
 
 from cilium_bgp.config import ENCRYPTED, MAX_DEPTH, StackConfig, load_config
-from cilium_bgp.errors import PROJECT, excerpt
+from cilium_bgp.errors import PROJECT, ConfigError, Problem, excerpt
 
 # Values an alias may add to the document: anchors reused for a block per node are fine, a
 # billion-laughs expansion is not.
 MAX_ALIAS_VALUES = 10_000
+# A nodes file (`nodesFile`) of 5,000 nodes takes well under 1 MiB.
+MAX_NODES_FILE_BYTES = 8 * 2**20
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -198,6 +201,69 @@ def _yaml_problem(error: yaml.YAMLError) -> str:
     return "invalid YAML"
 
 
+def read_nodes_file(name: Any, project_dir: Path) -> list[Any]:
+    """The node list a ``nodesFile`` holds: a YAML (or JSON) list, read with the stack file's bounds."""
+
+    def refuse(found: str, allowed: str) -> ConfigError:
+        return ConfigError([Problem("nodesFile", found, allowed)])
+
+    if not isinstance(name, str) or not name:
+        raise refuse(excerpt(name), "a path relative to the project directory")
+    shown = excerpt(name, limit=256)
+    relative = PurePosixPath(name)
+    if relative.is_absolute() or ".." in relative.parts:
+        raise refuse(shown, "a relative path inside the project directory (no leading / and no ..)")
+    path = project_dir / relative
+    try:
+        size = path.stat().st_size
+        if size > MAX_NODES_FILE_BYTES:
+            raise refuse(f"{shown} of {size} bytes", f"at most {MAX_NODES_FILE_BYTES} bytes")
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) else "not UTF-8 text"
+        raise refuse(f"{shown}, which cannot be read ({reason})", f"a readable file in {project_dir}") from None
+    try:
+        document = load_yaml(text)
+    except StackFileError as error:
+        raise refuse(f"{shown}: {error}", "a bounded YAML list of nodes") from None
+    except yaml.YAMLError as error:
+        raise refuse(f"{shown}: {_yaml_problem(error)}", "a YAML list of nodes") from None
+    if not isinstance(document, list):
+        raise refuse(f"{shown} holding {excerpt(document)}", "a YAML list of nodes, each with the keys of nodes[]")
+    return document
+
+
+def _in_nodes_file(problem: Problem, name: str) -> Problem:
+    """A problem of a node read from a nodes file, saying which file it is in."""
+    key = problem.key
+    if key == "nodes" or key.startswith(("nodes[", "nodes.")):
+        return Problem(f"{key} (in nodesFile {name})", problem.found, problem.allowed)
+    return problem
+
+
+def load_project_config(
+    raw: Mapping[str, Any], secret_keys: frozenset[str], project_dir: Path, *, need_secret_values: bool = False
+) -> StackConfig:
+    """:func:`load_config` after reading ``nodes`` from ``nodesFile``, if the stack names one.
+
+    The CLI hands the program every config value in one environment variable, which Linux caps at
+    128 KiB: a file the program reads itself is how a stack lists more than about 760 nodes.
+    """
+    if "nodesFile" not in raw:
+        return load_config(raw, secret_keys, need_secret_values=need_secret_values)
+    if "nodes" in raw:
+        raise ConfigError(
+            [Problem("nodesFile", "nodes given as well", "either nodes in the stack config or a nodesFile, not both")]
+        )
+    name = raw["nodesFile"]
+    expanded = {**raw, "nodes": read_nodes_file(name, project_dir)}
+    try:
+        return load_config(expanded, secret_keys, need_secret_values=need_secret_values)
+    except ConfigError as error:
+        raise ConfigError([_in_nodes_file(p, str(name)) for p in error.problems]) from None
+
+
 def load_stack_file(path: Path) -> StackConfig:
+    """The config of a stack file; a ``nodesFile`` is read from the stack file's directory."""
     raw, secret_keys = raw_config_from_stack_file(path)
-    return load_config(raw, secret_keys)
+    return load_project_config(raw, secret_keys, path.parent)

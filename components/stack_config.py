@@ -16,11 +16,12 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from cilium_bgp.config import MAX_DEPTH, SECRET_KEYS, KubernetesSettings, StackConfig, load_config
+from cilium_bgp.config import MAX_DEPTH, SECRET_KEYS, KubernetesSettings, StackConfig
 from cilium_bgp.errors import PROJECT, ConfigError, Problem, excerpt
+from cilium_bgp.stackfile import load_project_config
 
 # Top-level keys holding a plain string: they arrive as the string itself, not as JSON.
-_STRING_KEYS = {*SECRET_KEYS, "method", "podCidrSource"}
+_STRING_KEYS = {*SECRET_KEYS, "method", "podCidrSource", "nodesFile"}
 
 
 def _no_duplicates(key: str) -> Callable[[list[tuple[str, Any]]], dict[str, Any]]:
@@ -76,7 +77,9 @@ def raw_project_config() -> tuple[dict[str, Any], frozenset[str]]:
 
 def read_stack_config() -> StackConfig:
     raw, secret_keys = raw_project_config()
-    return load_config(raw, secret_keys, need_secret_values=True)
+    # The engine runs the program in the project directory, where a nodes file is looked up.
+    project_dir = Path(pulumi.runtime.get_root_directory() or Path.cwd())
+    return load_project_config(raw, secret_keys, project_dir, need_secret_values=True)
 
 
 def secret_values(cfg: StackConfig) -> dict[str, pulumi.Output[str]]:

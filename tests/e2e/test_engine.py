@@ -11,10 +11,12 @@ import copy
 import json
 import os
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 from e2ekit import host, inspect, owner_markers, router_summary
 
 from lab.engine import ROOT, Engine, lab_cli, lab_down, lab_up, state_env
@@ -117,6 +119,29 @@ def test_stack_output_equals_what_frr_shows(deployed: Engine, workdir: Path) -> 
         assert peer["state"] == frr[address]["state"]
         assert peer["prefixesReceived"] == frr[address]["pfxRcd"]
         assert peer["asn"] == frr[address]["remoteAs"]
+
+
+def _stack_settings(engine: Engine, edit: Callable[[dict[str, Any]], None]) -> None:
+    settings = yaml.safe_load(engine.settings_file.read_text())
+    edit(settings["config"])
+    engine.settings_file.write_text(yaml.safe_dump(settings, sort_keys=False))
+
+
+def test_the_same_nodes_from_a_nodes_file_change_nothing(deployed: Engine) -> None:
+    """`nodesFile` under the real engine: the program reads it from the project directory the
+    engine names (the workspace, where Pulumi.yaml is; the program itself runs in the checkout),
+    and the same nodes from a file change nothing."""
+    engine = deployed
+    nodes = engine.config["cilium-bgp:nodes"]
+    (engine.workspace_dir / "nodes.yaml").write_text(yaml.safe_dump(nodes))
+    assert not (ROOT / "nodes.yaml").exists()
+    _stack_settings(engine, lambda config: config.pop("cilium-bgp:nodes"))
+    _stack_settings(engine, lambda config: config.update({"cilium-bgp:nodesFile": "nodes.yaml"}))
+    try:
+        engine.up(expect_no_changes=True)
+    finally:
+        _stack_settings(engine, lambda config: config.pop("cilium-bgp:nodesFile"))
+        _stack_settings(engine, lambda config: config.update({"cilium-bgp:nodes": nodes}))
 
 
 def test_changing_one_asn_touches_that_node_and_the_router(deployed: Engine, workdir: Path) -> None:
