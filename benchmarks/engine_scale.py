@@ -196,7 +196,7 @@ def on_lab(nodes: int, parallel: int | None) -> dict[str, Any]:
             engine = lab_up(workdir, stack_file, name, nodes=nodes)
         except EngineError as error:
             # The lab removes what it built when it fails; the other sizes still run.
-            return row | {"failed": {"step": "labUp", "error": str(error)[-2000:]}}
+            return row | {"failed": {"step": "labUp", "error": str(error)[:4000]}}
         engine.parallel = parallel
         row["labUpSeconds"] = round(time.monotonic() - started, 2)
         current = "preview"
@@ -219,14 +219,14 @@ def on_lab(nodes: int, parallel: int | None) -> dict[str, Any]:
             current = "destroy"
             row["destroy"] = step(engine.destroy, lab_dir)
         except EngineError as error:
-            # Keep what was measured; the failed step says why (the engine's last lines).
-            row["failed"] = {"step": current, "error": str(error)[-2000:]}
+            # Keep what was measured; the failed step says why (each resource's error first).
+            row["failed"] = {"step": current, "error": str(error)[:4000]}
         finally:
             started = time.monotonic()
             try:
                 lab_down(engine, workdir)  # destroys again what a failed step left, then the lab
             except EngineError as error:
-                row["teardownError"] = str(error)[-2000:]
+                row["teardownError"] = str(error)[:4000]
             row["labDownSeconds"] = round(time.monotonic() - started, 2)
     return row
 

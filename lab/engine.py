@@ -30,7 +30,7 @@ from pulumi import automation as auto
 from lab.k8s.binaries import CiliumBinaries
 from lab.k8s.labcluster import engine_kubeconfig
 from lab.mgmt import management_stack
-from lab.toolchain import ROOT, STATE_DIR, EngineError, state_env, toolchain_bin
+from lab.toolchain import ROOT, STATE_DIR, EngineError, ErrorDiagnostics, state_env, toolchain_bin
 
 STACK = "lab"
 STACK_FILE = ROOT / "Pulumi.lab.yaml"
@@ -159,19 +159,20 @@ class Engine:
             if event.policy_event:
                 policy.append(event.policy_event)
 
+        diagnostics = ErrorDiagnostics(on_event)
         try:
             self.stack.preview(
                 policy_packs=[str(p) for p in policy_packs] or None,
                 policy_pack_configs=[str(p) for p in policy_pack_configs] or None,
                 parallel=self.parallel,
-                on_event=on_event,
+                on_event=diagnostics,
                 on_output=lines.append,
                 on_error=lines.append,
             )
             ok = True
         except auto.CommandError:
             if check:
-                raise EngineError("pulumi preview failed:\n" + "\n".join(lines[-80:])) from None
+                raise diagnostics.failure("preview", lines) from None
             ok = False
         # A replacement shows as several steps (create-replacement, replace, delete-replaced).
         steps = {name: "replace" if "replace" in o else o.pop() for name, o in ops.items() if o != {"same"}}
@@ -181,24 +182,28 @@ class Engine:
         self, expect_no_changes: bool = False, on_event: Callable[[auto.EngineEvent], None] | None = None
     ) -> auto.UpResult:
         lines: list[str] = []
+        diagnostics = ErrorDiagnostics(on_event)
         try:
             return self.stack.up(
                 expect_no_changes=expect_no_changes,
                 parallel=self.parallel,
-                on_event=on_event,
+                on_event=diagnostics,
                 on_output=lines.append,
                 on_error=lines.append,
                 show_secrets=False,
             )
         except auto.CommandError:
-            raise EngineError("pulumi up failed:\n" + "\n".join(lines[-80:])) from None
+            raise diagnostics.failure("up", lines) from None
 
     def destroy(self) -> None:
         lines: list[str] = []
+        diagnostics = ErrorDiagnostics()
         try:
-            self.stack.destroy(parallel=self.parallel, on_output=lines.append, on_error=lines.append)
+            self.stack.destroy(
+                parallel=self.parallel, on_event=diagnostics, on_output=lines.append, on_error=lines.append
+            )
         except auto.CommandError:
-            raise EngineError("pulumi destroy failed:\n" + "\n".join(lines[-80:])) from None
+            raise diagnostics.failure("destroy", lines) from None
 
     def outputs(self) -> dict[str, Any]:
         return {key: output.value for key, output in self.stack.outputs().items()}

@@ -11,7 +11,9 @@ from __future__ import annotations
 import os
 import secrets
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 STATE_DIR = ROOT / ".pulumi-state"
@@ -19,6 +21,44 @@ STATE_DIR = ROOT / ".pulumi-state"
 
 class EngineError(Exception):
     pass
+
+
+# What an error report keeps of one resource's diagnostic: the command provider's message starts
+# with the whole command it ran (a host script runs to thousands of characters) and ends with
+# what the command printed and why it failed.
+DIAGNOSTIC_HEAD, DIAGNOSTIC_TAIL = 200, 800
+# Of the run's own output, the last lines (its summary).
+OUTPUT_TAIL = 30
+
+
+class ErrorDiagnostics:
+    """An engine event handler that keeps each resource's error diagnostics (and passes every
+    event on): a failed run is reported by what failed and why, not by the tail of its output,
+    where one long command can hide every other error."""
+
+    def __init__(self, forward: Callable[[Any], None] | None = None) -> None:
+        self.errors: list[str] = []
+        self._forward = forward
+
+    def __call__(self, event: Any) -> None:
+        diagnostic = event.diagnostic_event
+        if diagnostic is not None and diagnostic.severity == "error":
+            name = (diagnostic.urn or "").split("::")[-1] or "stack"
+            message = diagnostic.message.strip()
+            if len(message) > DIAGNOSTIC_HEAD + DIAGNOSTIC_TAIL:
+                skipped = len(message) - DIAGNOSTIC_HEAD - DIAGNOSTIC_TAIL
+                message = f"{message[:DIAGNOSTIC_HEAD]} [... {skipped} characters ...] {message[-DIAGNOSTIC_TAIL:]}"
+            self.errors.append(f"{name}: {message}")
+        if self._forward is not None:
+            self._forward(event)
+
+    def failure(self, what: str, lines: list[str]) -> EngineError:
+        """The error for a failed ``pulumi <what>``: every resource error first, then the run's last lines."""
+        report = [f"pulumi {what} failed ({len(self.errors)} resource errors):", *self.errors[:20]]
+        if len(self.errors) > 20:
+            report.append(f"... and {len(self.errors) - 20} more")
+        report += ["--- the run's last lines:", *lines[-OUTPUT_TAIL:]]
+        return EngineError("\n".join(report))
 
 
 def toolchain_bin() -> Path:
