@@ -233,11 +233,11 @@ def read_nodes_file(name: Any, project_dir: Path) -> list[Any]:
     return document
 
 
-def _in_nodes_file(problem: Problem, name: str) -> Problem:
+def _in_nodes_file(problem: Problem, name: Any) -> Problem:
     """A problem of a node read from a nodes file, saying which file it is in."""
     key = problem.key
     if key == "nodes" or key.startswith(("nodes[", "nodes.")):
-        return Problem(f"{key} (in nodesFile {name})", problem.found, problem.allowed)
+        return Problem(f"{key} (in nodesFile {excerpt(name, limit=256)})", problem.found, problem.allowed)
     return problem
 
 
@@ -260,7 +260,7 @@ def load_project_config(
     try:
         return load_config(expanded, secret_keys, need_secret_values=need_secret_values)
     except ConfigError as error:
-        raise ConfigError([_in_nodes_file(p, str(name)) for p in error.problems]) from None
+        raise ConfigError([_in_nodes_file(p, name) for p in error.problems]) from None
 
 
 def load_stack_file(path: Path) -> StackConfig:

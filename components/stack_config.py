@@ -77,7 +77,8 @@ def raw_project_config() -> tuple[dict[str, Any], frozenset[str]]:
 
 def read_stack_config() -> StackConfig:
     raw, secret_keys = raw_project_config()
-    # The engine runs the program in the project directory, where a nodes file is looked up.
+    # A nodes file is relative to the project directory the engine names (where Pulumi.yaml is; a
+    # `main:` there runs the program elsewhere). Without one, the working directory.
     project_dir = Path(pulumi.runtime.get_root_directory() or Path.cwd())
     return load_project_config(raw, secret_keys, project_dir, need_secret_values=True)
 

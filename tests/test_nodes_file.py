@@ -17,7 +17,7 @@ from harness import run_program, stack_file_config
 from keys import throwaway_private_key
 from stacks import ROOT
 
-from cilium_bgp.errors import ConfigError
+from cilium_bgp.errors import HIDDEN, ConfigError
 from cilium_bgp.stackfile import MAX_NODES_FILE_BYTES, load_stack_file
 
 DEV = ROOT / "Pulumi.dev.yaml"
@@ -160,9 +160,9 @@ def test_a_broken_node_is_reported_in_its_file(tmp_path: Path) -> None:
     nodes[0]["colour"] = "blue"
     found = problems(split_stack(tmp_path, nodes=nodes))
     assert found, "a broken node passed"
-    assert all("(in nodesFile nodes.yaml)" in p for p in found), found
-    assert any(p.startswith("cilium-bgp:nodes[1].asn (in nodesFile nodes.yaml): ") for p in found), found
-    assert any(p.startswith("cilium-bgp:nodes[0].colour (in nodesFile nodes.yaml): ") for p in found), found
+    assert all("(in nodesFile 'nodes.yaml')" in p for p in found), found
+    assert any(p.startswith("cilium-bgp:nodes[1].asn (in nodesFile 'nodes.yaml'): ") for p in found), found
+    assert any(p.startswith("cilium-bgp:nodes[0].colour (in nodesFile 'nodes.yaml'): ") for p in found), found
 
 
 def test_a_secret_pasted_into_the_nodes_file_is_not_shown(tmp_path: Path) -> None:
@@ -171,3 +171,10 @@ def test_a_secret_pasted_into_the_nodes_file_is_not_shown(tmp_path: Path) -> Non
     nodes[0]["name"] = key
     found = problems(split_stack(tmp_path, nodes=nodes))
     assert found and not any(key in p or "PRIVATE KEY" in p for p in found), found
+
+
+def test_a_secret_shaped_file_name_is_not_shown(tmp_path: Path) -> None:
+    nodes = yaml.safe_load(yaml.safe_dump(stack_file_config(DEV)["cilium-bgp:nodes"]))
+    nodes[1]["asn"] = "65020"
+    found = problems(split_stack(tmp_path, nodes=nodes, name="secret/nodes.yaml"))
+    assert found and all(f"(in nodesFile {HIDDEN})" in p and "secret/" not in p for p in found), found
