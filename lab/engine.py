@@ -30,7 +30,7 @@ from pulumi import automation as auto
 from lab.k8s.binaries import CiliumBinaries
 from lab.k8s.labcluster import engine_kubeconfig
 from lab.mgmt import management_stack
-from lab.toolchain import ROOT, STATE_DIR, EngineError, ErrorDiagnostics, state_env, toolchain_bin
+from lab.toolchain import ROOT, STATE_DIR, EngineError, ErrorDiagnostics, resource_name, state_env, toolchain_bin
 
 STACK = "lab"
 STACK_FILE = ROOT / "Pulumi.lab.yaml"
@@ -46,10 +46,6 @@ class Preview:
     steps: dict[str, str]  # resource name -> op, for every step that is not `same`
     policy: list[auto.PolicyEvent]
     output: str
-
-
-def _name(urn: str) -> str:
-    return urn.split("::")[-1]
 
 
 @dataclass
@@ -155,7 +151,7 @@ class Engine:
         def on_event(event: auto.EngineEvent) -> None:
             if event.resource_pre_event:
                 meta = event.resource_pre_event.metadata
-                ops.setdefault(_name(meta.urn), set()).add(meta.op.value)
+                ops.setdefault(resource_name(meta.urn), set()).add(meta.op.value)
             if event.policy_event:
                 policy.append(event.policy_event)
 
@@ -288,7 +284,7 @@ def lab_down(engine: Engine, workdir: Path) -> str:
 def _print_progress(event: auto.EngineEvent) -> None:
     if event.res_outputs_event:
         meta = event.res_outputs_event.metadata
-        print(f"  {meta.op.value:>8}  {_name(meta.urn)}", flush=True)
+        print(f"  {meta.op.value:>8}  {resource_name(meta.urn)}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,6 +23,11 @@ class EngineError(Exception):
     pass
 
 
+def resource_name(urn: str) -> str:
+    """A resource's name: the last part of its URN."""
+    return urn.split("::")[-1]
+
+
 # What an error report keeps of one resource's diagnostic: the command provider's message starts
 # with the whole command it ran (a host script runs to thousands of characters) and ends with
 # what the command printed and why it failed.
@@ -43,7 +48,7 @@ class ErrorDiagnostics:
     def __call__(self, event: Any) -> None:
         diagnostic = event.diagnostic_event
         if diagnostic is not None and diagnostic.severity == "error":
-            name = (diagnostic.urn or "").split("::")[-1] or "stack"
+            name = resource_name(diagnostic.urn) if diagnostic.urn else "stack"
             message = diagnostic.message.strip()
             if len(message) > DIAGNOSTIC_HEAD + DIAGNOSTIC_TAIL:
                 skipped = len(message) - DIAGNOSTIC_HEAD - DIAGNOSTIC_TAIL

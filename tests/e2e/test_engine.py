@@ -135,13 +135,16 @@ def test_the_same_nodes_from_a_nodes_file_change_nothing(deployed: Engine) -> No
     nodes = engine.config["cilium-bgp:nodes"]
     (engine.workspace_dir / "nodes.yaml").write_text(yaml.safe_dump(nodes))
     assert not (ROOT / "nodes.yaml").exists()
-    _stack_settings(engine, lambda config: config.pop("cilium-bgp:nodes"))
-    _stack_settings(engine, lambda config: config.update({"cilium-bgp:nodesFile": "nodes.yaml"}))
+
+    def swap(config: dict[str, Any], remove: str, key: str, value: Any) -> None:
+        del config[remove]
+        config[key] = value
+
+    _stack_settings(engine, lambda config: swap(config, "cilium-bgp:nodes", "cilium-bgp:nodesFile", "nodes.yaml"))
     try:
         engine.up(expect_no_changes=True)
     finally:
-        _stack_settings(engine, lambda config: config.pop("cilium-bgp:nodesFile"))
-        _stack_settings(engine, lambda config: config.update({"cilium-bgp:nodes": nodes}))
+        _stack_settings(engine, lambda config: swap(config, "cilium-bgp:nodesFile", "cilium-bgp:nodes", nodes))
 
 
 def test_changing_one_asn_touches_that_node_and_the_router(deployed: Engine, workdir: Path) -> None:
